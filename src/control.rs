@@ -1,0 +1,101 @@
+//! The four control messages of the server WebSocket (auth and subscription), the event types and
+//! the API token.
+
+use std::fmt;
+use std::sync::Arc;
+
+use subtle::ConstantTimeEq;
+
+use crate::notification::wire_enum;
+
+wire_enum! {
+    /// A message group a client subscribes to with `subscribe_request`.
+    EventType {
+        /// Not a valid subscription: the real server's socket process crashes on it.
+        Unspecified = 0, "unspecified";
+        /// Every notification of every room.
+        ServerNotification = 1, "server_notification";
+        /// A `metrics_report` every 1000 ms (Jellyfish only; reserved in Fishjam Cloud ≥ 0.21).
+        Metrics = 2, "metrics";
+    }
+}
+
+/// The server API token (`JF_SERVER_API_TOKEN`): the WebSocket's `auth_request` token and the REST
+/// API's bearer token.
+///
+/// Its `Debug` output is redacted so it cannot leak into logs; [`ApiToken::expose`] gives the text
+/// to the few places that must send it.
+///
+/// ```
+/// use jellyfish_notifier::ApiToken;
+///
+/// let token = ApiToken::new("development");
+/// assert_eq!(format!("{token:?}"), "ApiToken(<redacted>)");
+/// assert_eq!(token.expose(), "development");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiToken(Arc<str>);
+
+impl ApiToken {
+    /// Wraps a token.
+    pub fn new(token: impl Into<Arc<str>>) -> Self {
+        Self(token.into())
+    }
+
+    /// The token text, for sending it to the server. Never log it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Compares with a presented token in time independent of where they differ.
+    pub fn matches(&self, presented: &str) -> bool {
+        self.0.as_bytes().ct_eq(presented.as_bytes()).into()
+    }
+}
+
+impl fmt::Debug for ApiToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiToken(<redacted>)")
+    }
+}
+
+impl From<&str> for ApiToken {
+    fn from(token: &str) -> Self {
+        Self::new(token)
+    }
+}
+
+impl From<String> for ApiToken {
+    fn from(token: String) -> Self {
+        Self::new(token)
+    }
+}
+
+/// The messages that set up a server WebSocket, in the order they are exchanged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ControlMessage {
+    /// Client → server: the first frame (`auth_request`, 7).
+    AuthRequest {
+        /// The server API token.
+        token: ApiToken,
+    },
+    /// Server → client: the token was accepted (`authenticated`, 6).
+    Authenticated,
+    /// Client → server: deliver this event type (`subscribe_request`, 8).
+    SubscribeRequest(EventType),
+    /// Server → client: the subscription is active (`subscribe_response`, 9).
+    SubscribeResponse(EventType),
+}
+
+impl ControlMessage {
+    /// The protobuf `oneof` member name.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::AuthRequest { .. } => "auth_request",
+            Self::Authenticated => "authenticated",
+            Self::SubscribeRequest(_) => "subscribe_request",
+            Self::SubscribeResponse(_) => "subscribe_response",
+        }
+    }
+}

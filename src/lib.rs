@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+mod codec;
+mod control;
+mod notification;
+
+/// The raw prost types generated from `proto/server_notifications.proto`, the superset schema of
+/// every server version. Most users want the typed [`Notification`] instead; these are here for
+/// tools that must see the wire messages as they are.
+#[allow(missing_docs)]
+pub mod proto {
+    include!(concat!(env!("OUT_DIR"), "/jellyfish.rs"));
+}
+
+pub use codec::{
+    DecodeError, DecodedMessage, EncodeError, JsonWebhook, decode_server_message, encode_batch,
+    receive_binary, receive_json,
+};
+pub use control::{ApiToken, ControlMessage, EventType};
+pub use notification::{
+    ChannelAdded, ChannelId, ChannelRemoved, ComponentCrashed, ComponentId, Endpoint,
+    HlsPlayable, HlsUploadCrashed, HlsUploaded, InputId, Metadata, MetricsReport, Notification,
+    PeerAdded, PeerConnected, PeerCrashed, PeerDeleted, PeerDisconnected, PeerId,
+    PeerMetadataUpdated, PeerType, RecordingId, RecordingStatus, RecordingStatusChanged,
+    RoomCrashed, RoomCreated, RoomDeleted, RoomId, StreamConnected, StreamDisconnected, StreamId,
+    StreamerConnected, StreamerDisconnected, StreamerId, Track, TrackAdded, TrackForwarding,
+    TrackForwardingRemoved, TrackId, TrackMetadataUpdated, TrackRemoved, TrackType,
+    VadNotification, VadStatus, ViewerConnected, ViewerDisconnected, ViewerId,
+};
