@@ -35,7 +35,9 @@ pub enum DecodeError {
     },
     /// A `metrics_report` where a notification was expected (the server never sends metrics by
     /// webhook).
-    #[error("expected a notification, got a `metrics_report` (metrics are only sent over the WebSocket)")]
+    #[error(
+        "expected a notification, got a `metrics_report` (metrics are only sent over the WebSocket)"
+    )]
     MetricsReport,
     /// A `notification_batch` inside a `notification_batch`, which senders must never emit.
     #[error("a `notification_batch` nested inside another `notification_batch`")]
@@ -62,14 +64,18 @@ pub enum DecodeError {
 pub enum EncodeError {
     /// [`Notification::Unknown`] with a field number that is not a valid protobuf field or that this
     /// crate knows as another member, so it would not decode back as the same unknown member.
-    #[error("cannot encode an unknown member with field number {field}: it must be above 34 and at most 536870911")]
+    #[error(
+        "cannot encode an unknown member with field number {field}: it must be above 34 and at most 536870911"
+    )]
     UnknownField {
         /// The offending field number.
         field: u32,
     },
     /// The v0.3.0 JSON envelope carries the protobuf bytes as a JSON string, which only works when
     /// they happen to be valid UTF-8; the real v0.3.0 server fails to send such a notification too.
-    #[error("the protobuf encoding of this `{kind}` is not valid UTF-8, so the v0.3 JSON envelope cannot carry it")]
+    #[error(
+        "the protobuf encoding of this `{kind}` is not valid UTF-8, so the v0.3 JSON envelope cannot carry it"
+    )]
     NotUtf8 {
         /// The notification's member name.
         kind: &'static str,
@@ -302,13 +308,17 @@ fn decode_content(
 ) -> Result<DecodedMessage, DecodeError> {
     let Some(content) = content else {
         return match last_field_number(bytes) {
-            Some(field) => Ok(DecodedMessage::Notification(Notification::Unknown { field })),
+            Some(field) => Ok(DecodedMessage::Notification(Notification::Unknown {
+                field,
+            })),
             None => Err(DecodeError::Empty),
         };
     };
     match content_to_message(content) {
         Member::Decoded(message) => Ok(message),
-        Member::Batch(batch) if batch_allowed => decode_batch(batch, bytes).map(DecodedMessage::Batch),
+        Member::Batch(batch) if batch_allowed => {
+            decode_batch(batch, bytes).map(DecodedMessage::Batch)
+        }
         Member::Batch(_) => Err(DecodeError::NestedBatch),
     }
 }
@@ -319,7 +329,10 @@ enum Member {
     Batch(pb::NotificationBatch),
 }
 
-fn decode_batch(batch: pb::NotificationBatch, bytes: &[u8]) -> Result<Vec<Notification>, DecodeError> {
+fn decode_batch(
+    batch: pb::NotificationBatch,
+    bytes: &[u8],
+) -> Result<Vec<Notification>, DecodeError> {
     // prost keeps no trace of an unknown member, so an item without content is re-read from the
     // raw bytes to learn its field number.
     let raw_items: Vec<&[u8]> = if batch.notifications.iter().any(|m| m.content.is_none()) {

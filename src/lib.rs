@@ -20,12 +20,12 @@ pub use codec::{
 };
 pub use control::{ApiToken, ControlMessage, EventType};
 pub use notification::{
-    ChannelAdded, ChannelId, ChannelRemoved, ComponentCrashed, ComponentId, Endpoint,
-    HlsPlayable, HlsUploadCrashed, HlsUploaded, InputId, Metadata, MetricsReport, Notification,
-    PeerAdded, PeerConnected, PeerCrashed, PeerDeleted, PeerDisconnected, PeerId,
-    PeerMetadataUpdated, PeerType, RecordingId, RecordingStatus, RecordingStatusChanged,
-    RoomCrashed, RoomCreated, RoomDeleted, RoomId, StreamConnected, StreamDisconnected, StreamId,
-    StreamerConnected, StreamerDisconnected, StreamerId, Track, TrackAdded, TrackForwarding,
-    TrackForwardingRemoved, TrackId, TrackMetadataUpdated, TrackRemoved, TrackType,
-    VadNotification, VadStatus, ViewerConnected, ViewerDisconnected, ViewerId,
+    ChannelAdded, ChannelId, ChannelRemoved, ComponentCrashed, ComponentId, Endpoint, HlsPlayable,
+    HlsUploadCrashed, HlsUploaded, InputId, Metadata, MetricsReport, Notification, PeerAdded,
+    PeerConnected, PeerCrashed, PeerDeleted, PeerDisconnected, PeerId, PeerMetadataUpdated,
+    PeerType, RecordingId, RecordingStatus, RecordingStatusChanged, RoomCrashed, RoomCreated,
+    RoomDeleted, RoomId, StreamConnected, StreamDisconnected, StreamId, StreamerConnected,
+    StreamerDisconnected, StreamerId, Track, TrackAdded, TrackForwarding, TrackForwardingRemoved,
+    TrackId, TrackMetadataUpdated, TrackRemoved, TrackType, VadNotification, VadStatus,
+    ViewerConnected, ViewerDisconnected, ViewerId,
 };

@@ -415,7 +415,11 @@ pub struct Track {
 
 impl Track {
     /// A track with the given id, type and metadata text.
-    pub fn new(id: impl Into<TrackId>, track_type: TrackType, metadata: impl Into<Metadata>) -> Self {
+    pub fn new(
+        id: impl Into<TrackId>,
+        track_type: TrackType,
+        metadata: impl Into<Metadata>,
+    ) -> Self {
         Self {
             id: id.into(),
             track_type,
@@ -463,7 +467,7 @@ macro_rules! payload {
 
         impl $name {
             /// Builds the notification from its ids and texts; any other field takes its default.
-            #[allow(clippy::too_many_arguments)]
+            #[allow(clippy::too_many_arguments, clippy::needless_update)]
             pub fn new($($field: impl Into<$ty>),*) -> Self {
                 Self {
                     $($field: $field.into(),)*
@@ -881,7 +885,10 @@ impl fmt::Debug for MetricsReport {
             f.field("metrics", &raw);
         } else {
             let cut = raw.floor_char_boundary(SHOWN);
-            f.field("metrics", &format_args!("{:?}… ({} bytes)", &raw[..cut], raw.len()));
+            f.field(
+                "metrics",
+                &format_args!("{:?}… ({} bytes)", &raw[..cut], raw.len()),
+            );
         }
         f.finish()
     }

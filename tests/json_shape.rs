@@ -1,0 +1,155 @@
+//! The crate's stable JSON shape, pinned byte for byte.
+
+mod common;
+
+use jellyfish_notifier::*;
+use serde_json::json;
+
+#[test]
+fn track_events_name_their_endpoint_and_keep_metadata_as_text() {
+    let added = Notification::TrackAdded(TrackAdded::new(
+        "r1",
+        Endpoint::Peer("p1".into()),
+        Track::new("t1", TrackType::Video, r#"{"source":"camera"}"#),
+    ));
+    assert_eq!(
+        serde_json::to_string(&added).unwrap(),
+        r#"{"type":"track_added","room_id":"r1","peer_id":"p1","track":{"id":"t1","type":"video","metadata":"{\"source\":\"camera\"}"}}"#
+    );
+    let removed = Notification::TrackRemoved(TrackRemoved::new(
+        "r1",
+        Endpoint::Component("c1".into()),
+        Track::new("t1", TrackType::Audio, "null"),
+    ));
+    assert_eq!(
+        serde_json::to_value(&removed).unwrap(),
+        json!({"type":"track_removed","room_id":"r1","component_id":"c1","track":{"id":"t1","type":"audio","metadata":"null"}})
+    );
+}
+
+#[test]
+fn defaults_are_included_and_enums_are_short_names() {
+    let n = Notification::PeerCrashed(PeerCrashed::new("r", "p", ""));
+    assert_eq!(
+        serde_json::to_value(&n).unwrap(),
+        json!({"type":"peer_crashed","room_id":"r","peer_id":"p","reason":"","peer_type":"unspecified"})
+    );
+    let n = Notification::PeerAdded(PeerAdded {
+        peer_type: PeerType::Webrtc,
+        ..PeerAdded::new("r", "p")
+    });
+    assert_eq!(serde_json::to_value(&n).unwrap()["peer_type"], "webrtc");
+    let n = Notification::VadNotification(VadNotification {
+        status: VadStatus::Speech,
+        ..VadNotification::new("r", "p", "t")
+    });
+    assert_eq!(
+        serde_json::to_value(&n).unwrap(),
+        json!({"type":"vad_notification","room_id":"r","peer_id":"p","track_id":"t","status":"speech"})
+    );
+}
+
+#[test]
+fn unknown_members_and_enum_values_keep_their_numbers() {
+    assert_eq!(
+        serde_json::to_string(&Notification::Unknown { field: 40 }).unwrap(),
+        r#"{"type":"unknown","field":40}"#
+    );
+    let n = Notification::PeerConnected(PeerConnected {
+        peer_type: PeerType::from_i32(9),
+        ..PeerConnected::new("r", "p")
+    });
+    let value = serde_json::to_value(&n).unwrap();
+    assert_eq!(value["peer_type"], 9);
+    assert_eq!(serde_json::from_value::<Notification>(value).unwrap(), n);
+}
+
+#[test]
+fn track_forwarding_shows_absent_tracks_as_null() {
+    let n = Notification::TrackForwarding(TrackForwarding {
+        room_id: "r".into(),
+        peer_id: "p".into(),
+        composition_url: "http://c".into(),
+        input_id: "i".into(),
+        audio_track: None,
+        video_track: Some(Track::new("v", TrackType::Video, "null")),
+    });
+    assert_eq!(
+        serde_json::to_value(&n).unwrap(),
+        json!({"type":"track_forwarding","room_id":"r","peer_id":"p","composition_url":"http://c","input_id":"i",
+               "audio_track":null,"video_track":{"id":"v","type":"video","metadata":"null"}})
+    );
+}
+
+#[test]
+fn json_deserialization_errors_are_readable() {
+    let err = serde_json::from_str::<Notification>(r#"{"type":"peer_connected","room_id":"r"}"#)
+        .unwrap_err();
+    assert!(err.to_string().contains("missing field `peer_id`"), "{err}");
+    let err = serde_json::from_str::<Notification>(r#"{"type":"no_such_thing"}"#).unwrap_err();
+    assert!(
+        err.to_string().contains("unknown variant `no_such_thing`"),
+        "{err}"
+    );
+    let err = serde_json::from_str::<Notification>(
+        r#"{"type":"peer_added","room_id":"r","peer_id":"p","peer_type":"martian"}"#,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown variant `martian`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_kind_round_trips_through_serde_json_value_too() {
+    for n in common::every_variant(["r", "p", "t", "{\"a\":[1,2]}"], 2) {
+        let value = serde_json::to_value(&n).unwrap();
+        assert_eq!(value["type"], n.kind());
+        assert_eq!(serde_json::from_value::<Notification>(value).unwrap(), n);
+    }
+}
+
+#[test]
+fn metrics_reports_serialize_as_parsed_json_and_keep_the_raw_text() {
+    let raw = r#"{"room_id=r1": {"endpoint_id=p1": {"track_id=t1": {"inbound-rtp.bytes_received-per-second": 68355.6}}}, "total": 1e3}"#;
+    let report = MetricsReport::new(raw);
+    let text = serde_json::to_string(&report).unwrap();
+    assert_eq!(
+        text,
+        format!(r#"{{"type":"metrics_report","metrics":{raw}}}"#)
+    );
+    let back: MetricsReport = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.raw(), raw, "the server's text survives verbatim");
+    assert_eq!(
+        back.json().unwrap()["room_id=r1"]["endpoint_id=p1"]["track_id=t1"]["inbound-rtp.bytes_received-per-second"],
+        68355.6
+    );
+}
+
+#[test]
+fn a_metrics_report_that_is_not_json_serializes_as_a_string() {
+    let report = MetricsReport::new("not {json");
+    assert!(report.json().is_err());
+    let text = serde_json::to_string(&report).unwrap();
+    assert_eq!(text, r#"{"type":"metrics_report","metrics":"not {json"}"#);
+    assert_eq!(
+        serde_json::from_str::<MetricsReport>(&text).unwrap(),
+        report
+    );
+    // A string that is itself JSON text stays a JSON string.
+    let quoted = MetricsReport::new(r#""{}""#);
+    let text = serde_json::to_string(&quoted).unwrap();
+    assert_eq!(
+        serde_json::from_str::<MetricsReport>(&text).unwrap(),
+        quoted
+    );
+}
+
+#[test]
+fn metrics_debug_output_is_bounded() {
+    let big = format!("{{\"k\":\"{}\"}}", "é".repeat(100_000));
+    let debug = format!("{:?}", MetricsReport::new(big.clone()));
+    assert!(debug.len() < 400, "{} bytes", debug.len());
+    assert!(debug.contains(&format!("({} bytes)", big.len())));
+}
