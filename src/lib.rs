@@ -5,6 +5,11 @@
 mod codec;
 mod control;
 mod notification;
+mod rooms;
+mod signature;
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
 
 /// The raw prost types generated from `proto/server_notifications.proto`, the superset schema of
 /// every server version. Most users want the typed [`Notification`] instead; these are here for
@@ -29,3 +34,8 @@ pub use notification::{
     TrackId, TrackMetadataUpdated, TrackRemoved, TrackType, VadNotification, VadStatus,
     ViewerConnected, ViewerDisconnected, ViewerId,
 };
+pub use rooms::{
+    Component, CreatedRoom, DataResponse, ErrorResponse, Peer, PeerDetails, PeerStatus, Room,
+    RoomConfig, TrackInfo, VideoCodec,
+};
+pub use signature::{SIGNATURE_HEADER, sign_webhook, verify_webhook_signature};

@@ -1,0 +1,145 @@
+//! The emulator's webhook sender: one POST per notification (or per Fishjam Cloud batch), in order,
+//! one at a time for the whole server, on its own thread so it never blocks WebSocket delivery.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+
+use tokio::sync::mpsc;
+
+use super::{Shared, lock};
+use crate::codec::{JsonWebhook, encode_batch};
+use crate::notification::Notification;
+use crate::signature::{SIGNATURE_HEADER, sign_webhook};
+
+/// A notification for one room's webhook URL.
+pub(crate) struct Job {
+    pub(crate) url: Arc<str>,
+    pub(crate) notification: Notification,
+}
+
+/// One webhook POST the emulator made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WebhookDelivery {
+    /// The room's `webhookUrl`.
+    pub url: String,
+    /// What the body carried, in order (more than one only when batching).
+    pub notifications: Vec<Notification>,
+    /// How the receiver answered.
+    pub outcome: WebhookOutcome,
+}
+
+/// How a webhook POST ended. The real server neither retries nor queues: a failure is final.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WebhookOutcome {
+    /// The receiver answered with this HTTP status.
+    Status(u16),
+    /// No answer: connection refused, timeout, or a body this server version cannot build.
+    Failed(String),
+}
+
+pub(super) fn spawn_sender(shared: &Arc<Shared>, jobs: mpsc::UnboundedReceiver<Job>) {
+    let shared = Arc::downgrade(shared);
+    let spawned = std::thread::Builder::new()
+        .name("jellyfish-emulator-webhooks".into())
+        .spawn(move || actix_web::rt::System::new().block_on(send_all(shared, jobs)));
+    if let Err(err) = spawned {
+        tracing::error!(%err, "could not start the webhook sender thread; webhooks are disabled");
+    }
+}
+
+/// Runs until the emulator is gone (the job channel closes with it).
+async fn send_all(shared: Weak<Shared>, mut jobs: mpsc::UnboundedReceiver<Job>) {
+    let Some(config) = shared.upgrade().map(|s| s.config.clone()) else {
+        return;
+    };
+    let client = awc::Client::builder()
+        .timeout(config.webhook_timeout)
+        .disable_redirects()
+        .finish();
+    let batch_size = if config.version.json_webhooks() {
+        1 // the v0.3 JSON envelope has no batches
+    } else {
+        config.webhook_batch
+    };
+    let mut queue: VecDeque<Job> = VecDeque::new();
+    loop {
+        let first = match queue.pop_front() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        while let Ok(job) = jobs.try_recv() {
+            queue.push_back(job);
+        }
+        let mut notifications = vec![first.notification];
+        while notifications.len() < batch_size
+            && queue.front().is_some_and(|job| job.url == first.url)
+        {
+            if let Some(job) = queue.pop_front() {
+                notifications.push(job.notification);
+            }
+        }
+        let outcome = post(&client, &config, &first.url, &notifications).await;
+        if let WebhookOutcome::Failed(reason) = &outcome {
+            tracing::warn!(url = %first.url, %reason, "webhook delivery failed");
+        }
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        lock(&shared.webhook_records).push(WebhookDelivery {
+            url: first.url.to_string(),
+            notifications,
+            outcome,
+        });
+        shared.changed.notify_waiters();
+    }
+}
+
+async fn post(
+    client: &awc::Client,
+    config: &super::EmulatorBuilder,
+    url: &str,
+    notifications: &[Notification],
+) -> WebhookOutcome {
+    let (content_type, body) = match body(config, notifications) {
+        Ok(body) => body,
+        Err(reason) => return WebhookOutcome::Failed(reason),
+    };
+    let mut request = client
+        .post(url)
+        .insert_header(("content-type", content_type));
+    if let Some(secret) = &config.webhook_secret {
+        request = request.insert_header((
+            SIGNATURE_HEADER,
+            sign_webhook(secret.expose().as_bytes(), &body),
+        ));
+    }
+    match request.send_body(body).await {
+        Ok(mut response) => {
+            // Read the answer so the connection can be reused; its content does not matter.
+            let _ = response.body().limit(64 * 1024).await;
+            WebhookOutcome::Status(response.status().as_u16())
+        }
+        Err(err) => WebhookOutcome::Failed(err.to_string()),
+    }
+}
+
+fn body(
+    config: &super::EmulatorBuilder,
+    notifications: &[Notification],
+) -> Result<(&'static str, Vec<u8>), String> {
+    if config.version.json_webhooks() {
+        let envelope =
+            JsonWebhook::from_notification(&notifications[0]).map_err(|err| err.to_string())?;
+        let body = serde_json::to_vec(&envelope).map_err(|err| err.to_string())?;
+        return Ok(("application/json", body));
+    }
+    let body = match notifications {
+        [one] => one.encode(),
+        many => encode_batch(many),
+    }
+    .map_err(|err| err.to_string())?;
+    Ok(("application/x-protobuf", body))
+}
