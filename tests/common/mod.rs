@@ -92,3 +92,4 @@ pub fn hex(text: &str) -> Vec<u8> {
 }
 
 pub mod raw_ws;
+pub mod webhook_sink;
