@@ -5,6 +5,7 @@
 mod codec;
 mod control;
 mod notification;
+mod notifier;
 mod rooms;
 mod signature;
 
@@ -33,6 +34,12 @@ pub use notification::{
     StreamerDisconnected, StreamerId, Track, TrackAdded, TrackForwarding, TrackForwardingRemoved,
     TrackId, TrackMetadataUpdated, TrackRemoved, TrackType, VadNotification, VadStatus,
     ViewerConnected, ViewerDisconnected, ViewerId,
+};
+pub use notifier::{
+    Backoff, ConnectionEvent, ConnectionState, DeliveryPolicy, GetStats, NotifierError,
+    NotifierStats, SERVER_WEBSOCKET_PATH, Shutdown, SubscribeConnectionEvents, SubscribeMetrics,
+    SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe, WaitReady, WsNotifier,
+    WsNotifierBuilder, server_websocket_url,
 };
 pub use rooms::{
     Component, CreatedRoom, DataResponse, ErrorResponse, Peer, PeerDetails, PeerStatus, Room,

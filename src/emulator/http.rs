@@ -56,6 +56,8 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
     .workers(workers)
     .disable_signals()
     .shutdown_timeout(0)
+    // Close a dropped socket at once instead of lingering for the client (abrupt, like a crash).
+    .client_disconnect_timeout(Duration::ZERO)
     .bind(bind)?;
     let addr = server
         .addrs()

@@ -614,6 +614,16 @@ impl Emulator {
         self.shared.push_notification(notification);
     }
 
+    /// Sends a metrics report as-is to every socket subscribed to metrics (instead of waiting for
+    /// the next one built from the rooms). For tests of large reports.
+    pub fn push_metrics(&self, report: &MetricsReport) {
+        self.shared.broadcast(
+            |s| s.metrics,
+            Bytes::from(report.encode()),
+            SentFrame::Metrics(report.clone()),
+        );
+    }
+
     // --- fault injection ---
 
     /// Drops every server WebSocket abruptly: no close frame. Returns how many there were.

@@ -53,6 +53,12 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
         );
         id
     };
+    // Removes the socket even if its task is dropped mid-flight (a server restart stops the worker
+    // runtime without running the code after the loop).
+    let _registered = Registered {
+        shared: shared.clone(),
+        id,
+    };
     lock(&shared.records).insert(
         id,
         ConnectionRecord {
@@ -131,6 +137,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
     };
 
     lock(&shared.sockets).open.remove(&id);
+    shared.changed.notify_waiters();
     match end {
         End::Close(code, reason) => close(&shared, id, session, code, reason.to_owned()).await,
         End::CloseWith(code, reason) => close(&shared, id, session, code, reason).await,
@@ -143,6 +150,25 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
             let _ = session.close(reason).await;
             shared.record(id, SentFrame::Dropped);
         }
+    }
+}
+
+/// Unregisters a socket when its task ends, however it ends.
+struct Registered {
+    shared: Arc<Shared>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        lock(&self.shared.sockets).open.remove(&self.id);
+        let ended = lock(&self.shared.records)
+            .get(&self.id)
+            .is_none_or(|record| record.ended);
+        if !ended {
+            self.shared.record(self.id, SentFrame::Dropped);
+        }
+        self.shared.changed.notify_waiters();
     }
 }
 

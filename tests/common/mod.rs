@@ -92,4 +92,5 @@ pub fn hex(text: &str) -> Vec<u8> {
 }
 
 pub mod raw_ws;
+pub mod recorder;
 pub mod webhook_sink;

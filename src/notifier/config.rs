@@ -1,0 +1,296 @@
+//! The notifier's configuration: the server URL, timeouts, reconnect policy and delivery policy.
+
+use std::time::Duration;
+
+use super::backoff::Backoff;
+use super::{NotifierError, WsNotifier};
+use crate::control::ApiToken;
+
+/// The path of the server notification WebSocket.
+pub const SERVER_WEBSOCKET_PATH: &str = "/socket/server/websocket";
+
+/// What the notifier does when a subscriber's mailbox is full.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeliveryPolicy {
+    /// Queue beyond the mailbox capacity: nothing is ever dropped, and a slow subscriber's queue
+    /// grows while it catches up. The default.
+    #[default]
+    Unbounded,
+    /// Drop the notification for that subscriber only, count it, and report it with
+    /// [`ConnectionEvent::NotificationsDropped`](crate::ConnectionEvent::NotificationsDropped).
+    /// The mailbox capacity is the subscriber actor's own (actix's default is 16).
+    DropWhenFull,
+}
+
+/// Everything [`WsNotifier`] needs to run, built with [`WsNotifierBuilder`].
+#[derive(Clone, Debug)]
+pub(crate) struct NotifierConfig {
+    pub(crate) url: String,
+    pub(crate) token: ApiToken,
+    pub(crate) backoff: Backoff,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) auth_timeout: Duration,
+    pub(crate) subscribe_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_frame_size: usize,
+    pub(crate) max_message_size: usize,
+    pub(crate) delivery: DeliveryPolicy,
+}
+
+/// Configures and starts a [`WsNotifier`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use jellyfish_notifier::{Backoff, WsNotifier};
+///
+/// # #[actix::main] async fn main() {
+/// let notifier = WsNotifier::builder("localhost:5002", "development")
+///     .secure(false)
+///     .reconnect(Backoff::default().cap(Duration::from_secs(10)))
+///     .idle_timeout(Duration::from_secs(90))
+///     .start();
+/// # }
+/// ```
+#[derive(Clone, Debug)]
+pub struct WsNotifierBuilder {
+    address: String,
+    secure: bool,
+    config: NotifierConfig,
+}
+
+impl WsNotifierBuilder {
+    pub(crate) fn new(server_address: impl Into<String>, token: impl Into<ApiToken>) -> Self {
+        Self {
+            address: server_address.into(),
+            secure: false,
+            config: NotifierConfig {
+                url: String::new(),
+                token: token.into(),
+                backoff: Backoff::default(),
+                connect_timeout: Duration::from_secs(10),
+                auth_timeout: Duration::from_secs(5),
+                subscribe_timeout: Duration::from_secs(5),
+                idle_timeout: Duration::from_secs(75),
+                max_frame_size: 16 << 20,
+                max_message_size: 64 << 20,
+                delivery: DeliveryPolicy::Unbounded,
+            },
+        }
+    }
+
+    /// Use `wss://` for a `host:port` address (a full URL's scheme wins). Default `false`.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The reconnect policy. Default: [`Backoff::default`].
+    pub fn reconnect(mut self, backoff: Backoff) -> Self {
+        self.config.backoff = backoff;
+        self
+    }
+
+    /// How long the TCP connection and WebSocket upgrade may take. Default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.config.connect_timeout = timeout;
+        self
+    }
+
+    /// How long the server may take to answer `auth_request`. Default 5 s.
+    pub fn auth_timeout(mut self, timeout: Duration) -> Self {
+        self.config.auth_timeout = timeout;
+        self
+    }
+
+    /// How long the server may take to confirm the subscriptions. Default 5 s.
+    pub fn subscribe_timeout(mut self, timeout: Duration) -> Self {
+        self.config.subscribe_timeout = timeout;
+        self
+    }
+
+    /// Silence longer than this means the link is dead, and the notifier reconnects. The server
+    /// pings every 30 s, so the default, 75 s, tolerates one lost ping.
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// The largest single WebSocket frame accepted, and the largest message reassembled from
+    /// continuation frames (metrics reports of big servers are large). Default 16 MiB and 64 MiB.
+    pub fn max_frame_size(mut self, frame: usize, message: usize) -> Self {
+        self.config.max_frame_size = frame;
+        self.config.max_message_size = message.max(frame);
+        self
+    }
+
+    /// What to do when a subscriber's mailbox is full. Default [`DeliveryPolicy::Unbounded`].
+    pub fn delivery(mut self, policy: DeliveryPolicy) -> Self {
+        self.config.delivery = policy;
+        self
+    }
+
+    /// Starts the notifier in the current actix `System`.
+    ///
+    /// # Panics
+    ///
+    /// Outside an actix `System` (use `#[actix::main]`, `#[actix_web::main]` or `System::new()`),
+    /// or if the address cannot be parsed; [`WsNotifierBuilder::try_start`] returns those as errors.
+    pub fn start(self) -> actix::Addr<WsNotifier> {
+        match self.try_start() {
+            Ok(addr) => addr,
+            Err(err) => panic!("WsNotifier::start: {err}"),
+        }
+    }
+
+    /// Starts the notifier, or says why it cannot.
+    pub fn try_start(self) -> Result<actix::Addr<WsNotifier>, NotifierError> {
+        let mut config = self.config;
+        config.url = server_websocket_url(&self.address, self.secure)?;
+        if actix::System::try_current().is_none() {
+            return Err(NotifierError::NoSystem);
+        }
+        Ok(actix::Actor::start(WsNotifier::new(config)))
+    }
+}
+
+/// The server WebSocket URL for an address as the official SDKs take it (`host:port`, plus the
+/// `secure` flag) or a full base URL (`ws://`, `wss://`, `http://`, `https://`), whose path prefix is
+/// kept (Fishjam Cloud serves under `…/api/v1/connect/{id}`).
+///
+/// ```
+/// use jellyfish_notifier::server_websocket_url;
+///
+/// assert_eq!(server_websocket_url("localhost:5002", false).unwrap(), "ws://localhost:5002/socket/server/websocket");
+/// assert_eq!(
+///     server_websocket_url("https://fishjam.io/api/v1/connect/abc/", false).unwrap(),
+///     "wss://fishjam.io/api/v1/connect/abc/socket/server/websocket"
+/// );
+/// ```
+pub fn server_websocket_url(address: &str, secure: bool) -> Result<String, NotifierError> {
+    let invalid = |reason: &str| NotifierError::InvalidAddress {
+        address: address.to_owned(),
+        reason: reason.to_owned(),
+    };
+    let address = address.trim();
+    let (scheme, rest) = match address.split_once("://") {
+        Some((scheme, rest)) => {
+            let scheme = match scheme.to_ascii_lowercase().as_str() {
+                "ws" | "http" => "ws",
+                "wss" | "https" => "wss",
+                _ => return Err(invalid("the scheme must be ws, wss, http or https")),
+            };
+            (scheme, rest)
+        }
+        None => (if secure { "wss" } else { "ws" }, address),
+    };
+    let (authority, path) = match rest.find('/') {
+        Some(slash) => rest.split_at(slash),
+        None => (rest, ""),
+    };
+    if authority.is_empty() {
+        return Err(invalid("it has no host"));
+    }
+    if authority.contains('@') {
+        return Err(invalid(
+            "credentials in the address are not supported; use the token",
+        ));
+    }
+    if let Some(port) = port_of(authority)
+        && port.parse::<u16>().is_err()
+    {
+        return Err(invalid("the port must be a number from 0 to 65535"));
+    }
+    if path.contains(['?', '#']) {
+        return Err(invalid(
+            "the server WebSocket takes no query string or fragment",
+        ));
+    }
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(SERVER_WEBSOCKET_PATH).unwrap_or(path);
+    let url = format!("{scheme}://{authority}{path}{SERVER_WEBSOCKET_PATH}");
+    url.parse::<awc::http::Uri>()
+        .map_err(|err| invalid(&err.to_string()))?;
+    Ok(url)
+}
+
+/// The port part of `host:port` or `[v6]:port`, if there is one.
+fn port_of(authority: &str) -> Option<&str> {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, port)| port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_become_server_websocket_urls() {
+        let table: &[(&str, bool, &str)] = &[
+            (
+                "localhost:5002",
+                false,
+                "ws://localhost:5002/socket/server/websocket",
+            ),
+            (
+                "localhost:5002",
+                true,
+                "wss://localhost:5002/socket/server/websocket",
+            ),
+            (
+                "127.0.0.1:8080/",
+                false,
+                "ws://127.0.0.1:8080/socket/server/websocket",
+            ),
+            (
+                "[::1]:5002",
+                false,
+                "ws://[::1]:5002/socket/server/websocket",
+            ),
+            ("ws://h:1", true, "ws://h:1/socket/server/websocket"),
+            ("wss://h", false, "wss://h/socket/server/websocket"),
+            (
+                "http://h:5002",
+                false,
+                "ws://h:5002/socket/server/websocket",
+            ),
+            ("HTTPS://h", false, "wss://h/socket/server/websocket"),
+            (
+                "https://fishjam.io/api/v1/connect/abc",
+                false,
+                "wss://fishjam.io/api/v1/connect/abc/socket/server/websocket",
+            ),
+            (
+                "ws://h:1/prefix/socket/server/websocket",
+                false,
+                "ws://h:1/prefix/socket/server/websocket",
+            ),
+        ];
+        for (address, secure, url) in table {
+            assert_eq!(
+                server_websocket_url(address, *secure).as_deref(),
+                Ok(*url),
+                "{address}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_addresses_say_what_is_wrong() {
+        for (address, needle) in [
+            ("ftp://h", "scheme"),
+            ("", "no host"),
+            ("ws:///path", "no host"),
+            ("user:pw@h:1", "credentials"),
+            ("h:1/?x=1", "query"),
+            ("h:notaport", "\"h:notaport\""),
+        ] {
+            let err = server_websocket_url(address, false)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(needle), "{address}: {err}");
+        }
+    }
+}

@@ -1,0 +1,141 @@
+//! What the notifier tells its users: connection events, errors and stats.
+
+use std::time::Duration;
+
+use super::SubscriptionId;
+
+/// Why the notifier stopped trying. Every variant is final: the notifier will not reconnect by
+/// itself after it (build a new one once the cause is fixed).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotifierError {
+    /// The server closed with 1000 `invalid token`: the API token is wrong. Not retried, so a wrong
+    /// token costs the server one connection, not a retry storm.
+    #[error(
+        "the server rejected the API token (close 1000 \"invalid token\"); check the token (JF_SERVER_API_TOKEN); not retried"
+    )]
+    InvalidToken,
+    /// The server closed the connection for a protocol violation (`1000 invalid auth request` or
+    /// `1003 operation not allowed`). Retrying would repeat it.
+    #[error(
+        "the server closed the connection as a protocol violation: {code} {reason:?}; not retried"
+    )]
+    Protocol {
+        /// The close code.
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+    /// The WebSocket upgrade was refused with a 4xx status that will not change by itself (a wrong
+    /// path or address, a proxy denying access).
+    #[error(
+        "the server refused the WebSocket upgrade with HTTP {status}; check the address; not retried"
+    )]
+    UpgradeRejected {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The reconnect policy's attempt limit was reached without getting ready.
+    #[error("gave up after {attempts} connection attempts; the last failure: {last_error}")]
+    RetriesExhausted {
+        /// Consecutive attempts made.
+        attempts: u32,
+        /// Why the last one failed.
+        last_error: String,
+    },
+    /// The server address could not be turned into a WebSocket URL.
+    #[error("invalid server address {address:?}: {reason}")]
+    InvalidAddress {
+        /// The address as given.
+        address: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// `wss://` was asked for, but this build has no TLS support.
+    #[error("wss:// needs TLS, which this build of jellyfish-notifier does not include")]
+    TlsUnavailable,
+    /// The notifier was started outside an actix `System`.
+    #[error(
+        "WsNotifier must run inside an actix System: start it from #[actix::main], #[actix_web::main] or System::new().block_on(…)"
+    )]
+    NoSystem,
+    /// The notifier was shut down.
+    #[error("the notifier was shut down")]
+    Shutdown,
+}
+
+/// What happens to the notifier's connection, for subscribers of
+/// [`SubscribeConnectionEvents`](crate::SubscribeConnectionEvents).
+#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
+#[non_exhaustive]
+pub enum ConnectionEvent {
+    /// A connection attempt starts (1 for the first attempt after start or after being ready).
+    Connecting {
+        /// The consecutive attempt number.
+        attempt: u32,
+    },
+    /// Authenticated and every needed subscription confirmed.
+    Ready {
+        /// After a reconnect, how long no connection was ready. The server replays nothing, so
+        /// notifications sent in this window are lost: an application may resync its rooms over
+        /// REST. `None` for the first connection.
+        gap: Option<Duration>,
+    },
+    /// The connection ended or an attempt failed; another follows after `retry_in`.
+    Disconnected {
+        /// What happened, for people.
+        reason: String,
+        /// The backoff delay before the next attempt.
+        retry_in: Duration,
+        /// The attempt that failed (0 if a ready connection was lost).
+        attempt: u32,
+    },
+    /// The notifier stopped trying for good.
+    Failed(NotifierError),
+    /// Under [`DeliveryPolicy::DropWhenFull`](crate::DeliveryPolicy::DropWhenFull) a subscriber's
+    /// mailbox was full and it missed messages. Sent when its total reaches 1, 2, 4, 8, …
+    NotificationsDropped {
+        /// The lagging subscription.
+        subscription: SubscriptionId,
+        /// How many messages it has missed in all.
+        total: u64,
+    },
+}
+
+/// Where the notifier's connection stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening a connection, authenticating or subscribing.
+    Connecting,
+    /// Authenticated with every needed subscription confirmed.
+    Ready,
+    /// Waiting before the next attempt.
+    Waiting,
+    /// Stopped trying.
+    Failed(NotifierError),
+}
+
+/// Counters, from [`GetStats`](crate::GetStats).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NotifierStats {
+    /// Where the connection stands.
+    pub state: ConnectionState,
+    /// Connection attempts since start.
+    pub connection_attempts: u64,
+    /// Notifications received from the server (not counting skipped frames).
+    pub notifications_received: u64,
+    /// Metrics reports received.
+    pub metrics_received: u64,
+    /// Frames that could not be decoded and were skipped.
+    pub malformed_frames: u64,
+    /// Unknown content members skipped.
+    pub unknown_members: u64,
+    /// Messages dropped for full subscribers under the drop policy.
+    pub dropped: u64,
+    /// Current notification subscribers.
+    pub notification_subscribers: usize,
+    /// Current metrics subscribers.
+    pub metrics_subscribers: usize,
+}

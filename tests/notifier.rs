@@ -1,0 +1,532 @@
+//! WsNotifier against the emulator on loopback: handshake, fatal and retryable failures, reconnects,
+//! skipped frames, large reports, subscriptions, shutdown, and exactly-once in-order delivery.
+
+mod common;
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use common::recorder::{Flush, Recorder, Stop, event_where, recv};
+use jellyfish_notifier::emulator::Emulator;
+use jellyfish_notifier::*;
+use serde_json::json;
+
+const PATIENCE: Duration = Duration::from_secs(10);
+
+fn fast_backoff() -> Backoff {
+    Backoff::default()
+        .base(Duration::from_millis(20))
+        .cap(Duration::from_millis(200))
+}
+
+fn notifier(emulator: &Emulator) -> Addr<WsNotifier> {
+    WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .start()
+}
+
+async fn ready(notifier: &Addr<WsNotifier>) {
+    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady)).await;
+    result
+        .expect("ready in time")
+        .expect("mailbox")
+        .expect("no fatal error");
+}
+
+async fn subscribe_all(
+    notifier: &Addr<WsNotifier>,
+) -> (
+    Addr<Recorder>,
+    common::recorder::Received,
+    Vec<Subscription>,
+) {
+    let (recorder, received) = Recorder::start();
+    let subscriptions = vec![
+        notifier
+            .send(SubscribeConnectionEvents(recorder.clone().recipient()))
+            .await
+            .unwrap(),
+        notifier
+            .send(SubscribeServerNotifications(recorder.clone().recipient()))
+            .await
+            .unwrap(),
+    ];
+    (recorder, received, subscriptions)
+}
+
+fn room_created(id: &str) -> Notification {
+    Notification::RoomCreated(RoomCreated::new(id))
+}
+
+async fn stats(notifier: &Addr<WsNotifier>) -> NotifierStats {
+    notifier.send(GetStats).await.unwrap()
+}
+
+#[actix_web::test]
+async fn handshake_subscribes_to_notifications_and_metrics() {
+    let emulator = Emulator::builder()
+        .metrics_interval(Duration::from_millis(50))
+        .start()
+        .await
+        .unwrap();
+    let notifier = notifier(&emulator);
+    let (recorder, mut received, _subs) = subscribe_all(&notifier).await;
+    let _metrics = notifier
+        .send(SubscribeMetrics(recorder.recipient()))
+        .await
+        .unwrap();
+    ready(&notifier).await;
+    let counts = emulator.socket_counts();
+    assert_eq!(
+        (counts.open, counts.notifications, counts.metrics),
+        (1, 1, 1)
+    );
+
+    emulator.create_room(&json!({"roomId": "hello"})).unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "room_created").await,
+        room_created("hello")
+    );
+    let report = recv(&mut received.metrics, "a metrics report").await;
+    assert!(report.json().unwrap()["room_id=hello"].is_object());
+    assert_eq!(
+        event_where(&mut received.events, "ready", |e| matches!(
+            e,
+            ConnectionEvent::Ready { .. }
+        ))
+        .await,
+        ConnectionEvent::Ready { gap: None }
+    );
+    let record = &emulator.connection_records()[0];
+    assert_eq!(record.sent[0], emulator::SentFrame::Authenticated);
+}
+
+#[actix_web::test]
+async fn only_event_types_with_subscribers_are_requested() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    ready(&notifier).await;
+    assert_eq!(emulator.socket_counts().authenticated, 1);
+    assert_eq!(
+        emulator.socket_counts().notifications,
+        0,
+        "nobody asked for notifications yet"
+    );
+    let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
+    ready(&notifier).await;
+    assert_eq!(emulator.socket_counts().notifications, 1);
+    assert_eq!(emulator.socket_counts().metrics, 0);
+    emulator.create_room(&json!({"roomId": "late"})).unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "room_created").await,
+        room_created("late")
+    );
+}
+
+#[actix_web::test]
+async fn an_invalid_token_fails_after_exactly_one_connection_attempt() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = WsNotifier::builder(emulator.server_address(), "wrong-token")
+        .reconnect(fast_backoff())
+        .start();
+    let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
+    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result, Err(NotifierError::InvalidToken));
+    assert_eq!(
+        event_where(&mut received.events, "failed", |e| matches!(
+            e,
+            ConnectionEvent::Failed(_)
+        ))
+        .await,
+        ConnectionEvent::Failed(NotifierError::InvalidToken)
+    );
+    // Ten backoff bases later there has still been no second attempt.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(emulator.connection_records().len(), 1);
+    assert_eq!(stats(&notifier).await.connection_attempts, 1);
+    assert_eq!(
+        stats(&notifier).await.state,
+        ConnectionState::Failed(NotifierError::InvalidToken)
+    );
+    let message = NotifierError::InvalidToken.to_string();
+    assert!(
+        message.contains("token") && message.contains("not retried"),
+        "{message}"
+    );
+}
+
+async fn reconnects_after(fault: impl AsyncFnOnce(&Emulator)) {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
+    ready(&notifier).await;
+    event_where(&mut received.events, "first ready", |e| {
+        matches!(e, ConnectionEvent::Ready { .. })
+    })
+    .await;
+
+    fault(&emulator).await;
+    let disconnected = event_where(&mut received.events, "disconnected", |e| {
+        matches!(e, ConnectionEvent::Disconnected { .. })
+    })
+    .await;
+    let ConnectionEvent::Disconnected { retry_in, .. } = disconnected else {
+        unreachable!()
+    };
+    assert!(
+        retry_in <= Duration::from_millis(200),
+        "within the backoff cap: {retry_in:?}"
+    );
+    let ready_again = event_where(&mut received.events, "ready again", |e| {
+        matches!(e, ConnectionEvent::Ready { .. })
+    })
+    .await;
+    assert!(
+        matches!(ready_again, ConnectionEvent::Ready { gap: Some(_) }),
+        "{ready_again:?}"
+    );
+    ready(&notifier).await;
+    assert!(
+        emulator
+            .wait_until(PATIENCE, |e| e.socket_counts().notifications == 1)
+            .await,
+        "re-subscribed"
+    );
+
+    emulator.create_room(&json!({"roomId": "after"})).unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "room_created after reconnect").await,
+        room_created("after")
+    );
+    let records = emulator.connection_records();
+    let subscriptions: usize = records
+        .iter()
+        .map(|r| {
+            r.sent
+                .iter()
+                .filter(|f| matches!(f, emulator::SentFrame::SubscribeResponse(_)))
+                .count()
+        })
+        .sum();
+    assert_eq!(
+        subscriptions, 2,
+        "subscribed once per connection: {records:?}"
+    );
+}
+
+#[actix_web::test]
+async fn reconnects_and_resubscribes_after_an_abrupt_drop() {
+    reconnects_after(async |emulator| {
+        assert_eq!(emulator.drop_connections(), 1);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn reconnects_and_resubscribes_after_a_retryable_close_code() {
+    reconnects_after(async |emulator| {
+        assert_eq!(emulator.close_connections(1012, "service restart"), 1);
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn reconnects_and_resubscribes_after_a_server_restart_on_the_same_port() {
+    reconnects_after(async |emulator| {
+        emulator.restart(Duration::from_millis(300)).await.unwrap();
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_malformed_frame_and_an_unknown_member_are_skipped_and_the_connection_kept() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
+    ready(&notifier).await;
+    emulator.send_malformed();
+    emulator.send_unknown_member(77);
+    emulator
+        .create_room(&json!({"roomId": "still-here"}))
+        .unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "room_created").await,
+        room_created("still-here")
+    );
+    let stats = stats(&notifier).await;
+    assert_eq!(
+        (
+            stats.malformed_frames,
+            stats.unknown_members,
+            stats.connection_attempts
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(emulator.connection_records().len(), 1, "never reconnected");
+}
+
+#[actix_web::test]
+async fn a_multi_megabyte_metrics_report_arrives_whole_in_one_frame_or_in_fragments() {
+    let body: String = (0..100_000)
+        .map(|i| format!("\"room_id=r{i}\":{{\"x\":{i}}},"))
+        .collect();
+    let raw = format!("{{{}\"end\":true}}", body);
+    assert!(raw.len() > 2 << 20, "{} bytes", raw.len());
+    let report = MetricsReport::new(raw.clone());
+    for fragment in [None, Some(256 * 1024)] {
+        let mut builder = Emulator::builder().metrics_interval(Duration::from_secs(3600));
+        if let Some(size) = fragment {
+            builder = builder.fragment_frames(size);
+        }
+        let emulator = builder.start().await.unwrap();
+        let notifier = notifier(&emulator);
+        let (recorder, mut received) = Recorder::start();
+        let _sub = notifier
+            .send(SubscribeMetrics(recorder.recipient()))
+            .await
+            .unwrap();
+        ready(&notifier).await;
+        emulator.push_metrics(&report);
+        let got = recv(&mut received.metrics, "the large report").await;
+        assert_eq!(got.raw(), raw, "fragmented: {fragment:?}");
+        assert_eq!(got.json().unwrap()["end"], true);
+    }
+}
+
+/// A real WebSocket server scripted to answer the first subscribe_request, push a notification,
+/// and only then answer the second: the interleaving the Python SDK crashes on, made certain.
+async fn interleaving_server() -> std::net::SocketAddr {
+    use actix_web::{App, HttpRequest, HttpServer, web};
+    use futures_util::StreamExt as _;
+
+    async fn socket(
+        req: HttpRequest,
+        body: web::Payload,
+    ) -> actix_web::Result<actix_web::HttpResponse> {
+        let (response, mut session, mut stream) = actix_ws::handle(&req, body)?;
+        actix_web::rt::spawn(async move {
+            let mut subscribes = 0;
+            while let Some(Ok(actix_ws::Message::Binary(bytes))) = stream.next().await {
+                match decode_server_message(&bytes) {
+                    Ok(DecodedMessage::Control(ControlMessage::AuthRequest { .. })) => {
+                        let _ = session.binary(ControlMessage::Authenticated.encode()).await;
+                    }
+                    Ok(DecodedMessage::Control(ControlMessage::SubscribeRequest(event))) => {
+                        subscribes += 1;
+                        let _ = session
+                            .binary(ControlMessage::SubscribeResponse(event).encode())
+                            .await;
+                        if subscribes == 1 {
+                            let between = Notification::RoomCreated(RoomCreated::new("between"));
+                            let _ = session.binary(between.encode().unwrap()).await;
+                        }
+                    }
+                    _ => break,
+                }
+            }
+        });
+        Ok(response)
+    }
+
+    let server =
+        HttpServer::new(|| App::new().route("/socket/server/websocket", web::get().to(socket)))
+            .workers(1)
+            .disable_signals()
+            .bind("127.0.0.1:0")
+            .unwrap();
+    let addr = server.addrs()[0];
+    actix_web::rt::spawn(server.run());
+    addr
+}
+
+#[actix_web::test]
+async fn a_notification_between_two_subscribe_responses_is_delivered() {
+    let addr = interleaving_server().await;
+    let notifier = WsNotifier::builder(addr.to_string(), "development")
+        .reconnect(fast_backoff())
+        .start();
+    let (recorder, mut received, _subs) = subscribe_all(&notifier).await;
+    let _metrics = notifier
+        .send(SubscribeMetrics(recorder.recipient()))
+        .await
+        .unwrap();
+    ready(&notifier).await;
+    assert_eq!(
+        recv(&mut received.notifications, "the interleaved notification").await,
+        room_created("between")
+    );
+    let stats = stats(&notifier).await;
+    assert_eq!((stats.connection_attempts, stats.malformed_frames), (1, 0));
+}
+
+#[actix_web::test]
+async fn unsubscribe_stops_delivery_to_that_subscriber_only() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    let (a, mut a_received) = Recorder::start();
+    let (b, mut b_received) = Recorder::start();
+    let sub_a = notifier
+        .send(SubscribeServerNotifications(a.clone().recipient()))
+        .await
+        .unwrap();
+    let _sub_b = notifier
+        .send(SubscribeServerNotifications(b.recipient()))
+        .await
+        .unwrap();
+    ready(&notifier).await;
+    emulator.create_room(&json!({"roomId": "one"})).unwrap();
+    assert_eq!(
+        recv(&mut a_received.notifications, "a gets one").await,
+        room_created("one")
+    );
+    assert_eq!(
+        recv(&mut b_received.notifications, "b gets one").await,
+        room_created("one")
+    );
+
+    assert!(notifier.send(Unsubscribe(sub_a.id())).await.unwrap());
+    emulator.create_room(&json!({"roomId": "two"})).unwrap();
+    assert_eq!(
+        recv(&mut b_received.notifications, "b gets two").await,
+        room_created("two")
+    );
+    a.send(Flush).await.unwrap();
+    assert!(
+        a_received.notifications.try_recv().is_err(),
+        "a got nothing after unsubscribing"
+    );
+    assert!(
+        !notifier.send(Unsubscribe(sub_a.id())).await.unwrap(),
+        "already gone"
+    );
+    sub_a.unsubscribe(); // the handle's own way; a second unsubscribe is harmless
+}
+
+#[actix_web::test]
+async fn a_stopped_subscriber_is_pruned() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    let (recorder, _received) = Recorder::start();
+    let _sub = notifier
+        .send(SubscribeServerNotifications(recorder.clone().recipient()))
+        .await
+        .unwrap();
+    assert_eq!(stats(&notifier).await.notification_subscribers, 1);
+    recorder.send(Stop).await.unwrap();
+    emulator.create_room(&json!({"roomId": "x"})).unwrap();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while stats(&notifier).await.notification_subscribers != 0 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stopped subscriber was never pruned"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[actix_web::test]
+async fn shutdown_closes_the_socket_and_stops_the_actor() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    let (_recorder, _received, _subs) = subscribe_all(&notifier).await;
+    ready(&notifier).await;
+    notifier.send(Shutdown).await.unwrap();
+    assert!(
+        emulator
+            .wait_until(PATIENCE, |e| e.socket_counts().open == 0)
+            .await,
+        "the server saw the close"
+    );
+    assert!(
+        emulator
+            .wait_until(PATIENCE, |_| !notifier.connected())
+            .await,
+        "the actor stopped"
+    );
+    assert!(notifier.send(WaitReady).await.is_err());
+    assert_eq!(
+        emulator.connection_records().len(),
+        1,
+        "no reconnect after shutdown"
+    );
+}
+
+#[actix_web::test]
+async fn every_notification_sent_while_connected_is_delivered_once_in_order_to_every_subscriber() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = notifier(&emulator);
+    let (_a, mut a_received, _a_subs) = subscribe_all(&notifier).await;
+    let (b, mut b_received) = Recorder::start();
+    let _b_sub = notifier
+        .send(SubscribeServerNotifications(b.recipient()))
+        .await
+        .unwrap();
+    ready(&notifier).await;
+
+    for round in 0..5 {
+        for i in 0..20 {
+            emulator
+                .create_room(&json!({"roomId": format!("r{round}-{i}")}))
+                .unwrap();
+            emulator.delete_room(&format!("r{round}-{i}")).unwrap();
+        }
+        emulator.drop_connections();
+        event_where(&mut a_received.events, "ready again", |e| {
+            matches!(e, ConnectionEvent::Ready { gap: Some(_) })
+        })
+        .await;
+    }
+    emulator.create_room(&json!({"roomId": "last"})).unwrap();
+    let last_written = |e: &Emulator| {
+        e.connection_records()
+            .iter()
+            .any(|r| r.notifications().any(|n| *n == room_created("last")))
+    };
+    assert!(emulator.wait_until(PATIENCE, last_written).await);
+
+    let sent: Vec<Notification> = emulator
+        .connection_records()
+        .iter()
+        .flat_map(|r| r.notifications().cloned().collect::<Vec<_>>())
+        .collect();
+    assert!(
+        sent.len() > 1,
+        "some notifications went out while connected"
+    );
+    assert_eq!(sent.last(), Some(&room_created("last")));
+    for (name, received) in [
+        ("a", &mut a_received.notifications),
+        ("b", &mut b_received.notifications),
+    ] {
+        let mut got = Vec::new();
+        while got.len() < sent.len() {
+            got.push(recv(received, name).await);
+        }
+        assert_eq!(got, sent, "subscriber {name}: exactly once, in order");
+    }
+}
+
+#[test]
+fn starting_outside_an_actix_system_fails_with_a_clear_message() {
+    let err = WsNotifier::builder("localhost:5002", "development")
+        .try_start()
+        .unwrap_err();
+    assert_eq!(err, NotifierError::NoSystem);
+    assert!(err.to_string().contains("actix System"), "{err}");
+    let err = WsNotifier::builder("ftp://nope", "t")
+        .try_start()
+        .unwrap_err();
+    assert!(matches!(err, NotifierError::InvalidAddress { .. }), "{err}");
+}
+
+#[actix_web::test]
+async fn the_token_never_appears_in_debug_output() {
+    let builder = WsNotifier::builder("localhost:5002", "super-secret-token");
+    assert!(
+        !format!("{builder:?}").contains("super-secret"),
+        "{builder:?}"
+    );
+}
