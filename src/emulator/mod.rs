@@ -48,6 +48,7 @@
 //! | `POST /emulator/faults/delay` `{"ms": 50}` | delay every frame sent from now on |
 
 mod http;
+mod scenario;
 mod socket;
 mod webhooks;
 mod world;
@@ -55,7 +56,7 @@ mod world;
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -66,6 +67,7 @@ use crate::control::{ApiToken, EventType};
 use crate::notification::{MetricsReport, Notification, TrackType};
 use crate::rooms;
 
+pub use scenario::{FirehoseConfig, LifecycleConfig, firehose_notification, unix_nanos};
 pub use webhooks::{WebhookDelivery, WebhookOutcome};
 pub use world::{ActionError, HlsEvent, ServerVersion, TrackOwner};
 
@@ -85,6 +87,7 @@ pub struct EmulatorBuilder {
     webhook_timeout: Duration,
     workers: usize,
     fragment_size: Option<usize>,
+    record: bool,
 }
 
 impl Default for EmulatorBuilder {
@@ -101,6 +104,7 @@ impl Default for EmulatorBuilder {
             webhook_timeout: Duration::from_secs(5),
             workers: 1,
             fragment_size: None,
+            record: true,
         }
     }
 }
@@ -173,6 +177,13 @@ impl EmulatorBuilder {
     /// size (the real server sends one frame per message; this exercises a client's reassembly).
     pub fn fragment_frames(mut self, size: usize) -> Self {
         self.fragment_size = Some(size);
+        self
+    }
+
+    /// Whether to keep the record of every frame sent (default `true`). Turn it off for long
+    /// firehose runs, where the record would grow without bound.
+    pub fn record(mut self, record: bool) -> Self {
+        self.record = record;
         self
     }
 
@@ -293,6 +304,8 @@ pub(crate) enum Outgoing {
 #[derive(Debug)]
 pub(crate) struct SocketEntry {
     tx: mpsc::UnboundedSender<Outgoing>,
+    /// Frames queued for this socket and not yet written (for the firehose's flow control).
+    queued: Arc<AtomicUsize>,
     authenticated: bool,
     notifications: bool,
     metrics: bool,
@@ -363,6 +376,7 @@ impl Shared {
     fn broadcast(&self, to: impl Fn(&SocketEntry) -> bool, bytes: Bytes, record: SentFrame) {
         let sockets = lock(&self.sockets);
         for entry in sockets.open.values().filter(|s| s.authenticated && to(s)) {
+            entry.queued.fetch_add(1, Ordering::Relaxed);
             let _ = entry.tx.send(Outgoing::Frame {
                 bytes: bytes.clone(),
                 record: record.clone(),
@@ -409,6 +423,12 @@ impl Shared {
     }
 
     fn record(&self, id: u64, frame: SentFrame) {
+        if !self.config.record {
+            if matches!(frame, SentFrame::Close { .. } | SentFrame::Dropped) {
+                self.changed.notify_waiters();
+            }
+            return;
+        }
         let mut records = lock(&self.records);
         let record = records.entry(id).or_insert_with(|| ConnectionRecord {
             id,
@@ -728,6 +748,19 @@ impl Emulator {
             // Wake on any change, and re-check now and then for state that does not notify.
             let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notified).await;
         }
+    }
+}
+
+impl Shared {
+    /// The longest queue of unwritten frames among sockets subscribed to notifications.
+    fn deepest_queue(&self) -> usize {
+        lock(&self.sockets)
+            .open
+            .values()
+            .filter(|s| s.notifications)
+            .map(|s| s.queued.load(Ordering::Relaxed))
+            .max()
+            .unwrap_or(0)
     }
 }
 

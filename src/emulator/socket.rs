@@ -2,6 +2,7 @@
 //! interval after auth, a receive timeout, and the real close codes and reasons.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actix_ws::{CloseCode, CloseReason, Item, Message, MessageStream, Session};
 use bytes::Bytes;
@@ -38,6 +39,7 @@ enum Phase {
 
 pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: MessageStream) {
     let (tx, mut rx) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
     let id = {
         let mut sockets = lock(&shared.sockets);
         sockets.next_id += 1;
@@ -46,6 +48,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
             id,
             SocketEntry {
                 tx,
+                queued: queued.clone(),
                 authenticated: false,
                 notifications: false,
                 metrics: false,
@@ -59,13 +62,15 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
         shared: shared.clone(),
         id,
     };
-    lock(&shared.records).insert(
-        id,
-        ConnectionRecord {
+    if shared.config.record {
+        lock(&shared.records).insert(
             id,
-            ..ConnectionRecord::default()
-        },
-    );
+            ConnectionRecord {
+                id,
+                ..ConnectionRecord::default()
+            },
+        );
+    }
     shared.changed.notify_waiters();
     tracing::info!(
         connection = id,
@@ -82,6 +87,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
         tokio::select! {
             outgoing = rx.recv() => match outgoing {
                 Some(Outgoing::Frame { bytes, record }) => {
+                    queued.fetch_sub(1, Ordering::Relaxed);
                     let delay = shared.frame_delay();
                     if !delay.is_zero() {
                         sleep(delay).await;

@@ -1,0 +1,185 @@
+//! Built-in traffic: `lifecycle` plays realistic room lifecycles through the same actions the REST
+//! API and controls use; `firehose` pushes notifications as fast as the sockets take them.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use super::{ActionError, Emulator, TrackOwner};
+use crate::notification::*;
+
+/// The `lifecycle` scenario: rooms created, peers added and connected, tracks published, metadata
+/// changed, peers leaving, rooms deleted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LifecycleConfig {
+    /// Rooms per round. Default 2.
+    pub rooms: usize,
+    /// Peers per room. Default 2.
+    pub peers_per_room: usize,
+    /// Actions per second (each action emits one or more notifications). Default 20.
+    pub rate: f64,
+    /// Start again after the last room is deleted, until the future is dropped. Default `false`.
+    pub looping: bool,
+    /// The `webhookUrl` of every room, if any.
+    pub webhook_url: Option<String>,
+}
+
+impl Default for LifecycleConfig {
+    fn default() -> Self {
+        Self {
+            rooms: 2,
+            peers_per_room: 2,
+            rate: 20.0,
+            looping: false,
+            webhook_url: None,
+        }
+    }
+}
+
+/// The `firehose` mode: synthetic notifications pushed to every notification subscriber as fast as
+/// their sockets drain, with a bounded queue per socket.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirehoseConfig {
+    /// How many notifications to send; `None` runs until the future is dropped.
+    pub total: Option<u64>,
+    /// Frames a socket may have queued before the firehose waits for it. Default 1024.
+    pub high_water: usize,
+}
+
+impl Default for FirehoseConfig {
+    fn default() -> Self {
+        Self {
+            total: Some(100_000),
+            high_water: 1024,
+        }
+    }
+}
+
+/// Nanoseconds since the Unix epoch, as firehose room ids carry them.
+pub fn unix_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// The firehose's `seq`-th notification. Its room id is `fh{seq}@{unix nanos when built}`, so a
+/// receiver can check order and measure latency.
+pub fn firehose_notification(seq: u64) -> Notification {
+    let room = format!("fh{seq}@{}", unix_nanos());
+    let peer = "peer-1";
+    let track = || {
+        Track::new(
+            "peer-1:video",
+            TrackType::Video,
+            r#"{"source":"camera","label":"Zoë's camera 🎥"}"#,
+        )
+    };
+    match seq % 6 {
+        0 => Notification::RoomCreated(RoomCreated::new(room)),
+        1 => Notification::PeerConnected(PeerConnected::new(room, peer)),
+        2 => Notification::TrackAdded(TrackAdded::new(room, Endpoint::Peer(peer.into()), track())),
+        3 => Notification::PeerMetadataUpdated(PeerMetadataUpdated::new(
+            room,
+            peer,
+            r#"{"name":"Zoë"}"#,
+        )),
+        4 => Notification::PeerDisconnected(PeerDisconnected::new(room, peer)),
+        _ => Notification::RoomDeleted(RoomDeleted::new(room)),
+    }
+}
+
+impl Emulator {
+    /// Plays the `lifecycle` scenario. Returns the number of actions played (for ever if looping).
+    pub async fn run_lifecycle(&self, config: &LifecycleConfig) -> Result<u64, ActionError> {
+        let pause = Duration::from_secs_f64(1.0 / config.rate.max(0.001));
+        let mut actions = 0u64;
+        let mut round = 0u64;
+        loop {
+            round += 1;
+            let mut step = async |action: &mut dyn FnMut() -> Result<(), ActionError>| {
+                action()?;
+                actions += 1;
+                tokio::time::sleep(pause).await;
+                Ok::<_, ActionError>(())
+            };
+            let mut rooms = Vec::new();
+            for r in 0..config.rooms {
+                let body = json!({"roomId": format!("lifecycle-{round}-{r}"), "webhookUrl": config.webhook_url});
+                let mut id = String::new();
+                step(&mut || {
+                    id = self.create_room(&body)?.id;
+                    Ok(())
+                })
+                .await?;
+                rooms.push(id);
+            }
+            let mut peers = Vec::new();
+            for room in &rooms {
+                for p in 0..config.peers_per_room {
+                    let mut peer = String::new();
+                    step(&mut || {
+                        peer = self.add_peer(room)?.peer.id;
+                        Ok(())
+                    })
+                    .await?;
+                    step(&mut || self.connect_peer(room, &peer)).await?;
+                    let owner = TrackOwner::Peer(peer.clone());
+                    let mut track = String::new();
+                    step(&mut || {
+                        let metadata = json!({"source": "camera", "peer": p});
+                        track = self.add_track(room, &owner, TrackType::Video, metadata)?;
+                        Ok(())
+                    })
+                    .await?;
+                    step(&mut || {
+                        self.add_track(room, &owner, TrackType::Audio, json!(null))
+                            .map(drop)
+                    })
+                    .await?;
+                    step(&mut || {
+                        self.update_peer_metadata(room, &peer, json!({"name": format!("Peer {p}")}))
+                    })
+                    .await?;
+                    step(&mut || {
+                        self.update_track_metadata(
+                            room,
+                            &owner,
+                            &track,
+                            json!({"source": "screen"}),
+                        )
+                    })
+                    .await?;
+                    peers.push((room.clone(), peer));
+                }
+            }
+            for (room, peer) in &peers {
+                step(&mut || self.disconnect_peer(room, peer)).await?;
+                step(&mut || self.delete_peer(room, peer)).await?;
+            }
+            for room in &rooms {
+                step(&mut || self.delete_room(room)).await?;
+            }
+            if !config.looping {
+                return Ok(actions);
+            }
+        }
+    }
+
+    /// Runs the `firehose`: synthetic notifications ([`firehose_notification`]) pushed to every
+    /// notification subscriber as fast as their sockets drain. Returns how many were pushed.
+    pub async fn run_firehose(&self, config: &FirehoseConfig) -> u64 {
+        let mut seq = 0u64;
+        while config.total.is_none_or(|total| seq < total) {
+            if self.shared.deepest_queue() >= config.high_water {
+                tokio::time::sleep(Duration::from_micros(200)).await;
+                continue;
+            }
+            self.push_notification(&firehose_notification(seq));
+            seq += 1;
+            if seq % 256 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        seq
+    }
+}
