@@ -170,6 +170,50 @@ pub fn receive_json(body: &serde_json::Value) -> Result<Vec<Notification>, Decod
     receive_binary(text.as_bytes())
 }
 
+/// Decodes a JSON webhook body of any shape this crate understands: the v0.3.0 envelope
+/// `{"notification": "…"}`, or the crate's own JSON shape as one object or an array of them (what
+/// `jellyfish-notify forward --format json` sends).
+///
+/// ```
+/// use jellyfish_notifier::{receive_json_body, Notification, RoomCreated};
+///
+/// let own = br#"[{"type":"room_created","room_id":"r1"}]"#;
+/// assert_eq!(receive_json_body(own).unwrap(), vec![Notification::RoomCreated(RoomCreated::new("r1"))]);
+/// let v03 = br#"{"notification":"R\u0004\n\u0002r1"}"#;
+/// assert_eq!(receive_json_body(v03).unwrap(), vec![Notification::RoomCreated(RoomCreated::new("r1"))]);
+/// ```
+pub fn receive_json_body(body: &[u8]) -> Result<Vec<Notification>, DecodeError> {
+    let value: serde_json::Value = serde_json::from_slice(body)?;
+    match &value {
+        serde_json::Value::Object(object) if !object.contains_key("type") => receive_json(&value),
+        serde_json::Value::Object(_) => Ok(vec![own_shape(value)?]),
+        serde_json::Value::Array(items) => {
+            let mut notifications = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                notifications.push(own_shape(item.clone()).map_err(|source| {
+                    DecodeError::BatchItem {
+                        index,
+                        source: Box::new(source),
+                    }
+                })?);
+            }
+            Ok(notifications)
+        }
+        other => Err(DecodeError::JsonEnvelope(format!(
+            "expected an object or an array of notifications, got {}",
+            json_kind(other)
+        ))),
+    }
+}
+
+/// One notification in the crate's JSON shape.
+fn own_shape(value: serde_json::Value) -> Result<Notification, DecodeError> {
+    if value.get("type").and_then(serde_json::Value::as_str) == Some("metrics_report") {
+        return Err(DecodeError::MetricsReport);
+    }
+    Ok(serde_json::from_value(value)?)
+}
+
 fn json_kind(value: &serde_json::Value) -> &'static str {
     match value {
         serde_json::Value::Null => "null",

@@ -2,12 +2,15 @@
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod address;
 mod codec;
 mod control;
 mod notification;
 mod notifier;
+mod room_api;
 mod rooms;
 mod signature;
+mod webhook;
 
 #[cfg(feature = "emulator")]
 pub mod emulator;
@@ -20,9 +23,10 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/jellyfish.rs"));
 }
 
+pub use address::SERVER_WEBSOCKET_PATH;
 pub use codec::{
     DecodeError, DecodedMessage, EncodeError, JsonWebhook, decode_server_message, encode_batch,
-    receive_binary, receive_json,
+    receive_binary, receive_json, receive_json_body,
 };
 pub use control::{ApiToken, ControlMessage, EventType};
 pub use notification::{
@@ -37,12 +41,14 @@ pub use notification::{
 };
 pub use notifier::{
     Backoff, ConnectionEvent, ConnectionState, DeliveryPolicy, GetStats, NotifierError,
-    NotifierStats, SERVER_WEBSOCKET_PATH, Shutdown, SubscribeConnectionEvents, SubscribeMetrics,
+    NotifierStats, Shutdown, SubscribeConnectionEvents, SubscribeMetrics,
     SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe, WaitReady, WsNotifier,
     WsNotifierBuilder, server_websocket_url,
 };
+pub use room_api::{RoomApi, RoomApiError};
 pub use rooms::{
     Component, CreatedRoom, DataResponse, ErrorResponse, Peer, PeerDetails, PeerStatus, Room,
     RoomConfig, TrackInfo, VideoCodec,
 };
 pub use signature::{SIGNATURE_HEADER, sign_webhook, verify_webhook_signature};
+pub use webhook::{Webhook, WebhookConfig, WebhookError};

@@ -176,7 +176,7 @@ impl Emulator {
             }
             self.push_notification(&firehose_notification(seq));
             seq += 1;
-            if seq % 256 == 0 {
+            if seq.is_multiple_of(256) {
                 tokio::task::yield_now().await;
             }
         }

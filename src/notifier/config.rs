@@ -4,10 +4,8 @@ use std::time::Duration;
 
 use super::backoff::Backoff;
 use super::{NotifierError, WsNotifier};
+use crate::address::ServerAddress;
 use crate::control::ApiToken;
-
-/// The path of the server notification WebSocket.
-pub const SERVER_WEBSOCKET_PATH: &str = "/socket/server/websocket";
 
 /// What the notifier does when a subscriber's mailbox is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -168,58 +166,8 @@ impl WsNotifierBuilder {
 /// );
 /// ```
 pub fn server_websocket_url(address: &str, secure: bool) -> Result<String, NotifierError> {
-    let invalid = |reason: &str| NotifierError::InvalidAddress {
-        address: address.to_owned(),
-        reason: reason.to_owned(),
-    };
-    let address = address.trim();
-    let (scheme, rest) = match address.split_once("://") {
-        Some((scheme, rest)) => {
-            let scheme = match scheme.to_ascii_lowercase().as_str() {
-                "ws" | "http" => "ws",
-                "wss" | "https" => "wss",
-                _ => return Err(invalid("the scheme must be ws, wss, http or https")),
-            };
-            (scheme, rest)
-        }
-        None => (if secure { "wss" } else { "ws" }, address),
-    };
-    let (authority, path) = match rest.find('/') {
-        Some(slash) => rest.split_at(slash),
-        None => (rest, ""),
-    };
-    if authority.is_empty() {
-        return Err(invalid("it has no host"));
-    }
-    if authority.contains('@') {
-        return Err(invalid(
-            "credentials in the address are not supported; use the token",
-        ));
-    }
-    if let Some(port) = port_of(authority)
-        && port.parse::<u16>().is_err()
-    {
-        return Err(invalid("the port must be a number from 0 to 65535"));
-    }
-    if path.contains(['?', '#']) {
-        return Err(invalid(
-            "the server WebSocket takes no query string or fragment",
-        ));
-    }
-    let path = path.trim_end_matches('/');
-    let path = path.strip_suffix(SERVER_WEBSOCKET_PATH).unwrap_or(path);
-    let url = format!("{scheme}://{authority}{path}{SERVER_WEBSOCKET_PATH}");
-    url.parse::<awc::http::Uri>()
-        .map_err(|err| invalid(&err.to_string()))?;
-    Ok(url)
-}
-
-/// The port part of `host:port` or `[v6]:port`, if there is one.
-fn port_of(authority: &str) -> Option<&str> {
-    match authority.strip_prefix('[') {
-        Some(v6) => v6.split_once(']')?.1.strip_prefix(':'),
-        None => authority.rsplit_once(':').map(|(_, port)| port),
-    }
+    let address = ServerAddress::parse(address, secure)?;
+    Ok(address.websocket_url())
 }
 
 #[cfg(test)]

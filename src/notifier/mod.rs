@@ -48,7 +48,7 @@ use bytes::{Bytes, BytesMut};
 use tokio::sync::{mpsc, oneshot};
 
 pub use backoff::Backoff;
-pub use config::{DeliveryPolicy, SERVER_WEBSOCKET_PATH, WsNotifierBuilder, server_websocket_url};
+pub use config::{DeliveryPolicy, WsNotifierBuilder, server_websocket_url};
 pub use events::{ConnectionEvent, ConnectionState, NotifierError, NotifierStats};
 pub use fanout::SubscriptionId;
 

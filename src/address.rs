@@ -1,0 +1,111 @@
+//! Server addresses as users give them: `host:port` with a `secure` flag (as the official SDKs take
+//! them) or a full base URL whose path prefix is kept.
+
+use crate::notifier::NotifierError;
+
+/// The path of the server notification WebSocket.
+pub const SERVER_WEBSOCKET_PATH: &str = "/socket/server/websocket";
+
+/// A parsed server address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct ServerAddress {
+    secure: bool,
+    authority: String,
+    /// The path prefix, without a trailing slash (empty for none).
+    prefix: String,
+}
+
+impl ServerAddress {
+    /// Parses `host:port`, `[v6]:port`, or a `ws://`, `wss://`, `http://` or `https://` base URL
+    /// (a scheme in the address wins over `secure`).
+    pub(crate) fn parse(address: &str, secure: bool) -> Result<Self, NotifierError> {
+        let invalid = |reason: &str| NotifierError::InvalidAddress {
+            address: address.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let trimmed = address.trim();
+        let (secure, rest) = match trimmed.split_once("://") {
+            Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
+                "ws" | "http" => (false, rest),
+                "wss" | "https" => (true, rest),
+                _ => return Err(invalid("the scheme must be ws, wss, http or https")),
+            },
+            None => (secure, trimmed),
+        };
+        let (authority, path) = match rest.find('/') {
+            Some(slash) => rest.split_at(slash),
+            None => (rest, ""),
+        };
+        if authority.is_empty() {
+            return Err(invalid("it has no host"));
+        }
+        if authority.contains('@') {
+            return Err(invalid(
+                "credentials in the address are not supported; use the token",
+            ));
+        }
+        if let Some(port) = port_of(authority)
+            && port.parse::<u16>().is_err()
+        {
+            return Err(invalid("the port must be a number from 0 to 65535"));
+        }
+        if path.contains(['?', '#']) {
+            return Err(invalid("the address takes no query string or fragment"));
+        }
+        let path = path.trim_end_matches('/');
+        let prefix = path.strip_suffix(SERVER_WEBSOCKET_PATH).unwrap_or(path);
+        let parsed = Self {
+            secure,
+            authority: authority.to_owned(),
+            prefix: prefix.to_owned(),
+        };
+        parsed
+            .websocket_url()
+            .parse::<awc::http::Uri>()
+            .map_err(|err| invalid(&err.to_string()))?;
+        Ok(parsed)
+    }
+
+    /// `ws(s)://authority/prefix/socket/server/websocket`.
+    pub(crate) fn websocket_url(&self) -> String {
+        let scheme = if self.secure { "wss" } else { "ws" };
+        format!(
+            "{scheme}://{}{}{SERVER_WEBSOCKET_PATH}",
+            self.authority, self.prefix
+        )
+    }
+
+    /// `http(s)://authority/prefix` followed by `path` (which starts with `/`).
+    pub(crate) fn http_url(&self, path: &str) -> String {
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://{}{}{path}", self.authority, self.prefix)
+    }
+}
+
+/// The port part of `host:port` or `[v6]:port`, if there is one.
+fn port_of(authority: &str) -> Option<&str> {
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split_once(']')?.1.strip_prefix(':'),
+        None => authority.rsplit_once(':').map(|(_, port)| port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rest_urls_keep_the_prefix_and_follow_the_scheme() {
+        let address =
+            ServerAddress::parse("https://fishjam.io/api/v1/connect/abc/", false).unwrap();
+        assert_eq!(
+            address.http_url("/room"),
+            "https://fishjam.io/api/v1/connect/abc/room"
+        );
+        let address = ServerAddress::parse("localhost:5002", true).unwrap();
+        assert_eq!(
+            address.http_url("/room/r1"),
+            "https://localhost:5002/room/r1"
+        );
+    }
+}

@@ -1,0 +1,125 @@
+//! `jellyfish-notify emulate`: a Jellyfish-compatible server until Ctrl-C.
+
+use std::net::{IpAddr, SocketAddr};
+
+use jellyfish_notifier::emulator::{Emulator, FirehoseConfig, LifecycleConfig, ServerVersion};
+
+use crate::Outcome;
+
+/// Run a Jellyfish-compatible server emulator: the notification WebSocket, the REST rooms and peers,
+/// webhooks, and the /emulator/… controls of the simulated media side.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  jellyfish-notify emulate                                   # 127.0.0.1:5002, token development
+  jellyfish-notify emulate --scenario lifecycle --rooms 3 --loop
+  jellyfish-notify emulate --server-version 0.3 --port 0     # v0.3 JSON webhooks, a free port
+  jellyfish-notify emulate --scenario firehose               # as fast as clients read")]
+pub(crate) struct Args {
+    /// The address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// The port (0 picks a free one).
+    #[arg(long, default_value_t = 5002)]
+    port: u16,
+    /// The server API token.
+    #[arg(
+        long,
+        env = "JF_SERVER_API_TOKEN",
+        default_value = "development",
+        hide_env_values = true
+    )]
+    token: String,
+    /// The server release to behave as: 0.3 (JSON webhooks), 0.4 or 0.5.
+    #[arg(long, default_value = "0.5", value_parser = parse_version)]
+    server_version: ServerVersion,
+    /// Built-in traffic to play.
+    #[arg(long, value_enum, default_value_t = Scenario::None)]
+    scenario: Scenario,
+    /// Rooms per lifecycle round.
+    #[arg(long, default_value_t = 2)]
+    rooms: usize,
+    /// Peers per room in the lifecycle.
+    #[arg(long, default_value_t = 2)]
+    peers: usize,
+    /// Lifecycle actions per second.
+    #[arg(long, default_value_t = 5.0)]
+    rate: f64,
+    /// Repeat the lifecycle until Ctrl-C (the firehose always runs until Ctrl-C).
+    #[arg(long = "loop")]
+    looping: bool,
+    /// Sign webhooks as Fishjam Cloud does (x-fishjam-signature-256).
+    #[arg(long, hide_env_values = true)]
+    webhook_secret: Option<String>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Scenario {
+    None,
+    Lifecycle,
+    Firehose,
+}
+
+fn parse_version(text: &str) -> Result<ServerVersion, String> {
+    text.parse()
+}
+
+pub(crate) async fn run(args: Args) -> Outcome {
+    let mut builder = Emulator::builder()
+        .bind(SocketAddr::new(args.host, args.port))
+        .token(args.token.as_str())
+        .server_version(args.server_version)
+        .record(false);
+    if let Some(secret) = &args.webhook_secret {
+        builder = builder.webhook_secret(secret.as_str());
+    }
+    let emulator = match builder.start().await {
+        Ok(emulator) => emulator,
+        Err(err) => {
+            return Outcome::Failed(format!(
+                "cannot listen on {}:{}: {err}",
+                args.host, args.port
+            ));
+        }
+    };
+    crate::output::line(&format!(
+        "Jellyfish emulator (server {}) listening on {}",
+        args.server_version,
+        emulator.http_url()
+    ));
+    let traffic = async {
+        match args.scenario {
+            Scenario::None => std::future::pending::<Result<(), String>>().await,
+            Scenario::Lifecycle => {
+                let config = LifecycleConfig {
+                    rooms: args.rooms,
+                    peers_per_room: args.peers,
+                    rate: args.rate,
+                    looping: args.looping,
+                    webhook_url: None,
+                };
+                emulator
+                    .run_lifecycle(&config)
+                    .await
+                    .map_err(|err| err.to_string())?;
+                tracing::info!("lifecycle scenario finished; still serving");
+                std::future::pending().await
+            }
+            Scenario::Firehose => {
+                emulator
+                    .run_firehose(&FirehoseConfig {
+                        total: None,
+                        high_water: 1024,
+                    })
+                    .await;
+                Ok(())
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => Outcome::Ok,
+        result = traffic => match result {
+            Ok(()) => Outcome::Ok,
+            Err(err) => Outcome::Failed(err),
+        },
+    }
+}

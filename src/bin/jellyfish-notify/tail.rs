@@ -1,0 +1,91 @@
+//! `jellyfish-notify tail`: print what a server sends.
+
+use actix::prelude::*;
+use jellyfish_notifier::{
+    ConnectionEvent, MetricsReport, Notification, NotifierError, Shutdown,
+    SubscribeConnectionEvents, SubscribeMetrics, SubscribeServerNotifications,
+};
+use tokio::sync::oneshot;
+
+use crate::output::{self, line};
+use crate::{Outcome, ServerArgs};
+
+/// Print every notification from a server until Ctrl-C. Reconnects by itself.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  jellyfish-notify tail                                  # localhost:5002, token development
+  jellyfish-notify tail --server jellyfish.example.com:443 --secure --token $TOKEN
+  JF_SERVER_API_TOKEN=$TOKEN jellyfish-notify tail --json --metrics | jq .type")]
+pub(crate) struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Also print the metrics reports (every second).
+    #[arg(long)]
+    metrics: bool,
+    /// One JSON object per line on stdout (the crate's JSON shape); status stays on stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Printer {
+    json: bool,
+    failed: Option<oneshot::Sender<NotifierError>>,
+}
+
+impl Actor for Printer {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notification> for Printer {
+    type Result = ();
+    fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
+        line(&output::notification_line(&notification, self.json, None));
+    }
+}
+
+impl Handler<MetricsReport> for Printer {
+    type Result = ();
+    fn handle(&mut self, report: MetricsReport, _: &mut Context<Self>) {
+        line(&output::metrics_line(&report, self.json));
+    }
+}
+
+impl Handler<ConnectionEvent> for Printer {
+    type Result = ();
+    fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
+        output::report_event(&event, &mut self.failed);
+    }
+}
+
+pub(crate) async fn run(args: Args) -> Outcome {
+    let notifier = match args.server.notifier().try_start() {
+        Ok(notifier) => notifier,
+        Err(err) => return output::notifier_failure(err),
+    };
+    let (failed_tx, failed_rx) = oneshot::channel();
+    let printer = Printer {
+        json: args.json,
+        failed: Some(failed_tx),
+    }
+    .start();
+    // The notifier runs on this thread, so these sends only fail if it already stopped.
+    let _events = notifier
+        .send(SubscribeConnectionEvents(printer.clone().recipient()))
+        .await;
+    let _notifications = notifier
+        .send(SubscribeServerNotifications(printer.clone().recipient()))
+        .await;
+    if args.metrics {
+        let _metrics = notifier.send(SubscribeMetrics(printer.recipient())).await;
+    }
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            let _ = notifier.send(Shutdown).await;
+            Outcome::Ok
+        }
+        failed = failed_rx => match failed {
+            Ok(err) => output::notifier_failure(err),
+            Err(_) => Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
+        },
+    }
+}
