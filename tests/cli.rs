@@ -1,0 +1,299 @@
+//! The `jellyfish-notify` binary: help, usage errors (exit 2), authentication failure (exit 3),
+//! `tail --json`, `forward` in both formats with signing, `emulate`, and the demo's tally.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use common::webhook_sink::WebhookSink;
+use jellyfish_notifier::emulator::Emulator;
+use jellyfish_notifier::*;
+use serde_json::json;
+
+fn cli() -> Command {
+    let mut command = Command::cargo_bin("jellyfish-notify").expect("the binary is built");
+    command
+        .env_remove("JF_SERVER_ADDRESS")
+        .env_remove("JF_SERVER_API_TOKEN")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// Runs the command to completion off the actix thread, so an in-process emulator keeps serving.
+async fn run(mut command: Command) -> std::process::Output {
+    actix_web::rt::task::spawn_blocking(move || command.output().expect("the command runs"))
+        .await
+        .unwrap()
+}
+
+/// A child that is killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn every_command_has_help_with_examples() {
+    let output = cli().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    for command in ["demo", "tail", "forward", "webhook", "emulate"] {
+        assert!(text.contains(command), "{command} listed");
+        let output = cli().args([command, "--help"]).output().unwrap();
+        assert!(output.status.success(), "{command} --help");
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            help.contains("Examples:"),
+            "{command} --help has examples:\n{help}"
+        );
+    }
+    let help = String::from_utf8_lossy(&cli().args(["tail", "--help"]).output().unwrap().stdout)
+        .into_owned();
+    assert!(
+        help.contains("JF_SERVER_API_TOKEN") && help.contains("JF_SERVER_ADDRESS"),
+        "{help}"
+    );
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    for args in [
+        vec!["--no-such-flag"],
+        vec!["tail", "--json", "extra"],
+        vec!["forward"],
+        vec!["forward", "--to", "ftp://nowhere"],
+        vec!["tail", "--server", "ftp://nowhere"],
+        vec!["emulate", "--server-version", "9.9"],
+    ] {
+        let output = cli().args(&args).output().unwrap();
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
+
+#[actix_web::test]
+async fn tail_with_a_wrong_token_exits_3_at_once_naming_the_token() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut command = cli();
+    command.args([
+        "tail",
+        "--server",
+        &emulator.server_address(),
+        "--token",
+        "wrong-token",
+    ]);
+    let output = run(command).await;
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("API token"), "{stderr}");
+    assert!(
+        !stderr.contains("wrong-token"),
+        "the token itself is never printed: {stderr}"
+    );
+    assert_eq!(
+        emulator.connection_records().len(),
+        1,
+        "one attempt, no retry storm"
+    );
+}
+
+#[actix_web::test]
+async fn tail_json_prints_one_notification_per_line_and_honours_the_environment() {
+    let emulator = Emulator::builder()
+        .token("env-token")
+        .start()
+        .await
+        .unwrap();
+    let mut command = cli();
+    command
+        .args(["tail", "--json"])
+        .env("JF_SERVER_ADDRESS", emulator.server_address())
+        .env("JF_SERVER_API_TOKEN", "env-token")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Running(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    emulator.create_room(&json!({"roomId": "tailed"})).unwrap();
+    emulator.delete_room("tailed").unwrap();
+    let lines = actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout)
+            .lines()
+            .take(2)
+            .map(Result::unwrap)
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap();
+    let parsed: Vec<Notification> = lines
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        parsed,
+        vec![
+            Notification::RoomCreated(RoomCreated::new("tailed")),
+            Notification::RoomDeleted(RoomDeleted::new("tailed")),
+        ]
+    );
+}
+
+async fn forward_in(format: &str, secret: Option<&str>) {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let sink = WebhookSink::start().await;
+    let mut command = cli();
+    command
+        .args([
+            "forward",
+            "--server",
+            &emulator.server_address(),
+            "--to",
+            &sink.url,
+            "--format",
+            format,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(secret) = secret {
+        command.args(["--secret", secret]);
+    }
+    let _child = Running(command.spawn().unwrap());
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    let ids: Vec<String> = (0..5).map(|i| format!("fwd-{i}")).collect();
+    for id in &ids {
+        emulator.create_room(&json!({"roomId": id})).unwrap();
+    }
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |_| sink.count() == 5)
+            .await,
+        "{} posts",
+        sink.count()
+    );
+    let mut got = Vec::new();
+    for post in sink.all() {
+        let expected_type = if format == "json" {
+            "application/json"
+        } else {
+            "application/x-protobuf"
+        };
+        assert_eq!(post.content_type, expected_type);
+        match secret {
+            Some(secret) => assert!(verify_webhook_signature(
+                secret.as_bytes(),
+                &post.body,
+                post.signature.as_deref().unwrap()
+            )),
+            None => assert!(post.signature.is_none()),
+        }
+        got.extend(if format == "json" {
+            receive_json_body(&post.body).unwrap()
+        } else {
+            receive_binary(&post.body).unwrap()
+        });
+    }
+    let expected: Vec<Notification> = ids
+        .iter()
+        .map(|id| Notification::RoomCreated(RoomCreated::new(id.as_str())))
+        .collect();
+    assert_eq!(got, expected, "every notification, in order");
+}
+
+#[actix_web::test]
+async fn forward_posts_protobuf_in_order() {
+    forward_in("protobuf", None).await;
+}
+
+#[actix_web::test]
+async fn forward_posts_json_signed() {
+    forward_in("json", Some("s3cret")).await;
+}
+
+#[actix_web::test]
+async fn forward_signs_protobuf_too() {
+    forward_in("protobuf", Some("another secret")).await;
+}
+
+#[actix_web::test]
+async fn emulate_prints_its_address_and_serves_the_protocol() {
+    let mut command = cli();
+    command
+        .args(["emulate", "--port", "0", "--token", "t0k"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Running(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let first = actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+    assert!(
+        first.starts_with("Jellyfish emulator (server 0.5.0) listening on http://127.0.0.1:"),
+        "{first}"
+    );
+    let notifier = WsNotifier::start(url, "t0k");
+    let ready = tokio::time::timeout(Duration::from_secs(20), notifier.send(WaitReady)).await;
+    assert_eq!(ready.unwrap().unwrap(), Ok(()));
+}
+
+#[actix_web::test]
+async fn the_demo_runs_to_completion_with_nothing_missing() {
+    let output = run({
+        let mut command = cli();
+        command.arg("demo").args(["--step-ms", "10"]);
+        command
+    })
+    .await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let tally: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("tally"))
+        .collect();
+    let row = |name: &str| -> Vec<usize> {
+        let line = tally
+            .iter()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {stdout}"));
+        line[name.len()..]
+            .split_whitespace()
+            .map(|n| n.parse().unwrap())
+            .collect()
+    };
+    let (sent, received, missing) = (row("sent by the server"), row("received"), row("missing"));
+    assert_eq!(missing, [0, 0]);
+    assert_eq!(sent, received);
+    assert!(sent[0] >= 15, "a whole lifecycle: {sent:?}");
+    assert!(
+        stdout.contains("[websocket] metrics_report"),
+        "a metrics line"
+    );
+    assert!(stdout.contains("same order on both paths: yes"));
+}
