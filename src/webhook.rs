@@ -81,7 +81,7 @@ type ErrorHandler = Arc<dyn Fn(WebhookError, &HttpRequest) -> actix_web::Error +
 /// `web::Data<WebhookConfig>` (the route's own first, then the app's), or the defaults.
 ///
 /// ```
-/// use actix_web::{HttpResponse, error};
+/// use actix_web::{HttpResponse, ResponseError as _, error};
 /// use jellyfish_notifier::WebhookConfig;
 ///
 /// let config = WebhookConfig::default()
