@@ -297,3 +297,111 @@ async fn the_demo_runs_to_completion_with_nothing_missing() {
     );
     assert!(stdout.contains("same order on both paths: yes"));
 }
+
+/// A port that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[actix_web::test]
+async fn webhook_prints_what_it_receives_and_answers_like_the_extractor() {
+    let port = free_port();
+    let mut command = cli();
+    command
+        .args([
+            "webhook",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Running(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let url = format!("http://127.0.0.1:{port}/any/path");
+    let client = awc::Client::default();
+    let body = Notification::PeerConnected(PeerConnected::new("r", "p"))
+        .encode()
+        .unwrap();
+    let mut status = None;
+    for _ in 0..200 {
+        match client
+            .post(&url)
+            .content_type("application/x-protobuf")
+            .send_body(body.clone())
+            .await
+        {
+            Ok(response) => {
+                status = Some(response.status().as_u16());
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
+        }
+    }
+    assert_eq!(status, Some(200));
+    let refused = client
+        .post(&url)
+        .content_type("text/plain")
+        .send_body("hi")
+        .await
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 415);
+    let line = actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        serde_json::from_str::<Notification>(&line).unwrap(),
+        Notification::PeerConnected(PeerConnected::new("r", "p"))
+    );
+}
+
+#[actix_web::test]
+async fn ctrl_c_shuts_tail_and_emulate_down_cleanly() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    for args in [
+        vec![
+            "tail".to_owned(),
+            "--server".to_owned(),
+            emulator.server_address(),
+        ],
+        vec!["emulate".to_owned(), "--port".to_owned(), "0".to_owned()],
+    ] {
+        let mut command = cli();
+        command
+            .args(&args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command.spawn().unwrap();
+        let pid = child.id().to_string();
+        if args[0] == "tail" {
+            assert!(
+                emulator
+                    .wait_until(Duration::from_secs(20), |e| e.socket_counts().authenticated
+                        == 1)
+                    .await
+            );
+        } else {
+            tokio::time::sleep(Duration::from_millis(500)).await; // let it install its handler
+        }
+        let status = actix_web::rt::task::spawn_blocking(move || {
+            Command::new("kill").args(["-INT", &pid]).status().unwrap();
+            let mut child = child;
+            child.wait().unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(status.code(), Some(0), "{args:?}");
+    }
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().open == 0)
+            .await,
+        "tail closed its socket"
+    );
+}

@@ -530,3 +530,217 @@ async fn the_token_never_appears_in_debug_output() {
         "{builder:?}"
     );
 }
+
+#[actix_web::test]
+async fn silence_longer_than_the_idle_timeout_is_a_dead_link() {
+    // No pings for an hour and nothing subscribed: the link goes silent after the handshake.
+    let emulator = Emulator::builder()
+        .ping_interval(Duration::from_secs(3600))
+        .start()
+        .await
+        .unwrap();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .idle_timeout(Duration::from_millis(300))
+        .start();
+    let (recorder, mut received) = Recorder::start();
+    let _events = notifier
+        .send(SubscribeConnectionEvents(recorder.recipient()))
+        .await
+        .unwrap();
+    let event = event_where(&mut received.events, "idle disconnect", |e| {
+        matches!(e, ConnectionEvent::Disconnected { .. })
+    })
+    .await;
+    let ConnectionEvent::Disconnected { reason, .. } = event else {
+        unreachable!()
+    };
+    assert!(reason.contains("idle timeout"), "{reason}");
+    event_where(&mut received.events, "ready again", |e| {
+        matches!(e, ConnectionEvent::Ready { gap: Some(_) })
+    })
+    .await;
+}
+
+#[actix_web::test]
+async fn a_server_that_never_answers_the_upgrade_hits_the_connect_timeout_and_is_retried() {
+    // The kernel accepts the TCP connection into the backlog; nothing ever answers the upgrade.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let notifier = WsNotifier::builder(silent.local_addr().unwrap().to_string(), "development")
+        .reconnect(fast_backoff())
+        .connect_timeout(Duration::from_millis(200))
+        .start();
+    let (recorder, mut received) = Recorder::start();
+    let _events = notifier
+        .send(SubscribeConnectionEvents(recorder.recipient()))
+        .await
+        .unwrap();
+    for attempt in 1..=2 {
+        let event = event_where(&mut received.events, "timeout", |e| {
+            matches!(e, ConnectionEvent::Disconnected { .. })
+        })
+        .await;
+        let ConnectionEvent::Disconnected {
+            reason,
+            attempt: failed,
+            ..
+        } = event
+        else {
+            unreachable!()
+        };
+        assert!(
+            reason.contains("connecting took longer than 200ms"),
+            "{reason}"
+        );
+        assert_eq!(failed, attempt);
+    }
+}
+
+/// A plain HTTP server that answers the WebSocket path with `status`.
+async fn refusing_server(status: u16) -> String {
+    use actix_web::{App, HttpResponse, HttpServer, http::StatusCode, web};
+    let server = HttpServer::new(move || {
+        App::new().default_service(web::to(move || async move {
+            HttpResponse::build(StatusCode::from_u16(status).unwrap()).finish()
+        }))
+    })
+    .workers(1)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0].to_string();
+    actix_web::rt::spawn(server.run());
+    addr
+}
+
+#[actix_web::test]
+async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
+    let unavailable = refusing_server(503).await;
+    let notifier = WsNotifier::builder(unavailable, "development")
+        .reconnect(fast_backoff())
+        .start();
+    let (recorder, mut received) = Recorder::start();
+    let _events = notifier
+        .send(SubscribeConnectionEvents(recorder.recipient()))
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let event = event_where(&mut received.events, "retry", |e| {
+            matches!(e, ConnectionEvent::Disconnected { .. })
+        })
+        .await;
+        let ConnectionEvent::Disconnected { reason, .. } = event else {
+            unreachable!()
+        };
+        assert!(reason.contains("503"), "{reason}");
+    }
+
+    let missing = refusing_server(404).await;
+    let notifier = WsNotifier::builder(missing, "development")
+        .reconnect(fast_backoff())
+        .start();
+    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result, Err(NotifierError::UpgradeRejected { status: 404 }));
+    assert_eq!(stats(&notifier).await.connection_attempts, 1);
+}
+
+#[actix_web::test]
+async fn the_attempt_limit_ends_in_retries_exhausted() {
+    let unavailable = refusing_server(502).await;
+    let notifier = WsNotifier::builder(unavailable, "development")
+        .reconnect(fast_backoff().max_attempts(Some(3)))
+        .start();
+    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
+        .await
+        .unwrap()
+        .unwrap();
+    let Err(NotifierError::RetriesExhausted {
+        attempts,
+        last_error,
+    }) = result
+    else {
+        panic!("{result:?}")
+    };
+    assert_eq!(attempts, 3);
+    assert!(last_error.contains("502"), "{last_error}");
+    assert_eq!(stats(&notifier).await.connection_attempts, 3);
+}
+
+#[actix_web::test]
+async fn the_drop_policy_drops_for_a_full_subscriber_only_and_reports_it() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .delivery(DeliveryPolicy::DropWhenFull)
+        .start();
+    // A subscriber on a busy thread of its own with a mailbox of 1 cannot keep up with a burst.
+    let slow = Arbiter::new();
+    let (slow_tx, mut slow_rx) = tokio::sync::mpsc::unbounded_channel();
+    let slow_addr = Slow::start_in_arbiter(&slow.handle(), move |ctx| {
+        ctx.set_mailbox_capacity(1);
+        Slow(slow_tx)
+    });
+    let (fast, mut fast_received, _subs) = subscribe_all(&notifier).await;
+    let _ = fast;
+    let _slow_sub = notifier
+        .send(SubscribeServerNotifications(slow_addr.recipient()))
+        .await
+        .unwrap();
+    ready(&notifier).await;
+    for i in 0..200 {
+        emulator
+            .create_room(&json!({"roomId": format!("burst-{i}")}))
+            .unwrap();
+    }
+    for i in 0..200 {
+        let n = recv(
+            &mut fast_received.notifications,
+            "the fast subscriber gets everything",
+        )
+        .await;
+        assert_eq!(n, room_created(&format!("burst-{i}")));
+    }
+    let dropped = event_where(&mut fast_received.events, "drop report", |e| {
+        matches!(e, ConnectionEvent::NotificationsDropped { .. })
+    })
+    .await;
+    assert!(
+        matches!(
+            dropped,
+            ConnectionEvent::NotificationsDropped { total: 1, .. }
+        ),
+        "{dropped:?}"
+    );
+    let stats = stats(&notifier).await;
+    assert!(stats.dropped > 0);
+    // What the slow one did get is in order.
+    let mut last = None;
+    while let Ok(n) = slow_rx.try_recv() {
+        let seq: usize = n
+            .room_id()
+            .unwrap()
+            .trim_start_matches("burst-")
+            .parse()
+            .unwrap();
+        assert!(last.is_none_or(|l| seq > l), "in order");
+        last = Some(seq);
+    }
+    slow.stop();
+}
+
+struct Slow(tokio::sync::mpsc::UnboundedSender<Notification>);
+
+impl Actor for Slow {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notification> for Slow {
+    type Result = ();
+    fn handle(&mut self, n: Notification, _: &mut Context<Self>) {
+        std::thread::sleep(Duration::from_millis(5));
+        let _ = self.0.send(n);
+    }
+}

@@ -17,7 +17,9 @@ pub enum DeliveryPolicy {
     Unbounded,
     /// Drop the notification for that subscriber only, count it, and report it with
     /// [`ConnectionEvent::NotificationsDropped`](crate::ConnectionEvent::NotificationsDropped).
-    /// The mailbox capacity is the subscriber actor's own (actix's default is 16).
+    /// "Full" is the subscriber actor's own mailbox capacity (actix's default is 16), so a burst larger
+    /// than that fills it even for a quick subscriber on the notifier's thread: set it with
+    /// `ctx.set_mailbox_capacity(n)` to the burst you are willing to queue.
     DropWhenFull,
 }
 

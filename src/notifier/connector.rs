@@ -48,6 +48,12 @@ pub(crate) async fn open(config: NotifierConfig) -> Result<Framed, OpenError> {
                 ))),
             }
         }
+        Ok(Err(WsClientError::SendRequest(awc::error::SendRequestError::Timeout))) => {
+            Err(OpenError::Retry(format!(
+                "connecting took longer than {:?}",
+                config.connect_timeout
+            )))
+        }
         Ok(Err(err)) => Err(OpenError::Retry(format!("could not connect: {err}"))),
     }
 }

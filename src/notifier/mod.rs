@@ -88,6 +88,8 @@ pub struct WsNotifier {
     waiters: Vec<oneshot::Sender<Result<(), NotifierError>>>,
     lost_at: Option<Instant>,
     counters: Counters,
+    /// The current connection attempt's span: every log line of the attempt carries its fields.
+    span: tracing::Span,
 }
 
 #[derive(Default)]
@@ -206,6 +208,7 @@ impl WsNotifier {
             waiters: Vec::new(),
             lost_at: None,
             counters: Counters::default(),
+            span: tracing::Span::none(),
         }
     }
 
@@ -245,7 +248,9 @@ impl WsNotifier {
         self.counters.attempts += 1;
         self.phase = Phase::Opening;
         let (generation, attempt) = (self.generation, self.attempts);
-        tracing::info!(attempt, url = %self.config.url, "connecting to the Jellyfish server WebSocket");
+        self.span = tracing::info_span!("jellyfish_connection", attempt, generation, url = %self.config.url);
+        let _entered = self.span.clone().entered();
+        tracing::info!("connecting to the Jellyfish server WebSocket");
         self.emit(ConnectionEvent::Connecting { attempt });
         let config = self.config.clone();
         ctx.spawn(
@@ -382,6 +387,7 @@ impl WsNotifier {
 
     /// The connection failed in a way that is worth another attempt.
     fn lose(&mut self, reason: String, ctx: &mut Context<Self>) {
+        let _entered = self.span.clone().entered();
         if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) {
             return;
         }
@@ -423,6 +429,7 @@ impl WsNotifier {
 
     /// Stops trying for good.
     fn fail(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
+        let _entered = self.span.clone().entered();
         self.close_connection(ctx, None);
         tracing::error!(%err, "Jellyfish notifier stopped");
         self.phase = Phase::Failed(err.clone());
@@ -627,6 +634,7 @@ impl StreamHandler<Incoming> for WsNotifier {
         if incoming.generation != self.generation {
             return;
         }
+        let _entered = self.span.clone().entered();
         let Some(connection) = self.connection() else {
             return;
         };

@@ -23,12 +23,16 @@ impl Recorder {
         let (n_tx, n_rx) = mpsc::unbounded_channel();
         let (m_tx, m_rx) = mpsc::unbounded_channel();
         let (e_tx, e_rx) = mpsc::unbounded_channel();
-        let addr = Recorder {
-            notifications: n_tx,
-            metrics: m_tx,
-            events: e_tx,
-        }
-        .start();
+        // A mailbox large enough for any burst a test sends, so only a subscriber built to be slow
+        // ever fills up under the drop policy.
+        let addr = Recorder::create(|ctx| {
+            ctx.set_mailbox_capacity(100_000);
+            Recorder {
+                notifications: n_tx,
+                metrics: m_tx,
+                events: e_tx,
+            }
+        });
         (
             addr,
             Received {
