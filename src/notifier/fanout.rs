@@ -1,5 +1,6 @@
 //! Subscribers and delivery: every subscriber gets every message in server order, without one slow
-//! or dead subscriber holding up the socket or the others.
+//! or dead subscriber holding up the socket or the others. [`FanOut`] is the notifier's own delivery
+//! path, public so that applications (and the benchmarks) can use exactly the same code.
 
 use actix::prelude::*;
 
@@ -10,37 +11,74 @@ use super::DeliveryPolicy;
 pub struct SubscriptionId(pub(crate) u64);
 
 /// One subscriber of one message type.
-pub(crate) struct Subscriber<M: Message<Result = ()> + Send> {
+struct Subscriber<M: Message<Result = ()> + Send> {
     pub(crate) id: SubscriptionId,
     recipient: Recipient<M>,
     dropped: u64,
 }
 
-/// What one delivery round observed, for the notifier's stats and events.
-#[derive(Debug, Default)]
-pub(crate) struct Delivery {
-    /// Subscribers that stopped and were removed.
-    pub(crate) pruned: Vec<SubscriptionId>,
-    /// Subscribers that missed this message, with their total dropped so far.
-    pub(crate) dropped: Vec<(SubscriptionId, u64)>,
+/// What one delivery observed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Delivery {
+    /// Subscribers whose actor had stopped; they were removed.
+    pub pruned: Vec<SubscriptionId>,
+    /// Subscribers that missed this message (drop policy only), with their total dropped so far.
+    pub dropped: Vec<(SubscriptionId, u64)>,
 }
 
-/// The subscribers of one message type.
-pub(crate) struct Subscribers<M: Message<Result = ()> + Send> {
+/// The subscribers of one message type, and the delivery to them: one clone per subscriber (the
+/// last gets the original), `try_send` first, then the policy for a full mailbox; stopped
+/// subscribers are removed as they are found.
+///
+/// ```
+/// use actix::prelude::*;
+/// use jellyfish_notifier::{DeliveryPolicy, FanOut, Notification, RoomCreated, SubscriptionId};
+///
+/// struct Count(usize);
+/// impl Actor for Count { type Context = Context<Self>; }
+/// impl Handler<Notification> for Count {
+///     type Result = ();
+///     fn handle(&mut self, _: Notification, _: &mut Context<Self>) { self.0 += 1; }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let mut fan_out = FanOut::default();
+/// for id in 0..3 {
+///     fan_out.add(SubscriptionId::new(id), Count(0).start().recipient());
+/// }
+/// let delivery = fan_out.deliver(Notification::RoomCreated(RoomCreated::new("r")), DeliveryPolicy::Unbounded);
+/// assert!(delivery.pruned.is_empty() && delivery.dropped.is_empty());
+/// # });
+/// ```
+pub struct FanOut<M: Message<Result = ()> + Send> {
     list: Vec<Subscriber<M>>,
 }
 
-impl<M: Message<Result = ()> + Send> Default for Subscribers<M> {
+impl<M: Message<Result = ()> + Send> Default for FanOut<M> {
     fn default() -> Self {
         Self { list: Vec::new() }
     }
 }
 
-impl<M> Subscribers<M>
+impl<M: Message<Result = ()> + Send> std::fmt::Debug for FanOut<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FanOut").field("subscribers", &self.list.len()).finish()
+    }
+}
+
+impl SubscriptionId {
+    /// An id for a [`FanOut`] of your own (the notifier numbers its subscriptions itself).
+    pub fn new(id: u64) -> Self {
+        Self(id)
+    }
+}
+
+impl<M> FanOut<M>
 where
     M: Message<Result = ()> + Send + Clone + 'static,
 {
-    pub(crate) fn add(&mut self, id: SubscriptionId, recipient: Recipient<M>) {
+    /// Adds a subscriber.
+    pub fn add(&mut self, id: SubscriptionId, recipient: Recipient<M>) {
         self.list.push(Subscriber {
             id,
             recipient,
@@ -48,22 +86,25 @@ where
         });
     }
 
-    pub(crate) fn remove(&mut self, id: SubscriptionId) -> bool {
+    /// Removes a subscriber; answers whether it was there.
+    pub fn remove(&mut self, id: SubscriptionId) -> bool {
         let before = self.list.len();
         self.list.retain(|s| s.id != id);
         self.list.len() != before
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// How many subscribers there are.
+    pub fn len(&self) -> usize {
         self.list.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
         self.list.is_empty()
     }
 
-    /// Removes subscribers whose actor has stopped.
-    pub(crate) fn prune(&mut self) -> Vec<SubscriptionId> {
+    /// Removes subscribers whose actor has stopped; answers which.
+    pub fn prune(&mut self) -> Vec<SubscriptionId> {
         let mut pruned = Vec::new();
         self.list.retain(|s| {
             let alive = s.recipient.connected();
@@ -75,8 +116,8 @@ where
         pruned
     }
 
-    /// Sends `message` to every subscriber, cloning it for all but the last.
-    pub(crate) fn deliver(&mut self, message: M, policy: DeliveryPolicy) -> Delivery {
+    /// Sends `message` to every subscriber, in subscription order, cloning it for all but the last.
+    pub fn deliver(&mut self, message: M, policy: DeliveryPolicy) -> Delivery {
         let mut outcome = Delivery::default();
         let last = self.list.len().saturating_sub(1);
         let mut message = Some(message);

@@ -50,14 +50,13 @@ use tokio::sync::{mpsc, oneshot};
 pub use backoff::Backoff;
 pub use config::{DeliveryPolicy, WsNotifierBuilder, server_websocket_url};
 pub use events::{ConnectionEvent, ConnectionState, NotifierError, NotifierStats};
-pub use fanout::SubscriptionId;
+pub use fanout::{Delivery, FanOut, SubscriptionId};
 
 use crate::codec::{DecodedMessage, decode_server_message};
 use crate::control::{ApiToken, ControlMessage, EventType};
 use crate::notification::{MetricsReport, Notification};
 use close::{Disposition, classify_close};
 use config::NotifierConfig;
-use fanout::{Delivery, Subscribers};
 
 /// The actix actor that receives server notifications over the WebSocket.
 ///
@@ -81,9 +80,9 @@ pub struct WsNotifier {
     generation: u64,
     /// Consecutive attempts that did not reach ready.
     attempts: u32,
-    notifications: Subscribers<Notification>,
-    metrics: Subscribers<MetricsReport>,
-    events: Subscribers<ConnectionEvent>,
+    notifications: FanOut<Notification>,
+    metrics: FanOut<MetricsReport>,
+    events: FanOut<ConnectionEvent>,
     next_subscription: u64,
     waiters: Vec<oneshot::Sender<Result<(), NotifierError>>>,
     lost_at: Option<Instant>,
@@ -201,9 +200,9 @@ impl WsNotifier {
             phase: Phase::Waiting,
             generation: 0,
             attempts: 0,
-            notifications: Subscribers::default(),
-            metrics: Subscribers::default(),
-            events: Subscribers::default(),
+            notifications: FanOut::default(),
+            metrics: FanOut::default(),
+            events: FanOut::default(),
             next_subscription: 0,
             waiters: Vec::new(),
             lost_at: None,

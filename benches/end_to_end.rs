@@ -1,0 +1,149 @@
+//! End to end over loopback: the emulator's firehose → `WsNotifier` → 1 and 100 subscribers,
+//! against a bare WebSocket client on the same emulator that reads and discards frames, in the same
+//! run. Reports notifications per second (criterion) and, on stderr, the p50 / p99 latency from the
+//! server building a notification to the first subscriber handling it.
+//!
+//! `cargo bench --bench end_to_end`
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use futures_util::{SinkExt as _, StreamExt as _};
+use jellyfish_notifier::emulator::{Emulator, FirehoseConfig, unix_nanos};
+use jellyfish_notifier::*;
+
+/// Notifications per measured run.
+const RUN: u64 = 20_000;
+
+/// Counts notifications; the first subscriber also samples latency from the stamp in the room id.
+struct Sink {
+    handled: Rc<Cell<u64>>,
+    latencies: Option<Rc<RefCell<Vec<u64>>>>,
+}
+
+impl Actor for Sink {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notification> for Sink {
+    type Result = ();
+    fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
+        self.handled.set(self.handled.get() + 1);
+        if let (Some(latencies), Some(room)) = (&self.latencies, notification.room_id())
+            && let Some(stamp) = room.split('@').nth(1).and_then(|s| s.parse::<u128>().ok())
+        {
+            latencies.borrow_mut().push((unix_nanos().saturating_sub(stamp)) as u64);
+        }
+    }
+}
+
+fn percentile(sorted: &[u64], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let index = ((sorted.len() - 1) as f64 * p).round() as usize;
+    Duration::from_nanos(sorted[index])
+}
+
+fn end_to_end(c: &mut Criterion) {
+    let system = System::new();
+    let emulator = system.block_on(async {
+        Emulator::builder().record(false).workers(1).start().await.expect("emulator")
+    });
+    let firehose = |total: u64| FirehoseConfig { total: Some(total), high_water: 1024 };
+    let mut group = c.benchmark_group("end_to_end");
+    group.sample_size(10).measurement_time(Duration::from_secs(5)).warm_up_time(Duration::from_millis(500));
+    group.throughput(Throughput::Elements(RUN));
+
+    // Baseline: a bare WebSocket client that reads and discards frames.
+    let mut bare = system.block_on(async {
+        let (_, mut socket) = awc::Client::new()
+            .ws(format!("ws://{}/socket/server/websocket", emulator.server_address()))
+            .connect()
+            .await
+            .expect("connect");
+        for message in [
+            ControlMessage::AuthRequest { token: ApiToken::new("development") },
+            ControlMessage::SubscribeRequest(EventType::ServerNotification),
+        ] {
+            socket.send(awc::ws::Message::Binary(message.encode().into())).await.unwrap();
+            socket.next().await.unwrap().unwrap();
+        }
+        socket
+    });
+    group.bench_function(BenchmarkId::new("bare WebSocket reader (baseline)", 1), |b| {
+        b.iter_custom(|iters| {
+            system.block_on(async {
+                let mut total = Duration::ZERO;
+                for _ in 0..iters {
+                    let config = firehose(RUN);
+                    let start = Instant::now();
+                    let (_, read) = tokio::join!(emulator.run_firehose(&config), async {
+                        let mut frames = 0;
+                        while frames < RUN {
+                            if let Some(Ok(awc::ws::Frame::Binary(bytes))) = bare.next().await {
+                                std::hint::black_box(bytes);
+                                frames += 1;
+                            }
+                        }
+                    });
+                    std::hint::black_box(read);
+                    total += start.elapsed();
+                }
+                total
+            })
+        })
+    });
+    system.block_on(async { drop(bare.close().await) });
+
+    for subscribers in [1usize, 100] {
+        let handled = Rc::new(Cell::new(0u64));
+        let latencies = Rc::new(RefCell::new(Vec::new()));
+        let notifier = system.block_on(async {
+            let notifier = WsNotifier::start(emulator.server_address(), "development");
+            for i in 0..subscribers {
+                let sink = Sink {
+                    handled: handled.clone(),
+                    latencies: (i == 0).then(|| latencies.clone()),
+                };
+                let _subscription = notifier.send(SubscribeServerNotifications(sink.start().recipient())).await.unwrap();
+            }
+            notifier.send(WaitReady).await.unwrap().expect("ready");
+            notifier
+        });
+        group.bench_function(BenchmarkId::new("WsNotifier", subscribers), |b| {
+            b.iter_custom(|iters| {
+                system.block_on(async {
+                    let mut total = Duration::ZERO;
+                    for _ in 0..iters {
+                        let target = handled.get() + RUN * subscribers as u64;
+                        let config = firehose(RUN);
+                        let start = Instant::now();
+                        emulator.run_firehose(&config).await;
+                        while handled.get() < target {
+                            tokio::time::sleep(Duration::from_micros(100)).await;
+                        }
+                        total += start.elapsed();
+                    }
+                    total
+                })
+            })
+        });
+        let mut sorted = latencies.borrow().clone();
+        sorted.sort_unstable();
+        eprintln!(
+            "end_to_end/WsNotifier/{subscribers}: latency over {} notifications: p50 {:?}, p99 {:?}",
+            sorted.len(),
+            percentile(&sorted, 0.50),
+            percentile(&sorted, 0.99),
+        );
+        system.block_on(async { notifier.send(Shutdown).await.unwrap() });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, end_to_end);
+criterion_main!(benches);
