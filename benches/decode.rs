@@ -10,11 +10,11 @@ use jellyfish_notifier::*;
 use prost::Message as _;
 
 fn inputs() -> Vec<(&'static str, Vec<u8>)> {
-    let small = Notification::PeerConnected(PeerConnected::new(
+    let small = Notification::from(PeerConnected::new(
         "9f6e1c2a-5b1d-4c8e-9a7f-2d3b4c5d6e7f",
         "0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d",
     ));
-    let track = Notification::TrackAdded(TrackAdded::new(
+    let track = Notification::from(TrackAdded::new(
         "9f6e1c2a-5b1d-4c8e-9a7f-2d3b4c5d6e7f",
         Endpoint::Peer("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into()),
         Track::new(
@@ -35,7 +35,10 @@ fn inputs() -> Vec<(&'static str, Vec<u8>)> {
     vec![
         ("small room event", small.encode().unwrap()),
         ("track event, unicode metadata", track.encode().unwrap()),
-        ("100 KiB metrics report", MetricsReport::new(metrics).encode()),
+        (
+            "100 KiB metrics report",
+            MetricsReport::new(metrics).encode(),
+        ),
     ]
 }
 

@@ -44,7 +44,7 @@ impl Handler<Shared> for Counter {
 }
 
 fn notification() -> Notification {
-    Notification::TrackAdded(TrackAdded::new(
+    Notification::from(TrackAdded::new(
         "9f6e1c2a-5b1d-4c8e-9a7f-2d3b4c5d6e7f",
         Endpoint::Peer("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into()),
         Track::new("0a1b2c3d:video", TrackType::Video, r#"{"source":"camera"}"#),
@@ -63,7 +63,10 @@ async fn drain(handled: &Cell<u64>, target: u64) {
 fn fan_out(c: &mut Criterion) {
     let system = System::new();
     let mut group = c.benchmark_group("fan_out");
-    group.sample_size(20).measurement_time(Duration::from_secs(3)).warm_up_time(Duration::from_millis(500));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_millis(500));
     for subscribers in [1u64, 10, 100, 1_000, 10_000] {
         let handled = Rc::new(Cell::new(0u64));
         let (fan_out, bare) = system.block_on(async {
@@ -78,46 +81,56 @@ fn fan_out(c: &mut Criterion) {
         });
         let fan_out = std::cell::RefCell::new(fan_out);
         group.throughput(Throughput::Elements(subscribers));
-        group.bench_with_input(BenchmarkId::new("bare do_send of Arc (baseline)", subscribers), &subscribers, |b, _| {
-            let payload = Shared(Arc::new(notification()));
-            b.iter_custom(|iters| {
-                system.block_on(async {
-                    let start = Instant::now();
-                    let mut sent = 0;
-                    while sent < iters {
-                        let batch = BATCH.min(iters - sent);
-                        for _ in 0..batch {
-                            for recipient in &bare {
-                                recipient.do_send(payload.clone());
+        group.bench_with_input(
+            BenchmarkId::new("bare do_send of Arc (baseline)", subscribers),
+            &subscribers,
+            |b, _| {
+                let payload = Shared(Arc::new(notification()));
+                b.iter_custom(|iters| {
+                    system.block_on(async {
+                        let start = Instant::now();
+                        let mut sent = 0;
+                        while sent < iters {
+                            let batch = BATCH.min(iters - sent);
+                            for _ in 0..batch {
+                                for recipient in &bare {
+                                    recipient.do_send(payload.clone());
+                                }
                             }
+                            sent += batch;
+                            let target = handled.get() + batch * subscribers;
+                            drain(&handled, target).await;
                         }
-                        sent += batch;
-                        let target = handled.get() + batch * subscribers;
-                        drain(&handled, target).await;
-                    }
-                    start.elapsed()
+                        start.elapsed()
+                    })
                 })
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("WsNotifier FanOut::deliver", subscribers), &subscribers, |b, _| {
-            let message = notification();
-            b.iter_custom(|iters| {
-                system.block_on(async {
-                    let start = Instant::now();
-                    let mut sent = 0;
-                    while sent < iters {
-                        let batch = BATCH.min(iters - sent);
-                        for _ in 0..batch {
-                            fan_out.borrow_mut().deliver(message.clone(), DeliveryPolicy::Unbounded);
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("WsNotifier FanOut::deliver", subscribers),
+            &subscribers,
+            |b, _| {
+                let message = notification();
+                b.iter_custom(|iters| {
+                    system.block_on(async {
+                        let start = Instant::now();
+                        let mut sent = 0;
+                        while sent < iters {
+                            let batch = BATCH.min(iters - sent);
+                            for _ in 0..batch {
+                                fan_out
+                                    .borrow_mut()
+                                    .deliver(message.clone(), DeliveryPolicy::Unbounded);
+                            }
+                            sent += batch;
+                            let target = handled.get() + batch * subscribers;
+                            drain(&handled, target).await;
                         }
-                        sent += batch;
-                        let target = handled.get() + batch * subscribers;
-                        drain(&handled, target).await;
-                    }
-                    start.elapsed()
+                        start.elapsed()
+                    })
                 })
-            })
-        });
+            },
+        );
     }
     group.finish();
 }

@@ -26,7 +26,10 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { SystemAlloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         unsafe { SystemAlloc.realloc(ptr, layout, new_size) }
     }
 }
@@ -59,7 +62,7 @@ impl Handler<Shared> for Idle {
 }
 
 fn notification() -> Notification {
-    Notification::TrackAdded(TrackAdded::new(
+    Notification::from(TrackAdded::new(
         "9f6e1c2a-5b1d-4c8e-9a7f-2d3b4c5d6e7f",
         Endpoint::Peer("0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d".into()),
         Track::new("0a1b2c3d:video", TrackType::Video, r#"{"source":"camera"}"#),
@@ -107,9 +110,13 @@ fn main() {
 
         println!("memory ({subscribers} subscribers, {messages} notifications in flight)");
         println!("  idle subscriber, notifier side (FanOut entry)   {per_subscriber:>8.1} bytes");
-        println!("  bare Recipient<Arc payload> (baseline)          {per_bare_recipient:>8.1} bytes");
+        println!(
+            "  bare Recipient<Arc payload> (baseline)          {per_bare_recipient:>8.1} bytes"
+        );
         println!("  subscriber actor itself (application's)         {per_actor:>8.1} bytes");
         println!("  in-flight delivery (queued Notification)        {per_delivery:>8.1} bytes");
-        println!("  bare do_send of an Arc payload (baseline)       {per_bare_delivery:>8.1} bytes");
+        println!(
+            "  bare do_send of an Arc payload (baseline)       {per_bare_delivery:>8.1} bytes"
+        );
     });
 }

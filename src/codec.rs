@@ -127,7 +127,7 @@ pub fn decode_server_message(bytes: &[u8]) -> Result<DecodedMessage, DecodeError
 /// let body = [0x52, 0x07, 0x0a, 0x05, b'r', b'o', b'o', b'm', b'1'];
 /// assert_eq!(
 ///     receive_binary(&body).unwrap(),
-///     vec![Notification::RoomCreated(RoomCreated::new("room1"))]
+///     vec![Notification::from(RoomCreated::new("room1"))]
 /// );
 /// assert!(receive_binary(&[0x32, 0x00]).is_err()); // `authenticated` is not a notification
 /// ```
@@ -151,7 +151,7 @@ pub fn receive_binary(body: &[u8]) -> Result<Vec<Notification>, DecodeError> {
 /// let body = serde_json::json!({"notification": "R\u{7}\n\u{5}room1"});
 /// assert_eq!(
 ///     receive_json(&body).unwrap(),
-///     vec![Notification::RoomCreated(RoomCreated::new("room1"))]
+///     vec![Notification::from(RoomCreated::new("room1"))]
 /// );
 /// ```
 pub fn receive_json(body: &serde_json::Value) -> Result<Vec<Notification>, DecodeError> {
@@ -178,9 +178,9 @@ pub fn receive_json(body: &serde_json::Value) -> Result<Vec<Notification>, Decod
 /// use jellyfish_notifier::{receive_json_body, Notification, RoomCreated};
 ///
 /// let own = br#"[{"type":"room_created","room_id":"r1"}]"#;
-/// assert_eq!(receive_json_body(own).unwrap(), vec![Notification::RoomCreated(RoomCreated::new("r1"))]);
+/// assert_eq!(receive_json_body(own).unwrap(), vec![Notification::from(RoomCreated::new("r1"))]);
 /// let v03 = br#"{"notification":"R\u0004\n\u0002r1"}"#;
-/// assert_eq!(receive_json_body(v03).unwrap(), vec![Notification::RoomCreated(RoomCreated::new("r1"))]);
+/// assert_eq!(receive_json_body(v03).unwrap(), vec![Notification::from(RoomCreated::new("r1"))]);
 /// ```
 pub fn receive_json_body(body: &[u8]) -> Result<Vec<Notification>, DecodeError> {
     let value: serde_json::Value = serde_json::from_slice(body)?;
@@ -230,7 +230,7 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 /// ```
 /// use jellyfish_notifier::{JsonWebhook, Notification, RoomCreated};
 ///
-/// let room_created = Notification::RoomCreated(RoomCreated::new("room1"));
+/// let room_created = Notification::from(RoomCreated::new("room1"));
 /// let body = serde_json::to_string(&JsonWebhook::from_notification(&room_created).unwrap()).unwrap();
 /// assert_eq!(body, r#"{"notification":"R\u0007\n\u0005room1"}"#);
 ///
@@ -542,10 +542,10 @@ macro_rules! notification_members {
     ) => {
         fn content_to_message(content: pb::Content) -> Member {
             let notification = match content {
-                $(pb::Content::$variant(p) => Notification::$variant($variant {
+                $(pb::Content::$variant(p) => Notification::from($variant {
                     $($field: Wire::from_proto(p.$field),)*
                 }),)*
-                $(pb::Content::$evariant(p) => Notification::$evariant($evariant {
+                $(pb::Content::$evariant(p) => Notification::from($evariant {
                     room_id: Wire::from_proto(p.room_id),
                     endpoint: p.endpoint_info.map(|endpoint| match endpoint {
                         pb::$module::EndpointInfo::PeerId(id) => Endpoint::Peer(id.into()),

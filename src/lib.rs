@@ -40,8 +40,8 @@ pub use notification::{
     ViewerConnected, ViewerDisconnected, ViewerId,
 };
 pub use notifier::{
-    Backoff, ConnectionEvent, ConnectionState, Delivery, DeliveryPolicy, FanOut, GetStats, NotifierError,
-    NotifierStats, Shutdown, SubscribeConnectionEvents, SubscribeMetrics,
+    Backoff, ConnectionEvent, ConnectionState, Delivery, DeliveryPolicy, FanOut, GetStats,
+    NotifierError, NotifierStats, Shutdown, SubscribeConnectionEvents, SubscribeMetrics,
     SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe, WaitReady, WsNotifier,
     WsNotifierBuilder, server_websocket_url,
 };

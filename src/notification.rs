@@ -14,7 +14,7 @@
 //! ```
 //! use jellyfish_notifier::{Notification, PeerConnected};
 //!
-//! let n = Notification::PeerConnected(PeerConnected::new("room-1", "peer-1"));
+//! let n = Notification::from(PeerConnected::new("room-1", "peer-1"));
 //! let json = serde_json::to_string(&n).unwrap();
 //! assert_eq!(
 //!     json,
@@ -677,72 +677,254 @@ pub struct TrackForwarding {
 ///
 /// It is an actix [`Message`](actix::Message): an actor that implements `Handler<Notification>`
 /// receives it from the WebSocket notifier and from webhook handlers alike.
+///
+/// Each payload sits behind an [`Arc`], so the clone the notifier makes for every subscriber is one
+/// reference-count increment, and the enum is two words. Build one with `From` (every payload
+/// converts) and read fields through the `Arc`:
+///
+/// ```
+/// use jellyfish_notifier::{Notification, PeerConnected};
+///
+/// let n = Notification::from(PeerConnected::new("room-1", "peer-1"));
+/// if let Notification::PeerConnected(connected) = &n {
+///     assert_eq!(connected.peer_id, "peer-1");
+/// }
+/// assert_eq!(std::mem::size_of::<Notification>(), 16);
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, actix::Message)]
 #[rtype(result = "()")]
 #[serde(tag = "type", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum Notification {
     /// `room_crashed` (1).
-    RoomCrashed(RoomCrashed),
+    RoomCrashed(Arc<RoomCrashed>),
     /// `peer_connected` (2).
-    PeerConnected(PeerConnected),
+    PeerConnected(Arc<PeerConnected>),
     /// `peer_disconnected` (3).
-    PeerDisconnected(PeerDisconnected),
+    PeerDisconnected(Arc<PeerDisconnected>),
     /// `peer_crashed` (4).
-    PeerCrashed(PeerCrashed),
+    PeerCrashed(Arc<PeerCrashed>),
     /// `component_crashed` (5).
-    ComponentCrashed(ComponentCrashed),
+    ComponentCrashed(Arc<ComponentCrashed>),
     /// `room_created` (10).
-    RoomCreated(RoomCreated),
+    RoomCreated(Arc<RoomCreated>),
     /// `room_deleted` (11).
-    RoomDeleted(RoomDeleted),
+    RoomDeleted(Arc<RoomDeleted>),
     /// `hls_playable` (13).
-    HlsPlayable(HlsPlayable),
+    HlsPlayable(Arc<HlsPlayable>),
     /// `hls_uploaded` (14).
-    HlsUploaded(HlsUploaded),
+    HlsUploaded(Arc<HlsUploaded>),
     /// `hls_upload_crashed` (15).
-    HlsUploadCrashed(HlsUploadCrashed),
+    HlsUploadCrashed(Arc<HlsUploadCrashed>),
     /// `peer_metadata_updated` (16).
-    PeerMetadataUpdated(PeerMetadataUpdated),
+    PeerMetadataUpdated(Arc<PeerMetadataUpdated>),
     /// `track_added` (17).
-    TrackAdded(TrackAdded),
+    TrackAdded(Arc<TrackAdded>),
     /// `track_removed` (18).
-    TrackRemoved(TrackRemoved),
+    TrackRemoved(Arc<TrackRemoved>),
     /// `track_metadata_updated` (19).
-    TrackMetadataUpdated(TrackMetadataUpdated),
+    TrackMetadataUpdated(Arc<TrackMetadataUpdated>),
     /// `peer_added` (20).
-    PeerAdded(PeerAdded),
+    PeerAdded(Arc<PeerAdded>),
     /// `peer_deleted` (21).
-    PeerDeleted(PeerDeleted),
+    PeerDeleted(Arc<PeerDeleted>),
     /// `stream_connected` (22).
-    StreamConnected(StreamConnected),
+    StreamConnected(Arc<StreamConnected>),
     /// `stream_disconnected` (23).
-    StreamDisconnected(StreamDisconnected),
+    StreamDisconnected(Arc<StreamDisconnected>),
     /// `viewer_connected` (24).
-    ViewerConnected(ViewerConnected),
+    ViewerConnected(Arc<ViewerConnected>),
     /// `viewer_disconnected` (25).
-    ViewerDisconnected(ViewerDisconnected),
+    ViewerDisconnected(Arc<ViewerDisconnected>),
     /// `streamer_connected` (26).
-    StreamerConnected(StreamerConnected),
+    StreamerConnected(Arc<StreamerConnected>),
     /// `streamer_disconnected` (27).
-    StreamerDisconnected(StreamerDisconnected),
+    StreamerDisconnected(Arc<StreamerDisconnected>),
     /// `channel_added` (28).
-    ChannelAdded(ChannelAdded),
+    ChannelAdded(Arc<ChannelAdded>),
     /// `channel_removed` (29).
-    ChannelRemoved(ChannelRemoved),
+    ChannelRemoved(Arc<ChannelRemoved>),
     /// `track_forwarding` (30).
-    TrackForwarding(TrackForwarding),
+    TrackForwarding(Arc<TrackForwarding>),
     /// `track_forwarding_removed` (31).
-    TrackForwardingRemoved(TrackForwardingRemoved),
+    TrackForwardingRemoved(Arc<TrackForwardingRemoved>),
     /// `vad_notification` (32).
-    VadNotification(VadNotification),
+    VadNotification(Arc<VadNotification>),
     /// `recording_status_changed` (34).
-    RecordingStatusChanged(RecordingStatusChanged),
+    RecordingStatusChanged(Arc<RecordingStatusChanged>),
     /// A `ServerMessage.content` member this version of the crate does not know.
     Unknown {
         /// Its protobuf field number.
         field: u32,
     },
+}
+
+impl From<RoomCrashed> for Notification {
+    fn from(payload: RoomCrashed) -> Self {
+        Self::RoomCrashed(Arc::new(payload))
+    }
+}
+
+impl From<PeerConnected> for Notification {
+    fn from(payload: PeerConnected) -> Self {
+        Self::PeerConnected(Arc::new(payload))
+    }
+}
+
+impl From<PeerDisconnected> for Notification {
+    fn from(payload: PeerDisconnected) -> Self {
+        Self::PeerDisconnected(Arc::new(payload))
+    }
+}
+
+impl From<PeerCrashed> for Notification {
+    fn from(payload: PeerCrashed) -> Self {
+        Self::PeerCrashed(Arc::new(payload))
+    }
+}
+
+impl From<ComponentCrashed> for Notification {
+    fn from(payload: ComponentCrashed) -> Self {
+        Self::ComponentCrashed(Arc::new(payload))
+    }
+}
+
+impl From<RoomCreated> for Notification {
+    fn from(payload: RoomCreated) -> Self {
+        Self::RoomCreated(Arc::new(payload))
+    }
+}
+
+impl From<RoomDeleted> for Notification {
+    fn from(payload: RoomDeleted) -> Self {
+        Self::RoomDeleted(Arc::new(payload))
+    }
+}
+
+impl From<HlsPlayable> for Notification {
+    fn from(payload: HlsPlayable) -> Self {
+        Self::HlsPlayable(Arc::new(payload))
+    }
+}
+
+impl From<HlsUploaded> for Notification {
+    fn from(payload: HlsUploaded) -> Self {
+        Self::HlsUploaded(Arc::new(payload))
+    }
+}
+
+impl From<HlsUploadCrashed> for Notification {
+    fn from(payload: HlsUploadCrashed) -> Self {
+        Self::HlsUploadCrashed(Arc::new(payload))
+    }
+}
+
+impl From<PeerMetadataUpdated> for Notification {
+    fn from(payload: PeerMetadataUpdated) -> Self {
+        Self::PeerMetadataUpdated(Arc::new(payload))
+    }
+}
+
+impl From<TrackAdded> for Notification {
+    fn from(payload: TrackAdded) -> Self {
+        Self::TrackAdded(Arc::new(payload))
+    }
+}
+
+impl From<TrackRemoved> for Notification {
+    fn from(payload: TrackRemoved) -> Self {
+        Self::TrackRemoved(Arc::new(payload))
+    }
+}
+
+impl From<TrackMetadataUpdated> for Notification {
+    fn from(payload: TrackMetadataUpdated) -> Self {
+        Self::TrackMetadataUpdated(Arc::new(payload))
+    }
+}
+
+impl From<PeerAdded> for Notification {
+    fn from(payload: PeerAdded) -> Self {
+        Self::PeerAdded(Arc::new(payload))
+    }
+}
+
+impl From<PeerDeleted> for Notification {
+    fn from(payload: PeerDeleted) -> Self {
+        Self::PeerDeleted(Arc::new(payload))
+    }
+}
+
+impl From<StreamConnected> for Notification {
+    fn from(payload: StreamConnected) -> Self {
+        Self::StreamConnected(Arc::new(payload))
+    }
+}
+
+impl From<StreamDisconnected> for Notification {
+    fn from(payload: StreamDisconnected) -> Self {
+        Self::StreamDisconnected(Arc::new(payload))
+    }
+}
+
+impl From<ViewerConnected> for Notification {
+    fn from(payload: ViewerConnected) -> Self {
+        Self::ViewerConnected(Arc::new(payload))
+    }
+}
+
+impl From<ViewerDisconnected> for Notification {
+    fn from(payload: ViewerDisconnected) -> Self {
+        Self::ViewerDisconnected(Arc::new(payload))
+    }
+}
+
+impl From<StreamerConnected> for Notification {
+    fn from(payload: StreamerConnected) -> Self {
+        Self::StreamerConnected(Arc::new(payload))
+    }
+}
+
+impl From<StreamerDisconnected> for Notification {
+    fn from(payload: StreamerDisconnected) -> Self {
+        Self::StreamerDisconnected(Arc::new(payload))
+    }
+}
+
+impl From<ChannelAdded> for Notification {
+    fn from(payload: ChannelAdded) -> Self {
+        Self::ChannelAdded(Arc::new(payload))
+    }
+}
+
+impl From<ChannelRemoved> for Notification {
+    fn from(payload: ChannelRemoved) -> Self {
+        Self::ChannelRemoved(Arc::new(payload))
+    }
+}
+
+impl From<TrackForwarding> for Notification {
+    fn from(payload: TrackForwarding) -> Self {
+        Self::TrackForwarding(Arc::new(payload))
+    }
+}
+
+impl From<TrackForwardingRemoved> for Notification {
+    fn from(payload: TrackForwardingRemoved) -> Self {
+        Self::TrackForwardingRemoved(Arc::new(payload))
+    }
+}
+
+impl From<VadNotification> for Notification {
+    fn from(payload: VadNotification) -> Self {
+        Self::VadNotification(Arc::new(payload))
+    }
+}
+
+impl From<RecordingStatusChanged> for Notification {
+    fn from(payload: RecordingStatusChanged) -> Self {
+        Self::RecordingStatusChanged(Arc::new(payload))
+    }
 }
 
 impl Notification {

@@ -148,8 +148,8 @@ async fn tail_json_prints_one_notification_per_line_and_honours_the_environment(
     assert_eq!(
         parsed,
         vec![
-            Notification::RoomCreated(RoomCreated::new("tailed")),
-            Notification::RoomDeleted(RoomDeleted::new("tailed")),
+            Notification::from(RoomCreated::new("tailed")),
+            Notification::from(RoomDeleted::new("tailed")),
         ]
     );
 }
@@ -215,7 +215,7 @@ async fn forward_in(format: &str, secret: Option<&str>) {
     }
     let expected: Vec<Notification> = ids
         .iter()
-        .map(|id| Notification::RoomCreated(RoomCreated::new(id.as_str())))
+        .map(|id| Notification::from(RoomCreated::new(id.as_str())))
         .collect();
     assert_eq!(got, expected, "every notification, in order");
 }
@@ -324,7 +324,7 @@ async fn webhook_prints_what_it_receives_and_answers_like_the_extractor() {
     let stdout = child.0.stdout.take().unwrap();
     let url = format!("http://127.0.0.1:{port}/any/path");
     let client = awc::Client::default();
-    let body = Notification::PeerConnected(PeerConnected::new("r", "p"))
+    let body = Notification::from(PeerConnected::new("r", "p"))
         .encode()
         .unwrap();
     let mut status = None;
@@ -357,7 +357,7 @@ async fn webhook_prints_what_it_receives_and_answers_like_the_extractor() {
     .unwrap();
     assert_eq!(
         serde_json::from_str::<Notification>(&line).unwrap(),
-        Notification::PeerConnected(PeerConnected::new("r", "p"))
+        Notification::from(PeerConnected::new("r", "p"))
     );
 }
 

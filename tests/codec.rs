@@ -42,18 +42,18 @@ fn control_messages_match_the_protocol_vectors() {
 #[test]
 fn room_created_matches_the_protocol_vector() {
     let bytes = hex("5207 0a05726f6f6d31");
-    let expected = Notification::RoomCreated(RoomCreated::new("room1"));
+    let expected = Notification::from(RoomCreated::new("room1"));
     assert_eq!(receive_binary(&bytes).unwrap(), vec![expected.clone()]);
     assert_eq!(expected.encode().unwrap(), bytes);
 }
 
 #[test]
 fn members_from_16_use_two_byte_tags() {
-    let metadata = Notification::PeerMetadataUpdated(PeerMetadataUpdated::new("r", "p", "{}"));
+    let metadata = Notification::from(PeerMetadataUpdated::new("r", "p", "{}"));
     assert_eq!(metadata.encode().unwrap()[..2], [0x82, 0x01]);
-    let batch = encode_batch(&[Notification::RoomCreated(RoomCreated::new("r"))]).unwrap();
+    let batch = encode_batch(&[Notification::from(RoomCreated::new("r"))]).unwrap();
     assert_eq!(batch[..2], [0x8a, 0x02]);
-    let recording = Notification::RecordingStatusChanged(RecordingStatusChanged::new("rec"));
+    let recording = Notification::from(RecordingStatusChanged::new("rec"));
     assert_eq!(recording.encode().unwrap()[..2], [0x92, 0x02]);
 }
 
@@ -61,7 +61,7 @@ fn members_from_16_use_two_byte_tags() {
 fn track_added_encodes_fields_in_tag_order_like_the_server() {
     // room_id (1), peer_id (2), then track (4): the order the server's encoder writes.
     let bytes = hex("8a01 13 0a0172 120170 220b 0a0174 1001 1a046e756c6c");
-    let expected = Notification::TrackAdded(TrackAdded::new(
+    let expected = Notification::from(TrackAdded::new(
         "r",
         Endpoint::Peer("p".into()),
         Track::new("t", TrackType::Video, Metadata::null()),
@@ -83,7 +83,7 @@ fn peer_crashed_carries_the_v05_reason() {
 
 #[test]
 fn a_component_track_names_the_component() {
-    let n = Notification::TrackRemoved(TrackRemoved::new(
+    let n = Notification::from(TrackRemoved::new(
         "r",
         Endpoint::Component("hls-1".into()),
         Track::new("t", TrackType::Audio, "null"),
@@ -178,9 +178,9 @@ fn an_unknown_member_that_would_be_misread_cannot_be_encoded() {
 #[test]
 fn batches_unwrap_in_order_including_unknown_items() {
     let items = vec![
-        Notification::RoomCreated(RoomCreated::new("r")),
+        Notification::from(RoomCreated::new("r")),
         Notification::Unknown { field: 99 },
-        Notification::PeerAdded(PeerAdded::new("r", "p")),
+        Notification::from(PeerAdded::new("r", "p")),
     ];
     let bytes = encode_batch(&items).unwrap();
     assert_eq!(receive_binary(&bytes).unwrap(), items);
@@ -193,7 +193,7 @@ fn batches_unwrap_in_order_including_unknown_items() {
 
 #[test]
 fn a_nested_batch_is_rejected() {
-    let inner = encode_batch(&[Notification::RoomCreated(RoomCreated::new("r"))]).unwrap();
+    let inner = encode_batch(&[Notification::from(RoomCreated::new("r"))]).unwrap();
     // Wrap the inner batch's ServerMessage as item 0 of an outer batch.
     let mut items = vec![0x0a, inner.len() as u8];
     items.extend_from_slice(&inner);
@@ -261,7 +261,7 @@ fn the_v03_json_envelope_decodes_with_control_characters_escaped() {
     // `R`, the length bytes 0x07 and 0x05 are control characters escaped as \u00XX, 0x0a is \n.
     let body = r#"{"notification":"R\u0007\n\u0005room1"}"#;
     let value: serde_json::Value = serde_json::from_str(body).unwrap();
-    let expected = vec![Notification::RoomCreated(RoomCreated::new("room1"))];
+    let expected = vec![Notification::from(RoomCreated::new("room1"))];
     assert_eq!(receive_json(&value).unwrap(), expected);
 
     let webhook: JsonWebhook = serde_json::from_str(body).unwrap();
@@ -296,8 +296,8 @@ fn every_v03_notification_round_trips_through_the_json_envelope() {
 #[test]
 fn a_notification_whose_bytes_are_not_utf8_cannot_use_the_json_envelope() {
     let long_id = "r".repeat(200); // its length prefix 0xc8 0x01 is not UTF-8
-    let err = JsonWebhook::from_notification(&Notification::RoomCreated(RoomCreated::new(long_id)))
-        .unwrap_err();
+    let err =
+        JsonWebhook::from_notification(&Notification::from(RoomCreated::new(long_id))).unwrap_err();
     assert!(
         matches!(
             err,

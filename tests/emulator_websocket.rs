@@ -37,7 +37,7 @@ async fn close_of(socket: &mut Socket) -> Option<(u16, String)> {
 }
 
 fn room_created(id: &str) -> Option<DecodedMessage> {
-    Some(DecodedMessage::Notification(Notification::RoomCreated(
+    Some(DecodedMessage::Notification(Notification::from(
         RoomCreated::new(id),
     )))
 }
@@ -394,7 +394,7 @@ async fn fault_restart_drops_sockets_and_listens_again_on_the_same_port_with_the
     emulator.delete_room("kept").unwrap();
     assert_eq!(
         next_message(&mut socket).await,
-        Some(DecodedMessage::Notification(Notification::RoomDeleted(
+        Some(DecodedMessage::Notification(Notification::from(
             RoomDeleted::new("kept")
         )))
     );

@@ -7,7 +7,7 @@ use serde_json::json;
 
 #[test]
 fn track_events_name_their_endpoint_and_keep_metadata_as_text() {
-    let added = Notification::TrackAdded(TrackAdded::new(
+    let added = Notification::from(TrackAdded::new(
         "r1",
         Endpoint::Peer("p1".into()),
         Track::new("t1", TrackType::Video, r#"{"source":"camera"}"#),
@@ -16,7 +16,7 @@ fn track_events_name_their_endpoint_and_keep_metadata_as_text() {
         serde_json::to_string(&added).unwrap(),
         r#"{"type":"track_added","room_id":"r1","peer_id":"p1","track":{"id":"t1","type":"video","metadata":"{\"source\":\"camera\"}"}}"#
     );
-    let removed = Notification::TrackRemoved(TrackRemoved::new(
+    let removed = Notification::from(TrackRemoved::new(
         "r1",
         Endpoint::Component("c1".into()),
         Track::new("t1", TrackType::Audio, "null"),
@@ -29,17 +29,17 @@ fn track_events_name_their_endpoint_and_keep_metadata_as_text() {
 
 #[test]
 fn defaults_are_included_and_enums_are_short_names() {
-    let n = Notification::PeerCrashed(PeerCrashed::new("r", "p", ""));
+    let n = Notification::from(PeerCrashed::new("r", "p", ""));
     assert_eq!(
         serde_json::to_value(&n).unwrap(),
         json!({"type":"peer_crashed","room_id":"r","peer_id":"p","reason":"","peer_type":"unspecified"})
     );
-    let n = Notification::PeerAdded(PeerAdded {
+    let n = Notification::from(PeerAdded {
         peer_type: PeerType::Webrtc,
         ..PeerAdded::new("r", "p")
     });
     assert_eq!(serde_json::to_value(&n).unwrap()["peer_type"], "webrtc");
-    let n = Notification::VadNotification(VadNotification {
+    let n = Notification::from(VadNotification {
         status: VadStatus::Speech,
         ..VadNotification::new("r", "p", "t")
     });
@@ -55,7 +55,7 @@ fn unknown_members_and_enum_values_keep_their_numbers() {
         serde_json::to_string(&Notification::Unknown { field: 40 }).unwrap(),
         r#"{"type":"unknown","field":40}"#
     );
-    let n = Notification::PeerConnected(PeerConnected {
+    let n = Notification::from(PeerConnected {
         peer_type: PeerType::from_i32(9),
         ..PeerConnected::new("r", "p")
     });
@@ -66,7 +66,7 @@ fn unknown_members_and_enum_values_keep_their_numbers() {
 
 #[test]
 fn track_forwarding_shows_absent_tracks_as_null() {
-    let n = Notification::TrackForwarding(TrackForwarding {
+    let n = Notification::from(TrackForwarding {
         room_id: "r".into(),
         peer_id: "p".into(),
         composition_url: "http://c".into(),

@@ -55,7 +55,7 @@ async fn subscribe_all(
 }
 
 fn room_created(id: &str) -> Notification {
-    Notification::RoomCreated(RoomCreated::new(id))
+    Notification::from(RoomCreated::new(id))
 }
 
 async fn stats(notifier: &Addr<WsNotifier>) -> NotifierStats {
@@ -320,7 +320,7 @@ async fn interleaving_server() -> std::net::SocketAddr {
                             .binary(ControlMessage::SubscribeResponse(event).encode())
                             .await;
                         if subscribes == 1 {
-                            let between = Notification::RoomCreated(RoomCreated::new("between"));
+                            let between = Notification::from(RoomCreated::new("between"));
                             let _ = session.binary(between.encode().unwrap()).await;
                         }
                     }

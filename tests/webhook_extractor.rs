@@ -27,7 +27,7 @@ fn app(
 }
 
 fn room_created(id: &str) -> Notification {
-    Notification::RoomCreated(RoomCreated::new(id))
+    Notification::from(RoomCreated::new(id))
 }
 
 /// POSTs `body` with `content_type` and returns the status and body text.
@@ -379,7 +379,7 @@ async fn web_json_routes_give_the_same_notifications() {
             .route("/own", web::post().to(own)),
     )
     .await;
-    let n = Notification::TrackAdded(TrackAdded::new(
+    let n = Notification::from(TrackAdded::new(
         "r",
         Endpoint::Peer("p".into()),
         Track::new("t", TrackType::Audio, r#"{"name":"Zoë"}"#),

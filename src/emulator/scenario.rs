@@ -75,16 +75,12 @@ pub fn firehose_notification(seq: u64) -> Notification {
         )
     };
     match seq % 6 {
-        0 => Notification::RoomCreated(RoomCreated::new(room)),
-        1 => Notification::PeerConnected(PeerConnected::new(room, peer)),
-        2 => Notification::TrackAdded(TrackAdded::new(room, Endpoint::Peer(peer.into()), track())),
-        3 => Notification::PeerMetadataUpdated(PeerMetadataUpdated::new(
-            room,
-            peer,
-            r#"{"name":"Zoë"}"#,
-        )),
-        4 => Notification::PeerDisconnected(PeerDisconnected::new(room, peer)),
-        _ => Notification::RoomDeleted(RoomDeleted::new(room)),
+        0 => Notification::from(RoomCreated::new(room)),
+        1 => Notification::from(PeerConnected::new(room, peer)),
+        2 => Notification::from(TrackAdded::new(room, Endpoint::Peer(peer.into()), track())),
+        3 => Notification::from(PeerMetadataUpdated::new(room, peer, r#"{"name":"Zoë"}"#)),
+        4 => Notification::from(PeerDisconnected::new(room, peer)),
+        _ => Notification::from(RoomDeleted::new(room)),
     }
 }
 

@@ -267,7 +267,7 @@ impl World {
                 if let Notification::PeerCrashed(crashed) = &mut notification
                     && self.version < ServerVersion::V0_5
                 {
-                    crashed.reason = Arc::from("");
+                    Arc::make_mut(crashed).reason = Arc::from("");
                 }
                 Emitted {
                     notification,
@@ -320,7 +320,7 @@ impl World {
         };
         let emissions = self.emitted(
             &room.webhook,
-            vec![Notification::RoomCreated(RoomCreated::new(id.as_str()))],
+            vec![Notification::from(RoomCreated::new(id.as_str()))],
         );
         let rest = room.to_rest();
         self.rooms.insert(id, room);
@@ -335,12 +335,12 @@ impl World {
             .ok_or_else(|| ActionError::not_found(format!("Room {room_id} does not exist")))?;
         let mut notifications = Vec::new();
         for peer in &room.peers {
-            notifications.push(Notification::PeerDeleted(PeerDeleted::new(
+            notifications.push(Notification::from(PeerDeleted::new(
                 room_id,
                 peer.id.as_str(),
             )));
         }
-        notifications.push(Notification::RoomDeleted(RoomDeleted::new(room_id)));
+        notifications.push(Notification::from(RoomDeleted::new(room_id)));
         Ok(self.emitted(&room.webhook, notifications))
     }
 
@@ -352,7 +352,7 @@ impl World {
             .ok_or_else(|| ActionError::not_found(format!("Room {room_id} does not exist")))?;
         Ok(self.emitted(
             &room.webhook,
-            vec![Notification::RoomCrashed(RoomCrashed::new(room_id))],
+            vec![Notification::from(RoomCrashed::new(room_id))],
         ))
     }
 
@@ -390,7 +390,7 @@ impl World {
             token: peer.token.clone(),
             peer_websocket_url: Some(format!("{server_address}/socket/peer/websocket")),
         };
-        let notification = Notification::PeerAdded(PeerAdded::new(room_id, peer.id.as_str()));
+        let notification = Notification::from(PeerAdded::new(room_id, peer.id.as_str()));
         room.peers.push(peer);
         let webhook = room.webhook.clone();
         Ok((details, self.emitted(&webhook, vec![notification])))
@@ -403,7 +403,7 @@ impl World {
         peer_id: &str,
     ) -> Result<Emissions, ActionError> {
         self.remove_peer(room_id, peer_id, |room_id, peer_id| {
-            Notification::PeerDeleted(PeerDeleted::new(room_id, peer_id))
+            Notification::from(PeerDeleted::new(room_id, peer_id))
         })
     }
 
@@ -416,7 +416,7 @@ impl World {
         reason: &str,
     ) -> Result<Emissions, ActionError> {
         self.remove_peer(room_id, peer_id, |room_id, peer_id| {
-            Notification::PeerCrashed(PeerCrashed::new(room_id, peer_id, reason))
+            Notification::from(PeerCrashed::new(room_id, peer_id, reason))
         })
     }
 
@@ -456,9 +456,7 @@ impl World {
         let webhook = room.webhook.clone();
         Ok(self.emitted(
             &webhook,
-            vec![Notification::PeerConnected(PeerConnected::new(
-                room_id, peer_id,
-            ))],
+            vec![Notification::from(PeerConnected::new(room_id, peer_id))],
         ))
     }
 
@@ -477,9 +475,7 @@ impl World {
         }
         peer.status = PeerStatus::Disconnected;
         let tracks = std::mem::take(&mut peer.tracks);
-        let mut notifications = vec![Notification::PeerDisconnected(PeerDisconnected::new(
-            room_id, peer_id,
-        ))];
+        let mut notifications = vec![Notification::from(PeerDisconnected::new(room_id, peer_id))];
         notifications.extend(removed_tracks(
             room_id,
             &TrackOwner::Peer(peer_id.to_owned()),
@@ -504,7 +500,7 @@ impl World {
         let webhook = room.webhook.clone();
         Ok(self.emitted(
             &webhook,
-            vec![Notification::PeerMetadataUpdated(PeerMetadataUpdated::new(
+            vec![Notification::from(PeerMetadataUpdated::new(
                 room_id, peer_id, text,
             ))],
         ))
@@ -525,7 +521,7 @@ impl World {
             metadata,
         };
         let notification =
-            Notification::TrackAdded(TrackAdded::new(room_id, endpoint(owner), track.to_track()));
+            Notification::from(TrackAdded::new(room_id, endpoint(owner), track.to_track()));
         let id = track.id.clone();
         owner_tracks(room, owner)?.push(track);
         let webhook = room.webhook.clone();
@@ -546,7 +542,7 @@ impl World {
             .position(|t| t.id == track_id)
             .ok_or_else(|| ActionError::not_found(format!("Track {track_id} does not exist")))?;
         let track = tracks.remove(index);
-        let notification = Notification::TrackRemoved(TrackRemoved::new(
+        let notification = Notification::from(TrackRemoved::new(
             room_id,
             endpoint(owner),
             track.to_track(),
@@ -569,7 +565,7 @@ impl World {
             .find(|t| t.id == track_id)
             .ok_or_else(|| ActionError::not_found(format!("Track {track_id} does not exist")))?;
         track.metadata = metadata;
-        let notification = Notification::TrackMetadataUpdated(TrackMetadataUpdated::new(
+        let notification = Notification::from(TrackMetadataUpdated::new(
             room_id,
             endpoint(owner),
             track.to_track(),
@@ -610,7 +606,7 @@ impl World {
         let webhook = room.webhook.clone();
         Ok(self.emitted(
             &webhook,
-            vec![Notification::ComponentCrashed(ComponentCrashed::new(
+            vec![Notification::from(ComponentCrashed::new(
                 room_id,
                 component_id,
             ))],
@@ -633,12 +629,10 @@ impl World {
                         "Component {component_id} is not an HLS component"
                     )));
                 }
-                Notification::HlsPlayable(HlsPlayable::new(room_id, component_id.as_str()))
+                Notification::from(HlsPlayable::new(room_id, component_id.as_str()))
             }
-            HlsEvent::Uploaded => Notification::HlsUploaded(HlsUploaded::new(room_id)),
-            HlsEvent::UploadCrashed => {
-                Notification::HlsUploadCrashed(HlsUploadCrashed::new(room_id))
-            }
+            HlsEvent::Uploaded => Notification::from(HlsUploaded::new(room_id)),
+            HlsEvent::UploadCrashed => Notification::from(HlsUploadCrashed::new(room_id)),
         };
         let webhook = room.webhook.clone();
         Ok(self.emitted(&webhook, vec![notification]))
@@ -736,9 +730,7 @@ fn owner_tracks<'a>(
 fn removed_tracks(room_id: &str, owner: &TrackOwner, tracks: &[TrackState]) -> Vec<Notification> {
     tracks
         .iter()
-        .map(|t| {
-            Notification::TrackRemoved(TrackRemoved::new(room_id, endpoint(owner), t.to_track()))
-        })
+        .map(|t| Notification::from(TrackRemoved::new(room_id, endpoint(owner), t.to_track())))
         .collect()
 }
 

@@ -46,7 +46,7 @@ pub struct Delivery {
 /// for id in 0..3 {
 ///     fan_out.add(SubscriptionId::new(id), Count(0).start().recipient());
 /// }
-/// let delivery = fan_out.deliver(Notification::RoomCreated(RoomCreated::new("r")), DeliveryPolicy::Unbounded);
+/// let delivery = fan_out.deliver(Notification::from(RoomCreated::new("r")), DeliveryPolicy::Unbounded);
 /// assert!(delivery.pruned.is_empty() && delivery.dropped.is_empty());
 /// # });
 /// ```
@@ -62,7 +62,9 @@ impl<M: Message<Result = ()> + Send> Default for FanOut<M> {
 
 impl<M: Message<Result = ()> + Send> std::fmt::Debug for FanOut<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FanOut").field("subscribers", &self.list.len()).finish()
+        f.debug_struct("FanOut")
+            .field("subscribers", &self.list.len())
+            .finish()
     }
 }
 
@@ -116,40 +118,37 @@ where
         pruned
     }
 
-    /// Sends `message` to every subscriber, in subscription order, cloning it for all but the last.
+    /// Sends `message` to every subscriber, in subscription order (one clone each).
+    ///
+    /// Under [`DeliveryPolicy::Unbounded`] this is `do_send` for each subscriber, the same work as a
+    /// bare actix loop: a stopped subscriber just misses the message and leaves at the next
+    /// [`FanOut::prune`] (the notifier prunes at least once a second). Under
+    /// [`DeliveryPolicy::DropWhenFull`] it is `try_send`, and stopped subscribers are removed at once.
     pub fn deliver(&mut self, message: M, policy: DeliveryPolicy) -> Delivery {
         let mut outcome = Delivery::default();
-        let last = self.list.len().saturating_sub(1);
-        let mut message = Some(message);
-        let mut index = 0;
-        self.list.retain_mut(|subscriber| {
-            let this = if index == last {
-                message.take()
-            } else {
-                message.clone()
-            };
-            index += 1;
-            let Some(this) = this else { return true };
-            match subscriber.recipient.try_send(this) {
-                Ok(()) => true,
-                Err(SendError::Full(this)) => match policy {
-                    DeliveryPolicy::Unbounded => {
-                        // do_send queues past the mailbox capacity: nothing is lost.
-                        subscriber.recipient.do_send(this);
-                        true
-                    }
-                    DeliveryPolicy::DropWhenFull => {
-                        subscriber.dropped += 1;
-                        outcome.dropped.push((subscriber.id, subscriber.dropped));
-                        true
-                    }
-                },
-                Err(SendError::Closed(_)) => {
-                    outcome.pruned.push(subscriber.id);
-                    false
+        match policy {
+            DeliveryPolicy::Unbounded => {
+                for subscriber in &self.list {
+                    subscriber.recipient.do_send(message.clone());
                 }
             }
-        });
+            DeliveryPolicy::DropWhenFull => {
+                self.list.retain_mut(|subscriber| {
+                    match subscriber.recipient.try_send(message.clone()) {
+                        Ok(()) => true,
+                        Err(SendError::Full(_)) => {
+                            subscriber.dropped += 1;
+                            outcome.dropped.push((subscriber.id, subscriber.dropped));
+                            true
+                        }
+                        Err(SendError::Closed(_)) => {
+                            outcome.pruned.push(subscriber.id);
+                            false
+                        }
+                    }
+                });
+            }
+        }
         outcome
     }
 }

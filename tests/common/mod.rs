@@ -13,52 +13,52 @@ pub fn every_variant(texts: [&str; 4], number: i32) -> Vec<Notification> {
     let component = Endpoint::Component(ComponentId::new(b));
     let peer_type = PeerType::from_i32(number);
     vec![
-        Notification::RoomCrashed(RoomCrashed::new(a)),
-        Notification::PeerConnected(PeerConnected {
+        Notification::from(RoomCrashed::new(a)),
+        Notification::from(PeerConnected {
             peer_type,
             ..PeerConnected::new(a, b)
         }),
-        Notification::PeerDisconnected(PeerDisconnected {
+        Notification::from(PeerDisconnected {
             peer_type,
             ..PeerDisconnected::new(a, b)
         }),
-        Notification::PeerCrashed(PeerCrashed {
+        Notification::from(PeerCrashed {
             peer_type,
             ..PeerCrashed::new(a, b, d)
         }),
-        Notification::ComponentCrashed(ComponentCrashed::new(a, b)),
-        Notification::RoomCreated(RoomCreated::new(a)),
-        Notification::RoomDeleted(RoomDeleted::new(a)),
-        Notification::HlsPlayable(HlsPlayable::new(a, b)),
-        Notification::HlsUploaded(HlsUploaded::new(a)),
-        Notification::HlsUploadCrashed(HlsUploadCrashed::new(a)),
-        Notification::PeerMetadataUpdated(PeerMetadataUpdated {
+        Notification::from(ComponentCrashed::new(a, b)),
+        Notification::from(RoomCreated::new(a)),
+        Notification::from(RoomDeleted::new(a)),
+        Notification::from(HlsPlayable::new(a, b)),
+        Notification::from(HlsUploaded::new(a)),
+        Notification::from(HlsUploadCrashed::new(a)),
+        Notification::from(PeerMetadataUpdated {
             peer_type,
             ..PeerMetadataUpdated::new(a, b, d)
         }),
-        Notification::TrackAdded(TrackAdded::new(a, peer.clone(), track.clone())),
-        Notification::TrackRemoved(TrackRemoved::new(a, component.clone(), track.clone())),
-        Notification::TrackMetadataUpdated(TrackMetadataUpdated {
+        Notification::from(TrackAdded::new(a, peer.clone(), track.clone())),
+        Notification::from(TrackRemoved::new(a, component.clone(), track.clone())),
+        Notification::from(TrackMetadataUpdated {
             endpoint: None,
             ..TrackMetadataUpdated::new(a, peer.clone(), track.clone())
         }),
-        Notification::PeerAdded(PeerAdded {
+        Notification::from(PeerAdded {
             peer_type,
             ..PeerAdded::new(a, b)
         }),
-        Notification::PeerDeleted(PeerDeleted {
+        Notification::from(PeerDeleted {
             peer_type,
             ..PeerDeleted::new(a, b)
         }),
-        Notification::StreamConnected(StreamConnected::new(a)),
-        Notification::StreamDisconnected(StreamDisconnected::new(a)),
-        Notification::ViewerConnected(ViewerConnected::new(a, b)),
-        Notification::ViewerDisconnected(ViewerDisconnected::new(a, b)),
-        Notification::StreamerConnected(StreamerConnected::new(a, b)),
-        Notification::StreamerDisconnected(StreamerDisconnected::new(a, b)),
-        Notification::ChannelAdded(ChannelAdded::new(a, peer, c)),
-        Notification::ChannelRemoved(ChannelRemoved::new(a, component, c)),
-        Notification::TrackForwarding(TrackForwarding {
+        Notification::from(StreamConnected::new(a)),
+        Notification::from(StreamDisconnected::new(a)),
+        Notification::from(ViewerConnected::new(a, b)),
+        Notification::from(ViewerDisconnected::new(a, b)),
+        Notification::from(StreamerConnected::new(a, b)),
+        Notification::from(StreamerDisconnected::new(a, b)),
+        Notification::from(ChannelAdded::new(a, peer, c)),
+        Notification::from(ChannelRemoved::new(a, component, c)),
+        Notification::from(TrackForwarding {
             room_id: a.into(),
             peer_id: b.into(),
             composition_url: c.into(),
@@ -66,12 +66,12 @@ pub fn every_variant(texts: [&str; 4], number: i32) -> Vec<Notification> {
             audio_track: Some(track.clone()),
             video_track: None,
         }),
-        Notification::TrackForwardingRemoved(TrackForwardingRemoved::new(a, b, c, d)),
-        Notification::VadNotification(VadNotification {
+        Notification::from(TrackForwardingRemoved::new(a, b, c, d)),
+        Notification::from(VadNotification {
             status: VadStatus::from_i32(number),
             ..VadNotification::new(a, b, c)
         }),
-        Notification::RecordingStatusChanged(RecordingStatusChanged {
+        Notification::from(RecordingStatusChanged {
             status: RecordingStatus::from_i32(number),
             metadata: d.into(),
             ..RecordingStatusChanged::new(a)
