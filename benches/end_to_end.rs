@@ -38,7 +38,7 @@ impl Handler<Notification> for Sink {
         let handled = self.handled.get() + 1;
         self.handled.set(handled);
         // Sampling one in 64 keeps the clock reads out of the throughput being measured.
-        if handled % 64 != 0 {
+        if !handled.is_multiple_of(64) {
             return;
         }
         if let (Some(latencies), Some(room)) = (&self.latencies, notification.room_id())
