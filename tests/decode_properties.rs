@@ -52,6 +52,16 @@ fn valid_encodings() -> Vec<Vec<u8>> {
     all
 }
 
+fn seed_corpus() -> Vec<Vec<u8>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/frame_decoder");
+    let seeds: Vec<Vec<u8>> = std::fs::read_dir(dir)
+        .expect("the seed corpus is committed")
+        .map(|entry| std::fs::read(entry.unwrap().path()).unwrap())
+        .collect();
+    assert!(seeds.len() > 30, "{} seeds", seeds.len());
+    seeds
+}
+
 #[derive(Debug, Clone)]
 enum Mutation {
     Flip(usize, u8),
@@ -93,6 +103,20 @@ proptest! {
     }
 
     #[test]
+    fn mutated_seed_corpus_frames_never_panic(
+        which in any::<usize>(),
+        mutations in proptest::collection::vec(mutation(), 1..4),
+    ) {
+        // The fuzzers' seed corpus (the protocol vectors and one frame of every kind), mutated.
+        let seeds = seed_corpus();
+        let mut bytes = seeds[which % seeds.len()].clone();
+        for m in &mutations {
+            apply(&mut bytes, m);
+        }
+        check_decoded(&bytes);
+    }
+
+    #[test]
     fn bytes_that_look_like_server_messages_never_panic(
         tag in 0u32..80,
         wire_type in 0u8..6,
@@ -117,6 +141,30 @@ proptest! {
             apply(&mut bytes, m);
         }
         check_decoded(&bytes);
+    }
+
+    #[test]
+    fn random_json_webhook_bodies_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = receive_json_body(&bytes);
+    }
+
+    #[test]
+    fn json_shaped_webhook_bodies_never_panic(
+        kind in "[a-z_]{0,24}",
+        room in any::<String>(),
+        extra in proptest::collection::vec((any::<String>(), any::<i64>()), 0..4),
+        wrap in 0u8..3,
+    ) {
+        let mut object = serde_json::json!({"type": kind, "room_id": room});
+        for (key, value) in extra {
+            object[key] = serde_json::json!(value);
+        }
+        let body = match wrap {
+            0 => object,
+            1 => serde_json::json!([object, object]),
+            _ => serde_json::json!({"notification": room}),
+        };
+        let _ = receive_json_body(&serde_json::to_vec(&body).unwrap());
     }
 
     #[test]
