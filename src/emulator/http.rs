@@ -179,7 +179,7 @@ async fn get_room(req: HttpRequest, path: web::Path<String>, shared: Data) -> Re
 
 async fn delete_room(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
     authorize(&req, &shared)?;
-    no_content(shared.act(|w| Ok(((), w.delete_room(&path)?))))
+    no_content(shared.emit(|w| w.delete_room(&path)))
 }
 
 async fn add_peer(
@@ -198,7 +198,7 @@ async fn add_peer(
 async fn delete_peer(req: HttpRequest, path: web::Path<(String, String)>, shared: Data) -> Reply {
     authorize(&req, &shared)?;
     let (room_id, peer_id) = path.into_inner();
-    no_content(shared.act(|w| Ok(((), w.delete_peer(&room_id, &peer_id)?))))
+    no_content(shared.emit(|w| w.delete_peer(&room_id, &peer_id)))
 }
 
 // --- /emulator/… controls ---
@@ -262,7 +262,7 @@ type RoomPeer = web::Path<(String, String)>;
 async fn connect_peer(req: HttpRequest, path: RoomPeer, body: web::Bytes, shared: Data) -> Reply {
     let (room, peer) = path.into_inner();
     control(&req, &shared, &body, |s, _| {
-        s.act(|w| Ok(((), w.connect_peer(&room, &peer)?)))
+        s.emit(|w| w.connect_peer(&room, &peer))
     })
 }
 
@@ -274,7 +274,7 @@ async fn disconnect_peer(
 ) -> Reply {
     let (room, peer) = path.into_inner();
     control(&req, &shared, &body, |s, _| {
-        s.act(|w| Ok(((), w.disconnect_peer(&room, &peer)?)))
+        s.emit(|w| w.disconnect_peer(&room, &peer))
     })
 }
 
@@ -286,14 +286,14 @@ async fn crash_peer(req: HttpRequest, path: RoomPeer, body: web::Bytes, shared: 
             .and_then(Value::as_str)
             .unwrap_or("")
             .to_owned();
-        s.act(|w| Ok(((), w.crash_peer(&room, &peer, &reason)?)))
+        s.emit(|w| w.crash_peer(&room, &peer, &reason))
     })
 }
 
 async fn peer_metadata(req: HttpRequest, path: RoomPeer, body: web::Bytes, shared: Data) -> Reply {
     let (room, peer) = path.into_inner();
     control(&req, &shared, &body, |s, body| {
-        s.act(|w| Ok(((), w.update_peer_metadata(&room, &peer, body)?)))
+        s.emit(|w| w.update_peer_metadata(&room, &peer, body))
     })
 }
 
@@ -360,7 +360,7 @@ async fn remove_track(
     let (room, kind, id, track) = path.into_inner();
     control(&req, &shared, &body, |s, _| {
         let owner = owner(&kind, id)?;
-        s.act(|w| Ok(((), w.remove_track(&room, &owner, &track)?)))
+        s.emit(|w| w.remove_track(&room, &owner, &track))
     })
 }
 
@@ -373,7 +373,7 @@ async fn track_metadata(
     let (room, kind, id, track) = path.into_inner();
     control(&req, &shared, &body, |s, body| {
         let owner = owner(&kind, id)?;
-        s.act(|w| Ok(((), w.update_track_metadata(&room, &owner, &track, body)?)))
+        s.emit(|w| w.update_track_metadata(&room, &owner, &track, body))
     })
 }
 
@@ -402,7 +402,7 @@ async fn crash_component(
 ) -> Reply {
     let (room, component) = path.into_inner();
     control(&req, &shared, &body, |s, _| {
-        s.act(|w| Ok(((), w.crash_component(&room, &component)?)))
+        s.emit(|w| w.crash_component(&room, &component))
     })
 }
 
@@ -428,7 +428,7 @@ async fn hls_event(req: HttpRequest, path: RoomPeer, body: web::Bytes, shared: D
                 });
             }
         };
-        s.act(|w| Ok(((), w.hls_event(&room, &event)?)))
+        s.emit(|w| w.hls_event(&room, &event))
     })
 }
 
@@ -438,9 +438,7 @@ async fn crash_room(
     body: web::Bytes,
     shared: Data,
 ) -> Reply {
-    control(&req, &shared, &body, |s, _| {
-        s.act(|w| Ok(((), w.crash_room(&path)?)))
-    })
+    control(&req, &shared, &body, |s, _| s.emit(|w| w.crash_room(&path)))
 }
 
 async fn fault(req: HttpRequest, path: web::Path<String>, body: web::Bytes, shared: Data) -> Reply {

@@ -362,6 +362,14 @@ impl Shared {
         Ok(value)
     }
 
+    /// [`Shared::act`] for an action whose only result is what it emits.
+    fn emit(
+        &self,
+        action: impl FnOnce(&mut World) -> Result<Emissions, ActionError>,
+    ) -> Result<(), ActionError> {
+        self.act(|world| Ok(((), action(world)?)))
+    }
+
     fn broadcast_notification(&self, notification: &Notification) {
         match notification.encode() {
             Ok(bytes) => self.broadcast(
@@ -506,7 +514,7 @@ impl Emulator {
 
     /// Deletes a room: `peer_deleted` for each peer, then `room_deleted`.
     pub fn delete_room(&self, room_id: &str) -> Result<(), ActionError> {
-        self.shared.act(|w| Ok(((), w.delete_room(room_id)?)))
+        self.shared.emit(|w| w.delete_room(room_id))
     }
 
     /// Adds a WebRTC peer: `peer_added` (v0.5).
@@ -518,8 +526,7 @@ impl Emulator {
 
     /// Deletes a peer: `track_removed` per track, then `peer_deleted` (v0.5).
     pub fn delete_peer(&self, room_id: &str, peer_id: &str) -> Result<(), ActionError> {
-        self.shared
-            .act(|w| Ok(((), w.delete_peer(room_id, peer_id)?)))
+        self.shared.emit(|w| w.delete_peer(room_id, peer_id))
     }
 
     /// Every room, as `GET /room` shows them.
@@ -531,14 +538,12 @@ impl Emulator {
 
     /// The peer's client connects: `peer_connected`.
     pub fn connect_peer(&self, room_id: &str, peer_id: &str) -> Result<(), ActionError> {
-        self.shared
-            .act(|w| Ok(((), w.connect_peer(room_id, peer_id)?)))
+        self.shared.emit(|w| w.connect_peer(room_id, peer_id))
     }
 
     /// The peer's client leaves: `peer_disconnected`, then `track_removed` per track.
     pub fn disconnect_peer(&self, room_id: &str, peer_id: &str) -> Result<(), ActionError> {
-        self.shared
-            .act(|w| Ok(((), w.disconnect_peer(room_id, peer_id)?)))
+        self.shared.emit(|w| w.disconnect_peer(room_id, peer_id))
     }
 
     /// The peer crashes: `track_removed` per track, then `peer_crashed` with the reason (v0.5).
@@ -548,8 +553,7 @@ impl Emulator {
         peer_id: &str,
         reason: &str,
     ) -> Result<(), ActionError> {
-        self.shared
-            .act(|w| Ok(((), w.crash_peer(room_id, peer_id, reason)?)))
+        self.shared.emit(|w| w.crash_peer(room_id, peer_id, reason))
     }
 
     /// The peer sets metadata: `peer_metadata_updated` (v0.4+).
@@ -560,7 +564,7 @@ impl Emulator {
         metadata: serde_json::Value,
     ) -> Result<(), ActionError> {
         self.shared
-            .act(|w| Ok(((), w.update_peer_metadata(room_id, peer_id, metadata)?)))
+            .emit(|w| w.update_peer_metadata(room_id, peer_id, metadata))
     }
 
     /// A connected peer or a component publishes a track: `track_added` (v0.4+). Returns its id.
@@ -583,7 +587,7 @@ impl Emulator {
         track_id: &str,
     ) -> Result<(), ActionError> {
         self.shared
-            .act(|w| Ok(((), w.remove_track(room_id, owner, track_id)?)))
+            .emit(|w| w.remove_track(room_id, owner, track_id))
     }
 
     /// The owner changes a track's metadata: `track_metadata_updated` (v0.4+).
@@ -615,17 +619,17 @@ impl Emulator {
     /// The component crashes: `component_crashed`.
     pub fn crash_component(&self, room_id: &str, component_id: &str) -> Result<(), ActionError> {
         self.shared
-            .act(|w| Ok(((), w.crash_component(room_id, component_id)?)))
+            .emit(|w| w.crash_component(room_id, component_id))
     }
 
     /// An HLS event: `hls_playable`, `hls_uploaded` or `hls_upload_crashed`.
     pub fn hls_event(&self, room_id: &str, event: HlsEvent) -> Result<(), ActionError> {
-        self.shared.act(|w| Ok(((), w.hls_event(room_id, &event)?)))
+        self.shared.emit(|w| w.hls_event(room_id, &event))
     }
 
     /// The room crashes: `room_crashed`; the room and its webhook URL are gone.
     pub fn crash_room(&self, room_id: &str) -> Result<(), ActionError> {
-        self.shared.act(|w| Ok(((), w.crash_room(room_id)?)))
+        self.shared.emit(|w| w.crash_room(room_id))
     }
 
     /// Sends a notification as-is to every socket subscribed to notifications (no room state
