@@ -277,10 +277,12 @@ async fn metrics_reports_go_to_metrics_subscribers_with_the_nested_shape() {
     let mut metrics = handshake(&addr, "development", &[EventType::Metrics]).await;
     let mut notifications_only =
         handshake(&addr, "development", &[EventType::ServerNotification]).await;
+    let mut arrivals = Vec::new();
     for _ in 0..3 {
         let Some(DecodedMessage::Metrics(report)) = next_message(&mut metrics).await else {
             panic!("expected a metrics report")
         };
+        arrivals.push(std::time::Instant::now());
         let json = report.json().expect("the report is JSON");
         let track_stats =
             &json["room_id=m"][format!("endpoint_id={peer}")][format!("track_id={track}")];
@@ -290,6 +292,12 @@ async fn metrics_reports_go_to_metrics_subscribers_with_the_nested_shape() {
         );
         assert_eq!(json["rooms"], 1);
     }
+    // The cadence: reports come one interval apart, never in a burst (a lower bound, which no
+    // scheduling delay can break).
+    assert!(
+        arrivals[2] - arrivals[0] >= Duration::from_millis(90),
+        "{arrivals:?}"
+    );
     emulator.create_room(&json!({"roomId": "n"})).unwrap();
     assert_eq!(
         next_message(&mut notifications_only).await,
