@@ -458,6 +458,8 @@ impl Shared {
 async fn metrics_loop(shared: Arc<Shared>) {
     let period = shared.config.metrics_interval;
     let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    // A late tick does not make up for lost time with a burst: reports stay one period apart.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tick = 0u64;
     loop {
         ticker.tick().await;

@@ -8,7 +8,7 @@ use actix_ws::{CloseCode, CloseReason, Item, Message, MessageStream, Session};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
-use tokio::time::{Instant, Interval, interval_at, sleep, sleep_until};
+use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, sleep, sleep_until};
 
 use super::{ConnectionRecord, Outgoing, SentFrame, Shared, SocketEntry, lock};
 use crate::codec::{DecodedMessage, decode_server_message};
@@ -124,7 +124,9 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
                         }
                         if phase == Phase::Authenticated && pings.is_none() {
                             let period = shared.config.ping_interval;
-                            pings = Some(interval_at(Instant::now() + period, period));
+                            let mut interval = interval_at(Instant::now() + period, period);
+                            interval.set_missed_tick_behavior(MissedTickBehavior::Delay);
+                            pings = Some(interval);
                         }
                     }
                 }
