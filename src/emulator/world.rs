@@ -537,11 +537,7 @@ impl World {
     ) -> Result<Emissions, ActionError> {
         let room = self.room_mut(room_id)?;
         let tracks = owner_tracks(room, owner)?;
-        let index = tracks
-            .iter()
-            .position(|t| t.id == track_id)
-            .ok_or_else(|| ActionError::not_found(format!("Track {track_id} does not exist")))?;
-        let track = tracks.remove(index);
+        let track = tracks.remove(track_index(tracks, track_id)?);
         let notification = Notification::from(TrackRemoved::new(
             room_id,
             endpoint(owner),
@@ -560,10 +556,9 @@ impl World {
         metadata: Value,
     ) -> Result<Emissions, ActionError> {
         let room = self.room_mut(room_id)?;
-        let track = owner_tracks(room, owner)?
-            .iter_mut()
-            .find(|t| t.id == track_id)
-            .ok_or_else(|| ActionError::not_found(format!("Track {track_id} does not exist")))?;
+        let tracks = owner_tracks(room, owner)?;
+        let index = track_index(tracks, track_id)?;
+        let track = &mut tracks[index];
         track.metadata = metadata;
         let notification = Notification::from(TrackMetadataUpdated::new(
             room_id,
@@ -725,6 +720,13 @@ fn owner_tracks<'a>(
         }
         TrackOwner::Component(id) => Ok(&mut room.component_mut(id)?.tracks),
     }
+}
+
+fn track_index(tracks: &[TrackState], track_id: &str) -> Result<usize, ActionError> {
+    tracks
+        .iter()
+        .position(|t| t.id == track_id)
+        .ok_or_else(|| ActionError::not_found(format!("Track {track_id} does not exist")))
 }
 
 fn removed_tracks(room_id: &str, owner: &TrackOwner, tracks: &[TrackState]) -> Vec<Notification> {

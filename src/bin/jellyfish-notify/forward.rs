@@ -2,8 +2,8 @@
 
 use actix::prelude::*;
 use jellyfish_notifier::{
-    ConnectionEvent, Notification, NotifierError, SIGNATURE_HEADER, Shutdown,
-    SubscribeConnectionEvents, SubscribeServerNotifications, sign_webhook,
+    ConnectionEvent, Notification, NotifierError, SIGNATURE_HEADER, SubscribeConnectionEvents,
+    SubscribeServerNotifications, sign_webhook,
 };
 use tokio::sync::oneshot;
 
@@ -133,14 +133,5 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let _notifications = notifier
         .send(SubscribeServerNotifications(forwarder.recipient()))
         .await;
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            let _ = notifier.send(Shutdown).await;
-            Outcome::Ok
-        }
-        failed = failed_rx => match failed {
-            Ok(err) => output::notifier_failure(err),
-            Err(_) => Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
-        },
-    }
+    output::until_stopped(&notifier, failed_rx).await
 }

@@ -150,3 +150,20 @@ pub(crate) fn notifier_failure(err: jellyfish_notifier::NotifierError) -> crate:
         other => crate::Outcome::Failed(other.to_string()),
     }
 }
+
+/// Runs until Ctrl-C (then shuts the notifier down: exit 0) or until the notifier fails for good.
+pub(crate) async fn until_stopped(
+    notifier: &actix::Addr<jellyfish_notifier::WsNotifier>,
+    failed: tokio::sync::oneshot::Receiver<jellyfish_notifier::NotifierError>,
+) -> crate::Outcome {
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {
+            let _ = notifier.send(jellyfish_notifier::Shutdown).await;
+            crate::Outcome::Ok
+        }
+        failed = failed => match failed {
+            Ok(err) => notifier_failure(err),
+            Err(_) => crate::Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
+        },
+    }
+}

@@ -78,14 +78,5 @@ pub(crate) async fn run(args: Args) -> Outcome {
     if args.metrics {
         let _metrics = notifier.send(SubscribeMetrics(printer.recipient())).await;
     }
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            let _ = notifier.send(Shutdown).await;
-            Outcome::Ok
-        }
-        failed = failed_rx => match failed {
-            Ok(err) => output::notifier_failure(err),
-            Err(_) => Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
-        },
-    }
+    output::until_stopped(&notifier, failed_rx).await
 }
