@@ -2,8 +2,8 @@
 
 use actix::prelude::*;
 use jellyfish_notifier::{
-    ConnectionEvent, MetricsReport, Notification, NotifierError, Shutdown,
-    SubscribeConnectionEvents, SubscribeMetrics, SubscribeServerNotifications,
+    ConnectionEvent, MetricsReport, Notification, NotifierError, SubscribeConnectionEvents,
+    SubscribeMetrics, SubscribeServerNotifications,
 };
 use tokio::sync::oneshot;
 
