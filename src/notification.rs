@@ -1,8 +1,8 @@
 //! The typed notification model every path of this crate delivers: [`Notification`], its payload
 //! structs, cheap-to-clone ids, [`Track`], [`Metadata`] and [`MetricsReport`].
 //!
-//! Ids and texts are `Arc<str>` inside, so cloning a notification for each subscriber costs a few
-//! reference-count increments and no allocation.
+//! Each payload sits behind one `Arc`, so cloning a notification for each subscriber costs one
+//! reference-count increment and no allocation; ids and texts are `Arc<str>`, cheap to clone out.
 //!
 //! # JSON shape
 //!

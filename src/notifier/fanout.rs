@@ -26,9 +26,8 @@ pub struct Delivery {
     pub dropped: Vec<(SubscriptionId, u64)>,
 }
 
-/// The subscribers of one message type, and the delivery to them: one clone per subscriber (the
-/// last gets the original), `try_send` first, then the policy for a full mailbox; stopped
-/// subscribers are removed as they are found.
+/// The subscribers of one message type, and the delivery to them: one clone per subscriber, in
+/// subscription order, handled by the [`DeliveryPolicy`] (see [`FanOut::deliver`]).
 ///
 /// ```
 /// use actix::prelude::*;

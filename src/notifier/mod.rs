@@ -691,7 +691,7 @@ pub struct Shutdown;
 pub struct GetStats;
 
 /// A registered subscription. Dropping it keeps the subscription; [`Subscription::unsubscribe`]
-/// ends it. A subscriber actor that stops is removed automatically.
+/// ends it. A subscriber actor that stops is removed automatically (within a second).
 #[must_use = "dropping a Subscription keeps it; keep it to unsubscribe later"]
 #[derive(Clone, Debug)]
 pub struct Subscription {
