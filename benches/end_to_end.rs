@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::{SinkExt as _, StreamExt as _};
-use jellyfish_notifier::emulator::{Emulator, FirehoseConfig, unix_nanos};
+use jellyfish_emulator::{Emulator, FirehoseConfig, unix_nanos};
 use jellyfish_notifier::*;
 
 /// Notifications per measured run.
@@ -163,8 +163,8 @@ fn end_to_end(c: &mut Criterion) {
             let notifier = WsNotifier::start(emulator.address.as_str(), "development");
             for i in 0..subscribers {
                 let sink = Sink {
-                    handled: handled.clone(),
-                    latencies: (i == 0).then(|| latencies.clone()),
+                    handled: Rc::clone(&handled),
+                    latencies: (i == 0).then(|| Rc::clone(&latencies)),
                 };
                 let _subscription = notifier
                     .send(SubscribeServerNotifications(sink.start().recipient()))

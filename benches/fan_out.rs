@@ -73,7 +73,7 @@ fn fan_out(c: &mut Criterion) {
             let mut fan_out = FanOut::<Notification>::default();
             let mut bare = Vec::new();
             for id in 0..subscribers {
-                let actor = Counter(handled.clone()).start();
+                let actor = Counter(Rc::clone(&handled)).start();
                 fan_out.add(SubscriptionId::new(id), actor.clone().recipient());
                 bare.push(actor.recipient::<Shared>());
             }

@@ -4,6 +4,8 @@
 //!
 //! `cargo bench --bench memory` (prints a table; `-- --test` runs a quick pass)
 
+#![allow(unsafe_code)] // the counting global allocator
+
 use std::alloc::{GlobalAlloc, Layout, System as SystemAlloc};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, Ordering};

@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (server_address, token, emulator) = match (args.next(), args.next()) {
         (Some(address), Some(token)) => (address, token, None),
         _ => {
-            let emulator = jellyfish_notifier::emulator::Emulator::builder()
+            let emulator = jellyfish_emulator::Emulator::builder()
                 .record(false)
                 .start()
                 .await?;
@@ -49,7 +49,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let notifier = WsNotifier::start(server_address, token);
     let delivered = Arc::new(AtomicU64::new(0));
     for _ in 0..subscribers {
-        let counter = Counter(delivered.clone()).start();
+        let counter = Counter(Arc::clone(&delivered)).start();
         let _subscription = notifier
             .send(SubscribeServerNotifications(counter.recipient()))
             .await?;
@@ -64,7 +64,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let notifications = 1_000;
     let started = Instant::now();
-    let config = jellyfish_notifier::emulator::FirehoseConfig {
+    let config = jellyfish_emulator::FirehoseConfig {
         total: Some(notifications),
         high_water: 256,
     };

@@ -55,9 +55,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (server_address, token, emulator) = match (args.next(), args.next()) {
         (Some(address), Some(token)) => (address, token, None),
         _ => {
-            let emulator = jellyfish_notifier::emulator::Emulator::builder()
-                .start()
-                .await?;
+            let emulator = jellyfish_emulator::Emulator::builder().start().await?;
             println!(
                 "no server given: using an emulator on {}",
                 emulator.server_address()
@@ -81,7 +79,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     match emulator {
         Some(emulator) => {
-            let lifecycle = jellyfish_notifier::emulator::LifecycleConfig {
+            let lifecycle = jellyfish_emulator::LifecycleConfig {
                 rate: 10.0,
                 ..Default::default()
             };

@@ -42,9 +42,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (server_address, token, listen, emulator) = match (args.next(), args.next(), args.next()) {
         (Some(address), Some(token), Some(listen)) => (address, token, listen, None),
         _ => {
-            let emulator = jellyfish_notifier::emulator::Emulator::builder()
-                .start()
-                .await?;
+            let emulator = jellyfish_emulator::Emulator::builder().start().await?;
             println!(
                 "no server given: using an emulator on {}",
                 emulator.server_address()
@@ -89,8 +87,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             emulator.connect_peer(&created.room.id, &peer.peer.id)?;
             emulator.disconnect_peer(&created.room.id, &peer.peer.id)?;
             room_api.delete_room(&created.room.id).await?;
-            let all_sent =
-                |e: &jellyfish_notifier::emulator::Emulator| e.webhook_deliveries().len() == 5;
+            let all_sent = |e: &jellyfish_emulator::Emulator| e.webhook_deliveries().len() == 5;
             emulator
                 .wait_until(std::time::Duration::from_secs(5), all_sent)
                 .await;

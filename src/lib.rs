@@ -1,6 +1,5 @@
 #![doc = include_str!("../README.md")]
-#![warn(missing_docs)]
-#![forbid(unsafe_code)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod address;
 mod codec;
@@ -11,9 +10,6 @@ mod room_api;
 mod rooms;
 mod signature;
 mod webhook;
-
-#[cfg(feature = "emulator")]
-pub mod emulator;
 
 /// The raw prost types generated from `proto/server_notifications.proto`, the superset schema of
 /// every server version. Most users want the typed [`Notification`] instead; these are here for

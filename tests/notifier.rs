@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use common::recorder::{Flush, Recorder, Stop, event_where, recv};
-use jellyfish_notifier::emulator::Emulator;
+use jellyfish_emulator::Emulator;
 use jellyfish_notifier::*;
 use serde_json::json;
 
@@ -98,7 +98,7 @@ async fn handshake_subscribes_to_notifications_and_metrics() {
         ConnectionEvent::Ready { gap: None }
     );
     let record = &emulator.connection_records()[0];
-    assert_eq!(record.sent[0], emulator::SentFrame::Authenticated);
+    assert_eq!(record.sent[0], jellyfish_emulator::SentFrame::Authenticated);
 }
 
 #[actix_web::test]
@@ -207,7 +207,7 @@ async fn reconnects_after(fault: impl AsyncFnOnce(&Emulator)) {
         .map(|r| {
             r.sent
                 .iter()
-                .filter(|f| matches!(f, emulator::SentFrame::SubscribeResponse(_)))
+                .filter(|f| matches!(f, jellyfish_emulator::SentFrame::SubscribeResponse(_)))
                 .count()
         })
         .sum();

@@ -1,7 +1,7 @@
 //! The Room API client against the emulator: every call, and the 401 / 404 / 400 / 503 errors with
 //! the server's own messages.
 
-use jellyfish_notifier::emulator::Emulator;
+use jellyfish_emulator::Emulator;
 use jellyfish_notifier::*;
 
 #[actix_web::test]

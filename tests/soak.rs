@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use common::recorder::{Recorder, event_where, recv};
-use jellyfish_notifier::emulator::{Emulator, SentFrame, firehose_notification};
+use jellyfish_emulator::{Emulator, SentFrame, firehose_notification};
 use jellyfish_notifier::*;
 use tokio::sync::mpsc;
 

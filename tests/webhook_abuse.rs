@@ -90,7 +90,7 @@ async fn slow_loris(url: &str) -> Result<u16, String> {
             if socket.write_all(b"R").is_err() {
                 break;
             }
-            std::thread::sleep(std::time::Duration::from_millis(50));
+            std::thread::sleep(Duration::from_millis(50));
         }
         socket.set_nonblocking(false).map_err(|e| e.to_string())?;
         if answer.is_empty() {

@@ -7,7 +7,7 @@ mod common;
 use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use common::recorder::{Recorder, recv};
-use jellyfish_notifier::emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
 use jellyfish_notifier::*;
 use serde_json::json;
 

@@ -23,11 +23,11 @@ impl WebhookSink {
     /// Starts the sink on `127.0.0.1:0`; its `url` ends in `/webhook`.
     pub async fn start() -> Self {
         let received = Arc::new(Mutex::new(Vec::new()));
-        let sink = received.clone();
+        let sink = Arc::clone(&received);
         let server = HttpServer::new(move || {
-            let sink = sink.clone();
+            let sink = Arc::clone(&sink);
             App::new().default_service(web::to(move |req: HttpRequest, body: web::Bytes| {
-                let sink = sink.clone();
+                let sink = Arc::clone(&sink);
                 async move {
                     let header = |name: &str| {
                         req.headers()

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use jellyfish_notifier::emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
 use jellyfish_notifier::{
     MetricsReport, Notification, RoomApi, RoomConfig, Shutdown, SubscribeMetrics,
     SubscribeServerNotifications, TrackType, WaitReady, Webhook, WsNotifier,
@@ -76,7 +76,7 @@ fn printer(source: Source) -> (Addr<Printer>, Arc<Mutex<Vec<Notification>>>) {
     let received = Arc::new(Mutex::new(Vec::new()));
     let addr = Printer {
         source,
-        received: received.clone(),
+        received: Arc::clone(&received),
     }
     .start();
     (addr, received)

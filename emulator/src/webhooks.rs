@@ -7,9 +7,9 @@ use std::sync::{Arc, Weak};
 use tokio::sync::mpsc;
 
 use super::{Shared, lock};
-use crate::codec::{JsonWebhook, encode_batch};
-use crate::notification::Notification;
-use crate::signature::{SIGNATURE_HEADER, sign_webhook};
+use jellyfish_notifier::Notification;
+use jellyfish_notifier::{JsonWebhook, encode_batch};
+use jellyfish_notifier::{SIGNATURE_HEADER, sign_webhook};
 
 /// A notification for one room's webhook URL.
 pub(crate) struct Job {

@@ -1,6 +1,7 @@
 //! The emulator's server WebSocket, driven by a bare WebSocket client: handshake, close codes and
 //! reasons, pings, the receive timeout, subscriptions, metrics, fault injection and the record.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
@@ -8,7 +9,7 @@ use std::time::Duration;
 use awc::ws::{Frame, Message};
 use common::raw_ws::*;
 use futures_util::SinkExt as _;
-use jellyfish_notifier::emulator::{Emulator, SentFrame, TrackOwner};
+use jellyfish_emulator::{Emulator, SentFrame, TrackOwner};
 use jellyfish_notifier::*;
 use serde_json::json;
 

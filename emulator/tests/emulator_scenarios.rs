@@ -1,9 +1,10 @@
 //! The built-in scenarios, observed with a bare WebSocket client.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::raw_ws::{handshake, next_message};
-use jellyfish_notifier::emulator::{Emulator, FirehoseConfig, LifecycleConfig};
+use jellyfish_emulator::{Emulator, FirehoseConfig, LifecycleConfig};
 use jellyfish_notifier::*;
 
 #[actix_web::test]
@@ -90,7 +91,7 @@ async fn the_firehose_delivers_every_notification_in_sequence() {
         assert_eq!(got, seq);
         assert_eq!(
             n.kind(),
-            emulator::firehose_notification(seq).kind(),
+            jellyfish_emulator::firehose_notification(seq).kind(),
             "the generator's kind for {seq}"
         );
     }

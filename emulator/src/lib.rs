@@ -7,7 +7,7 @@
 //! same notifications in the same order for each REST or media action (see `protocol.md`).
 //!
 //! ```no_run
-//! use jellyfish_notifier::emulator::Emulator;
+//! use jellyfish_emulator::Emulator;
 //!
 //! # async fn demo() -> std::io::Result<()> {
 //! let emulator = Emulator::builder().token("development").start().await?;
@@ -47,6 +47,8 @@
 //! | `POST /emulator/faults/unknown` `{"field": 99}` | send an unknown content member |
 //! | `POST /emulator/faults/delay` `{"ms": 50}` | delay every frame sent from now on |
 
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
 mod http;
 mod scenario;
 mod socket;
@@ -63,9 +65,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
-use crate::control::{ApiToken, EventType};
-use crate::notification::{MetricsReport, Notification, TrackType};
-use crate::rooms;
+use jellyfish_notifier::{ApiToken, EventType};
+use jellyfish_notifier::{MetricsReport, Notification, TrackType};
 
 pub use scenario::{FirehoseConfig, LifecycleConfig, firehose_notification, unix_nanos};
 pub use webhooks::{WebhookDelivery, WebhookOutcome};
@@ -204,10 +205,10 @@ impl EmulatorBuilder {
             started: Instant::now(),
         });
         webhooks::spawn_sender(&shared, webhook_rx);
-        let server = http::serve(shared.clone(), self.bind)?;
+        let server = http::serve(Arc::clone(&shared), self.bind)?;
         let addr = server.addr;
         *lock(&shared.address) = addr.to_string();
-        let metrics = actix_web::rt::spawn(metrics_loop(shared.clone()));
+        let metrics = actix_web::rt::spawn(metrics_loop(Arc::clone(&shared)));
         Ok(Emulator {
             shared,
             addr,
@@ -510,7 +511,10 @@ impl Emulator {
     // --- REST actions (the same code the HTTP routes run) ---
 
     /// Creates a room from a `POST /room` body (validated as the server does).
-    pub fn create_room(&self, body: &serde_json::Value) -> Result<rooms::Room, ActionError> {
+    pub fn create_room(
+        &self,
+        body: &serde_json::Value,
+    ) -> Result<jellyfish_notifier::Room, ActionError> {
         self.shared.act(|w| w.create_room(body))
     }
 
@@ -520,7 +524,7 @@ impl Emulator {
     }
 
     /// Adds a WebRTC peer: `peer_added` (v0.5).
-    pub fn add_peer(&self, room_id: &str) -> Result<rooms::PeerDetails, ActionError> {
+    pub fn add_peer(&self, room_id: &str) -> Result<jellyfish_notifier::PeerDetails, ActionError> {
         let address = self.shared.server_address();
         self.shared
             .act(|w| w.add_peer(room_id, &serde_json::json!({"type": "webrtc"}), &address))
@@ -532,7 +536,7 @@ impl Emulator {
     }
 
     /// Every room, as `GET /room` shows them.
-    pub fn rooms(&self) -> Vec<rooms::Room> {
+    pub fn rooms(&self) -> Vec<jellyfish_notifier::Room> {
         lock(&self.shared.world).rooms()
     }
 
@@ -690,7 +694,7 @@ impl Emulator {
         let mut last_error = None;
         // The old listener's port is normally free at once; retry briefly in case it is not.
         for _ in 0..50 {
-            match http::serve(self.shared.clone(), self.addr) {
+            match http::serve(Arc::clone(&self.shared), self.addr) {
                 Ok(server) => {
                     *lock(&self.server) = Some(server);
                     return Ok(());

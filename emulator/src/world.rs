@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::notification::*;
-use crate::rooms::{self, PeerStatus, RoomConfig};
+use jellyfish_notifier::*;
+use jellyfish_notifier::{PeerStatus, RoomConfig};
 
 /// Which server release the emulator behaves as. It decides which notifications exist and the
 /// webhook body format.
@@ -136,8 +136,8 @@ impl TrackState {
         )
     }
 
-    fn info(&self) -> rooms::TrackInfo {
-        rooms::TrackInfo {
+    fn info(&self) -> TrackInfo {
+        TrackInfo {
             id: self.id.clone(),
             track_type: self.track_type.name().unwrap_or("video").to_owned(),
             metadata: self.metadata.clone(),
@@ -187,14 +187,14 @@ impl RoomState {
             })
     }
 
-    fn to_rest(&self) -> rooms::Room {
-        rooms::Room {
+    fn to_rest(&self) -> Room {
+        Room {
             id: self.id.clone(),
             config: self.config.clone(),
             components: self
                 .components
                 .iter()
-                .map(|c| rooms::Component {
+                .map(|c| Component {
                     id: c.id.clone(),
                     component_type: c.component_type.clone(),
                     properties: Value::Object(Default::default()),
@@ -206,8 +206,8 @@ impl RoomState {
     }
 }
 
-fn peer_to_rest(peer: &PeerState) -> rooms::Peer {
-    rooms::Peer {
+fn peer_to_rest(peer: &PeerState) -> Peer {
+    Peer {
         id: peer.id.clone(),
         peer_type: "webrtc".to_owned(),
         status: peer.status,
@@ -277,19 +277,16 @@ impl World {
             .collect()
     }
 
-    pub(crate) fn rooms(&self) -> Vec<rooms::Room> {
+    pub(crate) fn rooms(&self) -> Vec<Room> {
         self.rooms.values().map(RoomState::to_rest).collect()
     }
 
-    pub(crate) fn get_room(&self, room_id: &str) -> Result<rooms::Room, ActionError> {
+    pub(crate) fn get_room(&self, room_id: &str) -> Result<Room, ActionError> {
         self.room(room_id).map(RoomState::to_rest)
     }
 
     /// `POST /room`, with the body's JSON already parsed (validated here as the server does).
-    pub(crate) fn create_room(
-        &mut self,
-        body: &Value,
-    ) -> Result<(rooms::Room, Emissions), ActionError> {
+    pub(crate) fn create_room(&mut self, body: &Value) -> Result<(Room, Emissions), ActionError> {
         let config = parse_room_config(body)?;
         let id = match &config.room_id {
             Some(id) => {
@@ -362,7 +359,7 @@ impl World {
         room_id: &str,
         body: &Value,
         server_address: &str,
-    ) -> Result<(rooms::PeerDetails, Emissions), ActionError> {
+    ) -> Result<(PeerDetails, Emissions), ActionError> {
         let peer_type = body
             .get("type")
             .ok_or_else(|| ActionError::bad_request("Invalid request body structure"))?;
@@ -385,7 +382,7 @@ impl World {
             metadata: Value::Null,
             tracks: Vec::new(),
         };
-        let details = rooms::PeerDetails {
+        let details = PeerDetails {
             peer: peer_to_rest(&peer),
             token: peer.token.clone(),
             peer_websocket_url: Some(format!("{server_address}/socket/peer/websocket")),

@@ -1,6 +1,7 @@
 //! The `jellyfish-notify` binary: help, usage errors (exit 2), authentication failure (exit 3),
 //! `tail --json`, `forward` in both formats with signing, `emulate`, and the demo's tally.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::io::{BufRead as _, BufReader};
@@ -9,7 +10,7 @@ use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt as _;
 use common::webhook_sink::WebhookSink;
-use jellyfish_notifier::emulator::Emulator;
+use jellyfish_emulator::Emulator;
 use jellyfish_notifier::*;
 use serde_json::json;
 

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, sleep, sleep_until};
 
 use super::{ConnectionRecord, Outgoing, SentFrame, Shared, SocketEntry, lock};
-use crate::codec::{DecodedMessage, decode_server_message};
-use crate::control::{ControlMessage, EventType};
+use jellyfish_notifier::{ControlMessage, EventType};
+use jellyfish_notifier::{DecodedMessage, decode_server_message};
 
 /// Client frames are tiny; anything larger is not a client of this protocol.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
@@ -48,7 +48,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
             id,
             SocketEntry {
                 tx,
-                queued: queued.clone(),
+                queued: Arc::clone(&queued),
                 authenticated: false,
                 notifications: false,
                 metrics: false,
@@ -59,7 +59,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
     // Removes the socket even if its task is dropped mid-flight (a server restart stops the worker
     // runtime without running the code after the loop).
     let _registered = Registered {
-        shared: shared.clone(),
+        shared: Arc::clone(&shared),
         id,
     };
     if shared.config.record {

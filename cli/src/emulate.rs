@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use jellyfish_notifier::emulator::{Emulator, FirehoseConfig, LifecycleConfig, ServerVersion};
+use jellyfish_emulator::{Emulator, FirehoseConfig, LifecycleConfig, ServerVersion};
 
 use crate::Outcome;
 

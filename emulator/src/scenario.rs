@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use super::{ActionError, Emulator, TrackOwner};
-use crate::notification::*;
+use jellyfish_notifier::*;
 
 /// The `lifecycle` scenario: rooms created, peers added and connected, tracks published, metadata
 /// changed, peers leaving, rooms deleted.

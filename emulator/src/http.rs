@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::world::{ActionError, HlsEvent, TrackOwner};
 use super::{Shared, lock, socket};
-use crate::notification::{Notification, TrackType};
-use crate::rooms::{CreatedRoom, DataResponse, ErrorResponse};
+use jellyfish_notifier::{CreatedRoom, DataResponse, ErrorResponse};
+use jellyfish_notifier::{Notification, TrackType};
 
 /// A listening server.
 pub(super) struct Running {

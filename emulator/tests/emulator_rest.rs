@@ -1,13 +1,14 @@
 //! The emulator's REST API and `/emulator/…` controls over real HTTP, and the notifications each
 //! action produces over the WebSocket and by webhook, for server versions 0.3 and 0.5.
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
 
 use common::raw_ws::{PATIENCE, handshake, next_message};
 use common::webhook_sink::WebhookSink;
-use jellyfish_notifier::emulator::{Emulator, ServerVersion, WebhookOutcome};
+use jellyfish_emulator::{Emulator, ServerVersion, WebhookOutcome};
 use jellyfish_notifier::*;
 use serde_json::{Value, json};
 
