@@ -50,6 +50,14 @@ pub enum DecodeError {
         /// What is wrong with it.
         source: Box<DecodeError>,
     },
+    /// One item of a JSON array of notifications (the crate's own JSON shape) is not one.
+    #[error("array item {index}: {source}")]
+    JsonArrayItem {
+        /// The item's position, from 0.
+        index: usize,
+        /// What is wrong with it.
+        source: Box<DecodeError>,
+    },
     /// The JSON body is not the v0.3.0 webhook envelope `{"notification": "<protobuf bytes>"}`.
     #[error("not a Jellyfish v0.3 JSON webhook body: {0}")]
     JsonEnvelope(String),
@@ -70,6 +78,15 @@ pub enum EncodeError {
     UnknownField {
         /// The offending field number.
         field: u32,
+    },
+    /// [`Notification::Unknown`] that arrived as JSON with a `"type"` this crate does not know: it
+    /// has no protobuf field number, so there is nothing to encode.
+    #[error(
+        "cannot encode the unknown notification type {kind:?}: it arrived as JSON and has no protobuf field number"
+    )]
+    NoFieldNumber {
+        /// Its JSON `"type"`.
+        kind: String,
     },
     /// The v0.3.0 JSON envelope carries the protobuf bytes as a JSON string, which only works when
     /// they happen to be valid UTF-8; the real v0.3.0 server fails to send such a notification too.
@@ -187,18 +204,16 @@ pub fn receive_json_body(body: &[u8]) -> Result<Vec<Notification>, DecodeError> 
     match &value {
         serde_json::Value::Object(object) if !object.contains_key("type") => receive_json(&value),
         serde_json::Value::Object(_) => Ok(vec![own_shape(value)?]),
-        serde_json::Value::Array(items) => {
-            let mut notifications = Vec::with_capacity(items.len());
-            for (index, item) in items.iter().enumerate() {
-                notifications.push(own_shape(item.clone()).map_err(|source| {
-                    DecodeError::BatchItem {
-                        index,
-                        source: Box::new(source),
-                    }
-                })?);
-            }
-            Ok(notifications)
-        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                own_shape(item.clone()).map_err(|source| DecodeError::JsonArrayItem {
+                    index,
+                    source: Box::new(source),
+                })
+            })
+            .collect(),
         other => Err(DecodeError::JsonEnvelope(format!(
             "expected an object or an array of notifications, got {}",
             json_kind(other)
@@ -268,7 +283,7 @@ impl Notification {
     pub fn encode(&self) -> Result<Vec<u8>, EncodeError> {
         match notification_to_content(self) {
             Ok(content) => Ok(server_message(content)),
-            Err(field) => encode_unknown(field),
+            Err(unknown) => encode_unknown(unknown),
         }
     }
 }
@@ -290,7 +305,12 @@ pub fn encode_batch(notifications: &[Notification]) -> Result<Vec<u8>, EncodeErr
     Ok(bytes)
 }
 
-fn encode_unknown(field: u32) -> Result<Vec<u8>, EncodeError> {
+fn encode_unknown(unknown: &UnknownNotification) -> Result<Vec<u8>, EncodeError> {
+    let Some(field) = unknown.field else {
+        return Err(EncodeError::NoFieldNumber {
+            kind: unknown.kind.as_deref().unwrap_or_default().to_owned(),
+        });
+    };
     if field <= LAST_KNOWN_MEMBER || field > MAX_FIELD_NUMBER {
         return Err(EncodeError::UnknownField { field });
     }
@@ -352,9 +372,9 @@ fn decode_content(
 ) -> Result<DecodedMessage, DecodeError> {
     let Some(content) = content else {
         return match last_field_number(bytes) {
-            Some(field) => Ok(DecodedMessage::Notification(Notification::Unknown {
-                field,
-            })),
+            Some(field) => Ok(DecodedMessage::Notification(Notification::from(
+                UnknownNotification::field(field),
+            ))),
             None => Err(DecodeError::Empty),
         };
     };
@@ -532,106 +552,72 @@ impl Wire for Track {
     }
 }
 
-/// One table for both directions: each notification member, its payload fields, and (for track and
-/// channel events) the module of its `endpoint_info` oneof.
-macro_rules! notification_members {
-    (
-        plain { $($variant:ident { $($field:ident),* })* }
-        with_endpoint { $($evariant:ident($module:ident) { $($efield:ident),* })* }
-        other { $($control:tt)* }
-    ) => {
+/// The codec's arms in both directions, derived from the table of kinds: each payload field
+/// converts with [`Wire`]; `endpoint` rows also map their `endpoint_info` oneof.
+macro_rules! define_codec {
+    ($(
+        $(#[$doc:meta])*
+        $number:literal $name:literal $variant:ident since $since:ident $(endpoint $module:ident)?
+        { $($(#[$fdoc:meta])* $field:ident: $ty:ty,)* }
+        [ $($(#[$xdoc:meta])* $xfield:ident: $xty:ty,)* ];
+    )*) => {
+        /// What a content member carries.
         fn content_to_message(content: pb::Content) -> Member {
             let notification = match content {
-                $(pb::Content::$variant(p) => Notification::from($variant {
-                    $($field: Wire::from_proto(p.$field),)*
-                }),)*
-                $(pb::Content::$evariant(p) => Notification::from($evariant {
-                    room_id: Wire::from_proto(p.room_id),
-                    endpoint: p.endpoint_info.map(|endpoint| match endpoint {
+                $(pb::Content::$variant(p) => {
+                    #[allow(clippy::needless_update, unused_mut)]
+                    let mut payload = $variant {
+                        $($field: Wire::from_proto(p.$field),)*
+                        $($xfield: Wire::from_proto(p.$xfield),)*
+                        ..Default::default()
+                    };
+                    $(payload.endpoint = p.endpoint_info.map(|endpoint| match endpoint {
                         pb::$module::EndpointInfo::PeerId(id) => Endpoint::Peer(id.into()),
                         pb::$module::EndpointInfo::ComponentId(id) => Endpoint::Component(id.into()),
-                    }),
-                    $($efield: Wire::from_proto(p.$efield),)*
-                }),)*
-                $($control)*
+                    });)?
+                    Notification::from(payload)
+                })*
+                pb::Content::Authenticated(_) => return control(ControlMessage::Authenticated),
+                pb::Content::AuthRequest(request) => {
+                    return control(ControlMessage::AuthRequest { token: ApiToken::new(request.token) });
+                }
+                pb::Content::SubscribeRequest(request) => {
+                    return control(ControlMessage::SubscribeRequest(EventType::from_i32(request.event_type)));
+                }
+                pb::Content::SubscribeResponse(response) => {
+                    return control(ControlMessage::SubscribeResponse(EventType::from_i32(response.event_type)));
+                }
+                pb::Content::MetricsReport(report) => {
+                    return Member::Decoded(DecodedMessage::Metrics(MetricsReport::new(report.metrics)));
+                }
+                pb::Content::NotificationBatch(batch) => return Member::Batch(batch),
             };
             Member::Decoded(DecodedMessage::Notification(notification))
         }
 
-        /// The content member of a notification, or the field number of an unknown one.
-        fn notification_to_content(notification: &Notification) -> Result<pb::Content, u32> {
+        /// The content member of a notification, or the unknown one back.
+        fn notification_to_content(notification: &Notification) -> Result<pb::Content, &UnknownNotification> {
             Ok(match notification {
-                $(Notification::$variant(n) => pb::Content::$variant(pb::$variant {
-                    $($field: n.$field.to_proto(),)*
-                }),)*
-                $(Notification::$evariant(n) => pb::Content::$evariant(pb::$evariant {
-                    room_id: n.room_id.to_proto(),
-                    endpoint_info: n.endpoint.as_ref().map(|endpoint| match endpoint {
+                $(Notification::$variant(n) => {
+                    #[allow(clippy::needless_update, unused_mut)]
+                    let mut message = pb::$variant {
+                        $($field: n.$field.to_proto(),)*
+                        $($xfield: n.$xfield.to_proto(),)*
+                        ..Default::default()
+                    };
+                    $(message.endpoint_info = n.endpoint.as_ref().map(|endpoint| match endpoint {
                         Endpoint::Peer(id) => pb::$module::EndpointInfo::PeerId(id.to_proto()),
-                        Endpoint::Component(id) => {
-                            pb::$module::EndpointInfo::ComponentId(id.to_proto())
-                        }
-                    }),
-                    $($efield: n.$efield.to_proto(),)*
-                }),)*
-                Notification::Unknown { field } => return Err(*field),
+                        Endpoint::Component(id) => pb::$module::EndpointInfo::ComponentId(id.to_proto()),
+                    });)?
+                    pb::Content::$variant(message)
+                })*
+                Notification::Unknown(unknown) => return Err(unknown),
             })
         }
     };
 }
 
-notification_members! {
-    plain {
-        RoomCrashed { room_id }
-        PeerConnected { room_id, peer_id, peer_type }
-        PeerDisconnected { room_id, peer_id, peer_type }
-        PeerCrashed { room_id, peer_id, reason, peer_type }
-        ComponentCrashed { room_id, component_id }
-        RoomCreated { room_id }
-        RoomDeleted { room_id }
-        HlsPlayable { room_id, component_id }
-        HlsUploaded { room_id }
-        HlsUploadCrashed { room_id }
-        PeerMetadataUpdated { room_id, peer_id, metadata, peer_type }
-        PeerAdded { room_id, peer_id, peer_type }
-        PeerDeleted { room_id, peer_id, peer_type }
-        StreamConnected { stream_id }
-        StreamDisconnected { stream_id }
-        ViewerConnected { stream_id, viewer_id }
-        ViewerDisconnected { stream_id, viewer_id }
-        StreamerConnected { stream_id, streamer_id }
-        StreamerDisconnected { stream_id, streamer_id }
-        TrackForwarding { room_id, peer_id, composition_url, input_id, audio_track, video_track }
-        TrackForwardingRemoved { room_id, peer_id, composition_url, input_id }
-        VadNotification { room_id, peer_id, track_id, status }
-        RecordingStatusChanged { recording_id, status, metadata }
-    }
-    with_endpoint {
-        TrackAdded(track_added) { track }
-        TrackRemoved(track_removed) { track }
-        TrackMetadataUpdated(track_metadata_updated) { track }
-        ChannelAdded(channel_added) { channel_id }
-        ChannelRemoved(channel_removed) { channel_id }
-    }
-    other {
-        pb::Content::Authenticated(_) => return control(ControlMessage::Authenticated),
-        pb::Content::AuthRequest(request) => {
-            return control(ControlMessage::AuthRequest { token: ApiToken::new(request.token) });
-        }
-        pb::Content::SubscribeRequest(request) => {
-            return control(ControlMessage::SubscribeRequest(EventType::from_i32(request.event_type)));
-        }
-        pb::Content::SubscribeResponse(response) => {
-            return control(ControlMessage::SubscribeResponse(EventType::from_i32(
-                response.event_type,
-            )));
-        }
-        pb::Content::MetricsReport(report) => {
-            return Member::Decoded(DecodedMessage::Metrics(MetricsReport::new(report.metrics)));
-        }
-        pb::Content::NotificationBatch(batch) => return Member::Batch(batch),
-    }
-}
+crate::notification::with_kinds!(define_codec);
 
 fn control(message: ControlMessage) -> Member {
     Member::Decoded(DecodedMessage::Control(message))

@@ -11,6 +11,8 @@ mod rooms;
 mod signature;
 mod webhook;
 
+pub mod testing;
+
 /// The raw prost types generated from `proto/server_notifications.proto`, the superset schema of
 /// every server version. Most users want the typed [`Notification`] instead; these are here for
 /// tools that must see the wire messages as they are.
@@ -27,12 +29,13 @@ pub use codec::{
 pub use control::{ApiToken, ControlMessage, EventType};
 pub use notification::{
     ChannelAdded, ChannelId, ChannelRemoved, ComponentCrashed, ComponentId, Endpoint, HlsPlayable,
-    HlsUploadCrashed, HlsUploaded, InputId, Metadata, MetricsReport, Notification, PeerAdded,
-    PeerConnected, PeerCrashed, PeerDeleted, PeerDisconnected, PeerId, PeerMetadataUpdated,
-    PeerType, RecordingId, RecordingStatus, RecordingStatusChanged, RoomCrashed, RoomCreated,
-    RoomDeleted, RoomId, StreamConnected, StreamDisconnected, StreamId, StreamerConnected,
-    StreamerDisconnected, StreamerId, Track, TrackAdded, TrackForwarding, TrackForwardingRemoved,
-    TrackId, TrackMetadataUpdated, TrackRemoved, TrackType, VadNotification, VadStatus,
+    HlsUploadCrashed, HlsUploaded, InputId, Kind, Metadata, MetricsReport, Notification,
+    NotificationRef, ParseNameError, PeerAdded, PeerConnected, PeerCrashed, PeerDeleted,
+    PeerDisconnected, PeerId, PeerMetadataUpdated, PeerType, RecordingId, RecordingStatus,
+    RecordingStatusChanged, RoomCrashed, RoomCreated, RoomDeleted, RoomId, ServerRelease,
+    StreamConnected, StreamDisconnected, StreamId, StreamerConnected, StreamerDisconnected,
+    StreamerId, Track, TrackAdded, TrackForwarding, TrackForwardingRemoved, TrackId,
+    TrackMetadataUpdated, TrackRemoved, TrackType, UnknownNotification, VadNotification, VadStatus,
     ViewerConnected, ViewerDisconnected, ViewerId,
 };
 pub use notifier::{

@@ -154,32 +154,38 @@ fn an_unknown_member_decodes_as_unknown_with_its_field() {
     let bytes = hex("c202 03 0a0161");
     assert_eq!(
         receive_binary(&bytes).unwrap(),
-        vec![Notification::Unknown { field: 40 }]
+        vec![Notification::from(UnknownNotification::field(40))]
     );
     // A varint member works too.
     assert_eq!(
         receive_binary(&hex("c002 05")).unwrap(),
-        vec![Notification::Unknown { field: 40 }]
+        vec![Notification::from(UnknownNotification::field(40))]
     );
 }
 
 #[test]
 fn an_unknown_member_that_would_be_misread_cannot_be_encoded() {
     for field in [0, 10, 34, 1 << 29] {
-        let err = Notification::Unknown { field }.encode().unwrap_err();
+        let err = Notification::from(UnknownNotification::field(field))
+            .encode()
+            .unwrap_err();
         assert!(
             matches!(err, EncodeError::UnknownField { field: f } if f == field),
             "{err}"
         );
     }
-    assert!(Notification::Unknown { field: 35 }.encode().is_ok());
+    assert!(
+        Notification::from(UnknownNotification::field(35))
+            .encode()
+            .is_ok()
+    );
 }
 
 #[test]
 fn batches_unwrap_in_order_including_unknown_items() {
     let items = vec![
         Notification::from(RoomCreated::new("r")),
-        Notification::Unknown { field: 99 },
+        Notification::from(UnknownNotification::field(99)),
         Notification::from(PeerAdded::new("r", "p")),
     ];
     let bytes = encode_batch(&items).unwrap();

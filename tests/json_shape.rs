@@ -52,7 +52,7 @@ fn defaults_are_included_and_enums_are_short_names() {
 #[test]
 fn unknown_members_and_enum_values_keep_their_numbers() {
     assert_eq!(
-        serde_json::to_string(&Notification::Unknown { field: 40 }).unwrap(),
+        serde_json::to_string(&Notification::from(UnknownNotification::field(40))).unwrap(),
         r#"{"type":"unknown","field":40}"#
     );
     let n = Notification::from(PeerConnected {
@@ -86,11 +86,13 @@ fn json_deserialization_errors_are_readable() {
     let err = serde_json::from_str::<Notification>(r#"{"type":"peer_connected","room_id":"r"}"#)
         .unwrap_err();
     assert!(err.to_string().contains("missing field `peer_id`"), "{err}");
-    let err = serde_json::from_str::<Notification>(r#"{"type":"no_such_thing"}"#).unwrap_err();
+    let err = serde_json::from_str::<Notification>(r#"{"type":7}"#).unwrap_err();
     assert!(
-        err.to_string().contains("unknown variant `no_such_thing`"),
+        err.to_string().contains("\"type\" must be a string"),
         "{err}"
     );
+    let err = serde_json::from_str::<Notification>(r#"{"room_id":"r"}"#).unwrap_err();
+    assert!(err.to_string().contains("missing field `type`"), "{err}");
     let err = serde_json::from_str::<Notification>(
         r#"{"type":"peer_added","room_id":"r","peer_id":"p","peer_type":"martian"}"#,
     )
@@ -152,4 +154,30 @@ fn metrics_debug_output_is_bounded() {
     let debug = format!("{:?}", MetricsReport::new(big.clone()));
     assert!(debug.len() < 400, "{} bytes", debug.len());
     assert!(debug.contains(&format!("({} bytes)", big.len())));
+}
+
+#[test]
+fn a_json_notification_of_an_unknown_type_decodes_to_unknown() {
+    let n: Notification =
+        serde_json::from_str(r#"{"type":"no_such_thing","room_id":"r","x":[1]}"#).unwrap();
+    assert_eq!(
+        n,
+        Notification::from(UnknownNotification {
+            field: None,
+            kind: Some("no_such_thing".into()),
+        })
+    );
+    assert_eq!(n.kind(), "unknown");
+    assert_eq!(
+        serde_json::to_value(&n).unwrap(),
+        json!({"type": "unknown", "kind": "no_such_thing"})
+    );
+    assert!(matches!(
+        n.encode(),
+        Err(EncodeError::NoFieldNumber { kind }) if kind == "no_such_thing"
+    ));
+    let batch =
+        receive_json_body(br#"[{"type":"room_created","room_id":"r"},{"type":"brand_new"}]"#)
+            .unwrap();
+    assert_eq!(batch[1].kind(), "unknown");
 }

@@ -242,7 +242,7 @@ async fn reconnects_and_resubscribes_after_a_server_restart_on_the_same_port() {
 }
 
 #[actix_web::test]
-async fn a_malformed_frame_and_an_unknown_member_are_skipped_and_the_connection_kept() {
+async fn a_malformed_frame_is_skipped_and_an_unknown_member_delivered_and_the_connection_kept() {
     let emulator = Emulator::builder().start().await.unwrap();
     let notifier = notifier(&emulator);
     let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
@@ -252,6 +252,11 @@ async fn a_malformed_frame_and_an_unknown_member_are_skipped_and_the_connection_
     emulator
         .create_room(&json!({"roomId": "still-here"}))
         .unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "the unknown member").await,
+        Notification::from(UnknownNotification::field(77)),
+        "an unknown member reaches subscribers, as through a webhook"
+    );
     assert_eq!(
         recv(&mut received.notifications, "room_created").await,
         room_created("still-here")

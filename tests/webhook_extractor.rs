@@ -160,13 +160,13 @@ async fn undecodable_bodies_get_400_naming_what_was_wrong() {
         ),
         (
             "application/json",
-            br#"{"type":"bogus"}"#.to_vec(),
-            "unknown variant `bogus`",
+            br#"{"type":"room_created"}"#.to_vec(),
+            "`room_created`: missing field `room_id`",
         ),
         (
             "application/json",
             br#"[{"type":"room_created","room_id":"r"}, 7]"#.to_vec(),
-            "item 1",
+            "array item 1",
         ),
         (
             "application/json",
@@ -400,4 +400,30 @@ async fn web_json_routes_give_the_same_notifications() {
         let got: Vec<Notification> = test::call_and_read_body_json(&service, request).await;
         assert_eq!(got, vec![expected], "{uri}");
     }
+}
+
+#[actix_web::test]
+async fn an_unknown_member_reaches_the_handler_through_a_webhook() {
+    let unknown = Notification::from(UnknownNotification::field(40));
+    let single = unknown.encode().unwrap();
+    assert_eq!(
+        decoded(WebhookConfig::default(), "application/x-protobuf", single).await,
+        vec![unknown.clone()]
+    );
+    let batch = encode_batch(&[room_created("r"), unknown.clone()]).unwrap();
+    assert_eq!(
+        decoded(WebhookConfig::default(), "application/x-protobuf", batch).await,
+        vec![room_created("r"), unknown]
+    );
+    let json = br#"[{"type":"room_created","room_id":"r"},{"type":"from_the_future","x":1}]"#;
+    assert_eq!(
+        decoded(WebhookConfig::default(), "application/json", json.to_vec()).await,
+        vec![
+            room_created("r"),
+            Notification::from(UnknownNotification {
+                field: None,
+                kind: Some("from_the_future".into()),
+            })
+        ]
+    );
 }

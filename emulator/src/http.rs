@@ -461,7 +461,9 @@ async fn fault(req: HttpRequest, path: web::Path<String>, body: web::Bytes, shar
                 let field = number("field")
                     .and_then(|f| u32::try_from(f).ok())
                     .unwrap_or(99);
-                s.push_notification(&Notification::Unknown { field });
+                s.push_notification(&Notification::from(
+                    jellyfish_notifier::UnknownNotification::field(field),
+                ));
                 lock(&s.sockets).open.len()
             }
             "delay" => {

@@ -674,8 +674,9 @@ impl Emulator {
     /// Sends a content member this protocol does not have (`field` > 34) to every socket subscribed
     /// to notifications.
     pub fn send_unknown_member(&self, field: u32) {
-        self.shared
-            .push_notification(&Notification::Unknown { field });
+        self.shared.push_notification(&Notification::from(
+            jellyfish_notifier::UnknownNotification::field(field),
+        ));
     }
 
     /// Delays every frame written from now on by `delay` (zero turns it off).

@@ -37,23 +37,17 @@ impl ServerVersion {
 
     /// Whether this release has the notification at all.
     pub fn emits(self, notification: &Notification) -> bool {
-        match notification {
-            Notification::RoomCrashed(_)
-            | Notification::PeerConnected(_)
-            | Notification::PeerDisconnected(_)
-            | Notification::PeerCrashed(_)
-            | Notification::ComponentCrashed(_)
-            | Notification::RoomCreated(_)
-            | Notification::RoomDeleted(_)
-            | Notification::HlsPlayable(_)
-            | Notification::HlsUploaded(_)
-            | Notification::HlsUploadCrashed(_) => true,
-            Notification::PeerMetadataUpdated(_)
-            | Notification::TrackAdded(_)
-            | Notification::TrackRemoved(_)
-            | Notification::TrackMetadataUpdated(_) => self >= Self::V0_4,
-            Notification::PeerAdded(_) | Notification::PeerDeleted(_) => self >= Self::V0_5,
-            _ => false,
+        notification
+            .since()
+            .is_some_and(|since| since <= self.release())
+    }
+
+    /// The release whose notifications this version sends.
+    pub fn release(self) -> ServerRelease {
+        match self {
+            Self::V0_3 => ServerRelease::Jellyfish0_3,
+            Self::V0_4 => ServerRelease::Jellyfish0_4,
+            Self::V0_5 => ServerRelease::Jellyfish0_5,
         }
     }
 

@@ -355,9 +355,9 @@ async fn fault_malformed_and_unknown_frames_reach_subscribers() {
     }
     assert_eq!(
         next_message(&mut socket).await,
-        Some(DecodedMessage::Notification(Notification::Unknown {
-            field: 99
-        }))
+        Some(DecodedMessage::Notification(Notification::from(
+            UnknownNotification::field(99)
+        )))
     );
 }
 

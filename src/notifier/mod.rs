@@ -554,13 +554,13 @@ impl WsNotifier {
     }
 
     fn fan_out(&mut self, notification: Notification) {
-        if let Notification::Unknown { field } = notification {
+        if let Notification::Unknown(unknown) = &notification {
+            // Delivered like any other (as the webhook path does), and counted.
             self.counters.unknown += 1;
             tracing::debug!(
-                field,
-                "skipping a content member this version does not know"
+                field = unknown.field,
+                "a content member this version does not know"
             );
-            return;
         }
         self.counters.notifications += 1;
         let delivery = self
