@@ -458,69 +458,33 @@ fn raw_batch_items(bytes: &[u8]) -> Vec<&[u8]> {
         .collect()
 }
 
-/// Conversion between a model field and its prost field.
-trait Wire: Sized {
-    type Proto;
-    fn from_proto(proto: Self::Proto) -> Self;
-    fn to_proto(&self) -> Self::Proto;
+/// Conversion between a model field and its prost field `P` (generic, so that the blanket impls
+/// for text and number fields do not overlap).
+trait Wire<P>: Sized {
+    fn from_proto(proto: P) -> Self;
+    fn to_proto(&self) -> P;
 }
 
-macro_rules! wire_text {
-    ($($ty:ty),*) => {$(
-        impl Wire for $ty {
-            type Proto = String;
-            fn from_proto(proto: String) -> Self {
-                proto.into()
-            }
-            fn to_proto(&self) -> String {
-                (**self).to_owned()
-            }
-        }
-    )*};
-}
-
-wire_text!(
-    RoomId,
-    PeerId,
-    ComponentId,
-    TrackId,
-    ChannelId,
-    StreamId,
-    ViewerId,
-    StreamerId,
-    InputId,
-    RecordingId,
-    std::sync::Arc<str>
-);
-
-impl Wire for Metadata {
-    type Proto = String;
+impl<T: TextField> Wire<String> for T {
     fn from_proto(proto: String) -> Self {
         proto.into()
     }
     fn to_proto(&self) -> String {
-        self.as_str().to_owned()
+        self.as_ref().to_owned()
     }
 }
 
-macro_rules! wire_number {
-    ($($ty:ty),*) => {$(
-        impl Wire for $ty {
-            type Proto = i32;
-            fn from_proto(proto: i32) -> Self {
-                Self::from_i32(proto)
-            }
-            fn to_proto(&self) -> i32 {
-                self.to_i32()
-            }
-        }
-    )*};
+/// Protobuf enums are `int32` on the wire; an unknown value is kept.
+impl<T: NumberField> Wire<i32> for T {
+    fn from_proto(proto: i32) -> Self {
+        T::from_wire(proto)
+    }
+    fn to_proto(&self) -> i32 {
+        self.to_wire()
+    }
 }
 
-wire_number!(TrackType, PeerType, VadStatus, RecordingStatus);
-
-impl Wire for Option<Track> {
-    type Proto = Option<proto::Track>;
+impl Wire<Option<proto::Track>> for Option<Track> {
     fn from_proto(proto: Option<proto::Track>) -> Self {
         proto.map(|track| Track {
             id: track.id.into(),
@@ -538,8 +502,7 @@ impl Wire for Option<Track> {
 }
 
 /// A track notification always carries its track; a server that left it out sent the default one.
-impl Wire for Track {
-    type Proto = Option<proto::Track>;
+impl Wire<Option<proto::Track>> for Track {
     fn from_proto(proto: Option<proto::Track>) -> Self {
         Option::<Track>::from_proto(proto).unwrap_or_default()
     }

@@ -13,10 +13,8 @@
 //! }
 //! ```
 
-use std::cell::Cell;
-use std::sync::Arc;
-
 use crate::notification::*;
+use std::cell::Cell;
 
 /// One notification of every kind this version knows, in field-number order. Ids and texts are
 /// taken from `texts` in turn; every enum field carries the wire value `number` (so an unknown
@@ -50,61 +48,39 @@ impl Seed<'_> {
     }
 }
 
-/// How a sample field value is made from the seed.
-trait Sample {
+/// How a sample field value is made from the seed (`W` tells the blanket impls apart, as in the
+/// codec's `Wire`).
+trait Sample<W> {
     fn sample(seed: &Seed<'_>) -> Self;
 }
 
-macro_rules! sample_text {
-    ($($ty:ty),*) => {$(
-        impl Sample for $ty {
-            fn sample(seed: &Seed<'_>) -> Self {
-                seed.text().into()
-            }
-        }
-    )*};
-}
-
-sample_text!(
-    RoomId,
-    PeerId,
-    ComponentId,
-    TrackId,
-    ChannelId,
-    StreamId,
-    ViewerId,
-    StreamerId,
-    InputId,
-    RecordingId,
-    Metadata,
-    Arc<str>
-);
-
-macro_rules! sample_number {
-    ($($ty:ty),*) => {$(
-        impl Sample for $ty {
-            fn sample(seed: &Seed<'_>) -> Self {
-                <$ty>::from_i32(seed.number)
-            }
-        }
-    )*};
-}
-
-sample_number!(TrackType, PeerType, VadStatus, RecordingStatus);
-
-impl Sample for Track {
+/// Every text field (ids, metadata, free text) takes the next text.
+impl<T: TextField> Sample<String> for T {
     fn sample(seed: &Seed<'_>) -> Self {
-        Track::new(seed.text(), Sample::sample(seed), seed.text())
+        T::from(seed.text().to_owned())
     }
 }
 
-impl Sample for Option<Track> {
+/// Every enum field carries the seed's number.
+impl<T: NumberField> Sample<i32> for T {
     fn sample(seed: &Seed<'_>) -> Self {
-        (seed.next() % 2 == 0).then(|| Track::sample(seed))
+        T::from_wire(seed.number)
     }
 }
 
-impl Sample for Option<Endpoint> {
+impl Sample<()> for Track {
+    fn sample(seed: &Seed<'_>) -> Self {
+        Track::new(seed.text(), TrackType::from_i32(seed.number), seed.text())
+    }
+}
+
+impl Sample<()> for Option<Track> {
+    fn sample(seed: &Seed<'_>) -> Self {
+        seed.next().is_multiple_of(2).then(|| Track::sample(seed))
+    }
+}
+
+impl Sample<()> for Option<Endpoint> {
     fn sample(seed: &Seed<'_>) -> Self {
         match seed.next() % 3 {
             0 => Some(Endpoint::Peer(seed.text().into())),

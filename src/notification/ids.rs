@@ -70,6 +70,8 @@ macro_rules! id_type {
             }
         }
 
+        impl super::TextField for $name {}
+
         impl From<Arc<str>> for $name {
             fn from(id: Arc<str>) -> Self {
                 Self(id)
@@ -180,6 +182,14 @@ impl fmt::Display for Metadata {
 impl From<&str> for Metadata {
     fn from(text: &str) -> Self {
         Self::new(text)
+    }
+}
+
+impl super::TextField for Metadata {}
+
+impl AsRef<str> for Metadata {
+    fn as_ref(&self) -> &str {
+        &self.0
     }
 }
 

@@ -44,6 +44,18 @@ pub use payloads::{Endpoint, Track};
 pub(crate) use wire_enums::wire_enum;
 pub use wire_enums::{ParseNameError, PeerType, RecordingStatus, TrackType, VadStatus};
 
+/// A payload field carried as protobuf `string`: every id, [`Metadata`] and free text. The codec
+/// and the samples convert all of them the same way.
+pub(crate) trait TextField: From<String> + AsRef<str> {}
+
+impl TextField for Arc<str> {}
+
+/// A payload field carried as a protobuf enum (`int32` on the wire).
+pub(crate) trait NumberField: Copy {
+    fn from_wire(value: i32) -> Self;
+    fn to_wire(self) -> i32;
+}
+
 /// The server release that introduced a notification kind (see [`Notification::since`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]

@@ -62,6 +62,15 @@ macro_rules! wire_enum {
             }
         }
 
+        impl crate::notification::NumberField for $name {
+            fn from_wire(value: i32) -> Self {
+                Self::from_i32(value)
+            }
+            fn to_wire(self) -> i32 {
+                self.to_i32()
+            }
+        }
+
         impl From<i32> for $name {
             fn from(value: i32) -> Self {
                 Self::from_i32(value)
