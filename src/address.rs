@@ -1,10 +1,52 @@
 //! Server addresses as users give them: `host:port` with a `secure` flag (as the official SDKs take
 //! them) or a full base URL whose path prefix is kept.
 
-use crate::notifier::NotifierError;
-
 /// The path of the server notification WebSocket.
 pub const SERVER_WEBSOCKET_PATH: &str = "/socket/server/websocket";
+
+/// A server address that cannot be used: the address as given and what is wrong with it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid server address {address:?}: {problem}")]
+pub struct AddressError {
+    address: String,
+    problem: AddressProblem,
+}
+
+impl AddressError {
+    /// The address as given.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// What is wrong with it.
+    pub fn problem(&self) -> &AddressProblem {
+        &self.problem
+    }
+}
+
+/// What is wrong with a server address. Fixing the address is the only remedy: retrying never helps.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AddressProblem {
+    /// A scheme other than `ws`, `wss`, `http` or `https`.
+    #[error("the scheme must be ws, wss, http or https")]
+    Scheme,
+    /// Nothing before the path.
+    #[error("it has no host")]
+    NoHost,
+    /// `user:password@host`: the server authenticates with the API token instead.
+    #[error("credentials in the address are not supported; use the token")]
+    Credentials,
+    /// A port that is not a number from 0 to 65535.
+    #[error("the port must be a number from 0 to 65535")]
+    Port,
+    /// A `?query` or `#fragment`.
+    #[error("the address takes no query string or fragment")]
+    QueryOrFragment,
+    /// The URL built from it does not parse (a character a URL cannot hold, …).
+    #[error("{0}")]
+    Url(String),
+}
 
 /// A parsed server address.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,17 +60,17 @@ pub(crate) struct ServerAddress {
 impl ServerAddress {
     /// Parses `host:port`, `[v6]:port`, or a `ws://`, `wss://`, `http://` or `https://` base URL
     /// (a scheme in the address wins over `secure`).
-    pub(crate) fn parse(address: &str, secure: bool) -> Result<Self, NotifierError> {
-        let invalid = |reason: &str| NotifierError::InvalidAddress {
+    pub(crate) fn parse(address: &str, secure: bool) -> Result<Self, AddressError> {
+        let invalid = |problem: AddressProblem| AddressError {
             address: address.to_owned(),
-            reason: reason.to_owned(),
+            problem,
         };
         let trimmed = address.trim();
         let (secure, rest) = match trimmed.split_once("://") {
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
                 "ws" | "http" => (false, rest),
                 "wss" | "https" => (true, rest),
-                _ => return Err(invalid("the scheme must be ws, wss, http or https")),
+                _ => return Err(invalid(AddressProblem::Scheme)),
             },
             None => (secure, trimmed),
         };
@@ -37,20 +79,18 @@ impl ServerAddress {
             None => (rest, ""),
         };
         if authority.is_empty() {
-            return Err(invalid("it has no host"));
+            return Err(invalid(AddressProblem::NoHost));
         }
         if authority.contains('@') {
-            return Err(invalid(
-                "credentials in the address are not supported; use the token",
-            ));
+            return Err(invalid(AddressProblem::Credentials));
         }
         if let Some(port) = port_of(authority)
             && port.parse::<u16>().is_err()
         {
-            return Err(invalid("the port must be a number from 0 to 65535"));
+            return Err(invalid(AddressProblem::Port));
         }
         if path.contains(['?', '#']) {
-            return Err(invalid("the address takes no query string or fragment"));
+            return Err(invalid(AddressProblem::QueryOrFragment));
         }
         let path = path.trim_end_matches('/');
         let prefix = path.strip_suffix(SERVER_WEBSOCKET_PATH).unwrap_or(path);
@@ -62,7 +102,7 @@ impl ServerAddress {
         parsed
             .websocket_url()
             .parse::<awc::http::Uri>()
-            .map_err(|err| invalid(&err.to_string()))?;
+            .map_err(|err| invalid(AddressProblem::Url(err.to_string())))?;
         Ok(parsed)
     }
 

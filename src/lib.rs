@@ -21,7 +21,7 @@ pub mod proto {
     include!(concat!(env!("OUT_DIR"), "/jellyfish.rs"));
 }
 
-pub use address::SERVER_WEBSOCKET_PATH;
+pub use address::{AddressError, AddressProblem, SERVER_WEBSOCKET_PATH};
 pub use codec::{
     DecodeError, DecodedMessage, EncodeError, JsonWebhook, decode_server_message, encode_batch,
     receive_binary, receive_json, receive_json_body,
@@ -39,10 +39,11 @@ pub use notification::{
     ViewerConnected, ViewerDisconnected, ViewerId,
 };
 pub use notifier::{
-    Backoff, ConnectionEvent, ConnectionState, Delivery, DeliveryPolicy, FanOut, GetStats,
-    NotifierError, NotifierStats, Shutdown, SubscribeConnectionEvents, SubscribeMetrics,
-    SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe, WaitReady, WsNotifier,
-    WsNotifierBuilder, server_websocket_url,
+    Backoff, ConnectionEvent, ConnectionState, Delivery, DeliveryPolicy, DisconnectReason, FanOut,
+    GetStats, Lagged, MessageStream, MetricsStream, NotificationStream, NotifierError,
+    NotifierStats, Shutdown, StreamMetrics, StreamNotifications, SubscribeConnectionEvents,
+    SubscribeMetrics, SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe,
+    WaitReady, WsNotifier, WsNotifierBuilder, server_websocket_url,
 };
 pub use room_api::{RoomApi, RoomApiError};
 pub use rooms::{

@@ -560,7 +560,10 @@ async fn silence_longer_than_the_idle_timeout_is_a_dead_link() {
     let ConnectionEvent::Disconnected { reason, .. } = event else {
         unreachable!()
     };
-    assert!(reason.contains("idle timeout"), "{reason}");
+    assert!(
+        matches!(reason, DisconnectReason::IdleTimeout { limit, .. } if limit == Duration::from_millis(300)),
+        "{reason:?}"
+    );
     event_where(&mut received.events, "ready again", |e| {
         matches!(e, ConnectionEvent::Ready { gap: Some(_) })
     })
@@ -593,10 +596,11 @@ async fn a_server_that_never_answers_the_upgrade_hits_the_connect_timeout_and_is
         else {
             unreachable!()
         };
-        assert!(
-            reason.contains("connecting took longer than 200ms"),
-            "{reason}"
+        assert_eq!(
+            reason,
+            DisconnectReason::ConnectTimeout(Duration::from_millis(200))
         );
+        assert_eq!(reason.to_string(), "connecting took longer than 200ms");
         assert_eq!(failed, attempt);
     }
 }
@@ -637,7 +641,7 @@ async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
         let ConnectionEvent::Disconnected { reason, .. } = event else {
             unreachable!()
         };
-        assert!(reason.contains("503"), "{reason}");
+        assert_eq!(reason, DisconnectReason::UpgradeRefused { status: 503 });
     }
 
     let missing = refusing_server(404).await;
@@ -670,7 +674,7 @@ async fn the_attempt_limit_ends_in_retries_exhausted() {
         panic!("{result:?}")
     };
     assert_eq!(attempts, 3);
-    assert!(last_error.contains("502"), "{last_error}");
+    assert_eq!(last_error, DisconnectReason::UpgradeRefused { status: 502 });
     assert_eq!(stats(&notifier).await.connection_attempts, 3);
 }
 
@@ -748,4 +752,169 @@ impl Handler<Notification> for Slow {
         std::thread::sleep(Duration::from_millis(5));
         let _ = self.0.send(n);
     }
+}
+
+#[actix_web::test]
+async fn builder_given_subscribers_see_the_very_first_connecting_and_ready() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (recorder, mut received) = Recorder::start();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .subscribe_connection_events(recorder.clone().recipient())
+        .subscribe_notifications(recorder.recipient())
+        .start();
+    assert_eq!(
+        recv(&mut received.events, "the first event").await,
+        ConnectionEvent::Connecting { attempt: 1 }
+    );
+    assert_eq!(
+        recv(&mut received.events, "the second event").await,
+        ConnectionEvent::Ready { gap: None }
+    );
+    // Subscribed before the start, so the first handshake already asked for notifications.
+    assert_eq!(emulator.socket_counts().notifications, 1);
+    emulator.create_room(&json!({"roomId": "first"})).unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "room_created").await,
+        room_created("first")
+    );
+    assert_eq!(stats(&notifier).await.connection_attempts, 1);
+}
+
+/// Polls the notifier's stats until `done` holds (no sleeping for a fixed time).
+async fn stats_until(notifier: &Addr<WsNotifier>, done: impl Fn(&NotifierStats) -> bool) {
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        if done(&stats(notifier).await) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "stats never got there"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_notification_stream_is_bounded_and_reports_lag_where_it_happened() {
+    use futures_util::StreamExt as _;
+
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut builder =
+        WsNotifier::builder(emulator.server_address(), "development").reconnect(fast_backoff());
+    let mut from_start = builder.notification_stream(100);
+    let notifier = builder.start();
+    let mut small = notifier
+        .send(StreamNotifications { capacity: 4 })
+        .await
+        .unwrap();
+    let (recorder, mut received) = Recorder::start();
+    let _events = notifier
+        .send(SubscribeConnectionEvents(recorder.recipient()))
+        .await
+        .unwrap();
+    ready(&notifier).await;
+
+    for i in 0..10 {
+        emulator
+            .create_room(&json!({"roomId": format!("s{i}")}))
+            .unwrap();
+    }
+    stats_until(&notifier, |s| s.notifications_received == 10).await;
+    assert_eq!(stats(&notifier).await.dropped, 6, "6 did not fit in 4");
+    assert_eq!(
+        event_where(&mut received.events, "the drop report", |e| matches!(
+            e,
+            ConnectionEvent::NotificationsDropped { .. }
+        ))
+        .await,
+        ConnectionEvent::NotificationsDropped {
+            subscription: small.subscription_id(),
+            total: 1
+        }
+    );
+    emulator.create_room(&json!({"roomId": "after"})).unwrap();
+
+    let next = async |stream: &mut NotificationStream| {
+        tokio::time::timeout(PATIENCE, stream.next())
+            .await
+            .expect("an item in time")
+            .expect("the stream goes on")
+    };
+    for i in 0..4 {
+        assert_eq!(next(&mut small).await, Ok(room_created(&format!("s{i}"))));
+    }
+    assert_eq!(next(&mut small).await, Err(Lagged { missed: 6 }));
+    assert_eq!(next(&mut small).await, Ok(room_created("after")));
+    // The roomy stream given to the builder got everything, in order, with no lag.
+    for i in 0..10 {
+        assert_eq!(
+            next(&mut from_start).await,
+            Ok(room_created(&format!("s{i}")))
+        );
+    }
+    assert_eq!(next(&mut from_start).await, Ok(room_created("after")));
+
+    // Dropping a stream ends its subscription; the notifier stops counting drops for it.
+    drop(small);
+    for i in 0..10 {
+        emulator
+            .create_room(&json!({"roomId": format!("t{i}")}))
+            .unwrap();
+    }
+    stats_until(&notifier, |s| s.notifications_received == 21).await;
+    assert_eq!(stats(&notifier).await.dropped, 6);
+}
+
+#[actix_web::test]
+async fn disconnect_reasons_tell_a_refused_connection_from_a_server_close_and_a_drop() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (recorder, mut received) = Recorder::start();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .subscribe_connection_events(recorder.recipient())
+        .start();
+    ready(&notifier).await;
+    let disconnected = async |received: &mut common::recorder::Received| {
+        let event = event_where(&mut received.events, "a disconnect", |e| {
+            matches!(e, ConnectionEvent::Disconnected { .. })
+        })
+        .await;
+        let ConnectionEvent::Disconnected { reason, .. } = event else {
+            unreachable!()
+        };
+        reason
+    };
+
+    assert_eq!(emulator.close_connections(1012, "service restart"), 1);
+    assert_eq!(
+        disconnected(&mut received).await,
+        DisconnectReason::Closed {
+            code: 1012,
+            reason: "service restart".into()
+        }
+    );
+    ready(&notifier).await;
+
+    assert_eq!(emulator.drop_connections(), 1);
+    assert_eq!(disconnected(&mut received).await, DisconnectReason::Dropped);
+    ready(&notifier).await;
+
+    // Nothing listening: the port of a listener that was closed again.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let (recorder, mut received) = Recorder::start();
+    let _refused = WsNotifier::builder(port.to_string(), "development")
+        .reconnect(fast_backoff())
+        .subscribe_connection_events(recorder.recipient())
+        .start();
+    let reason = disconnected(&mut received).await;
+    assert_eq!(reason, DisconnectReason::Refused);
+    assert_eq!(
+        reason.to_string(),
+        "connection refused: nothing is listening there"
+    );
 }

@@ -30,13 +30,14 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 250 ms base, 30 s cap, give up after 100 consecutive failed attempts (about 25 minutes of
-    /// outage at the cap's average).
+    /// 250 ms base, 30 s cap, and no attempt limit: a long-running backend keeps trying through
+    /// any outage (at most one attempt per 30 s once the cap is reached). Set
+    /// [`Backoff::max_attempts`] to give up instead.
     fn default() -> Self {
         Self {
             base: Duration::from_millis(250),
             cap: Duration::from_secs(30),
-            max_attempts: Some(100),
+            max_attempts: None,
         }
     }
 }

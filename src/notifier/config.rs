@@ -2,10 +2,14 @@
 
 use std::time::Duration;
 
+use actix::Recipient;
+
 use super::backoff::Backoff;
-use super::{NotifierError, WsNotifier};
-use crate::address::ServerAddress;
+use super::stream::{self, StreamSender};
+use super::{ConnectionEvent, NotificationStream, NotifierError, SubscriptionId, WsNotifier};
+use crate::address::{AddressError, ServerAddress};
 use crate::control::ApiToken;
+use crate::notification::{MetricsReport, Notification};
 
 /// What the notifier does when a subscriber's mailbox is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -38,25 +42,68 @@ pub(crate) struct NotifierConfig {
     pub(crate) delivery: DeliveryPolicy,
 }
 
+/// Subscribers given to the builder: in place before the actor starts, so they see its very first
+/// [`ConnectionEvent::Connecting`] and everything after.
+#[derive(Default)]
+pub(crate) struct InitialSubscribers {
+    pub(crate) notifications: Vec<(SubscriptionId, Recipient<Notification>)>,
+    pub(crate) notification_streams: Vec<(SubscriptionId, StreamSender<Notification>)>,
+    pub(crate) metrics: Vec<(SubscriptionId, Recipient<MetricsReport>)>,
+    pub(crate) events: Vec<(SubscriptionId, Recipient<ConnectionEvent>)>,
+    /// The last id given out; the notifier numbers on from it.
+    pub(crate) last_id: u64,
+}
+
+impl InitialSubscribers {
+    fn next_id(&mut self) -> SubscriptionId {
+        self.last_id += 1;
+        SubscriptionId(self.last_id)
+    }
+}
+
 /// Configures and starts a [`WsNotifier`].
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use jellyfish_notifier::{Backoff, WsNotifier};
+/// use actix::prelude::*;
+/// use jellyfish_notifier::{Backoff, ConnectionEvent, WsNotifier};
+///
+/// struct Log;
+/// impl Actor for Log {
+///     type Context = Context<Self>;
+/// }
+/// impl Handler<ConnectionEvent> for Log {
+///     type Result = ();
+///     fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
+///         println!("{event:?}");
+///     }
+/// }
 ///
 /// # #[actix::main] async fn main() {
-/// let notifier = WsNotifier::builder("localhost:5002", "development")
-///     .secure(false)
+/// let mut builder = WsNotifier::builder("localhost:5002", "development")
 ///     .reconnect(Backoff::default().cap(Duration::from_secs(10)))
 ///     .idle_timeout(Duration::from_secs(90))
-///     .start();
+///     // Subscribed before the start: sees the very first `Connecting`.
+///     .subscribe_connection_events(Log.start().recipient());
+/// let notifications = builder.notification_stream(1024);
+/// let notifier = builder.start();
 /// # }
 /// ```
-#[derive(Clone, Debug)]
 pub struct WsNotifierBuilder {
     address: String,
     secure: bool,
     config: NotifierConfig,
+    initial: InitialSubscribers,
+}
+
+impl std::fmt::Debug for WsNotifierBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WsNotifierBuilder")
+            .field("address", &self.address)
+            .field("secure", &self.secure)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
 }
 
 impl WsNotifierBuilder {
@@ -76,7 +123,41 @@ impl WsNotifierBuilder {
                 max_message_size: 64 << 20,
                 delivery: DeliveryPolicy::Unbounded,
             },
+            initial: InitialSubscribers::default(),
         }
+    }
+
+    /// Subscribes an actor to every server notification from the start (as
+    /// [`SubscribeServerNotifications`](crate::SubscribeServerNotifications) does later). The
+    /// subscription lasts as long as the actor.
+    pub fn subscribe_notifications(mut self, recipient: Recipient<Notification>) -> Self {
+        let id = self.initial.next_id();
+        self.initial.notifications.push((id, recipient));
+        self
+    }
+
+    /// Subscribes an actor to the metrics reports from the start.
+    pub fn subscribe_metrics(mut self, recipient: Recipient<MetricsReport>) -> Self {
+        let id = self.initial.next_id();
+        self.initial.metrics.push((id, recipient));
+        self
+    }
+
+    /// Subscribes an actor to [`ConnectionEvent`]s from the start, so it sees the first
+    /// `Connecting` and `Ready`.
+    pub fn subscribe_connection_events(mut self, recipient: Recipient<ConnectionEvent>) -> Self {
+        let id = self.initial.next_id();
+        self.initial.events.push((id, recipient));
+        self
+    }
+
+    /// A bounded [`NotificationStream`] of every server notification from the start, for code that
+    /// is not an actor (see [`MessageStream`](crate::MessageStream)).
+    pub fn notification_stream(&mut self, capacity: usize) -> NotificationStream {
+        let id = self.initial.next_id();
+        let (sender, stream) = stream::channel(id, capacity);
+        self.initial.notification_streams.push((id, sender));
+        stream
     }
 
     /// Use `wss://` for a `host:port` address (a full URL's scheme wins). Default `false`.
@@ -85,7 +166,7 @@ impl WsNotifierBuilder {
         self
     }
 
-    /// The reconnect policy. Default: [`Backoff::default`].
+    /// The reconnect policy. Default: [`Backoff::default`], which retries for ever.
     pub fn reconnect(mut self, backoff: Backoff) -> Self {
         self.config.backoff = backoff;
         self
@@ -150,7 +231,7 @@ impl WsNotifierBuilder {
         if actix::System::try_current().is_none() {
             return Err(NotifierError::NoSystem);
         }
-        Ok(actix::Actor::start(WsNotifier::new(config)))
+        Ok(actix::Actor::start(WsNotifier::new(config, self.initial)))
     }
 }
 
@@ -167,7 +248,7 @@ impl WsNotifierBuilder {
 ///     "wss://fishjam.io/api/v1/connect/abc/socket/server/websocket"
 /// );
 /// ```
-pub fn server_websocket_url(address: &str, secure: bool) -> Result<String, NotifierError> {
+pub fn server_websocket_url(address: &str, secure: bool) -> Result<String, AddressError> {
     let address = ServerAddress::parse(address, secure)?;
     Ok(address.websocket_url())
 }

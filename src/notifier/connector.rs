@@ -3,22 +3,22 @@
 
 use actix_codec::Framed as CodecFramed;
 use awc::BoxedSocket;
-use awc::error::WsClientError;
+use awc::error::{ConnectError, SendRequestError, WsClientError};
 use awc::ws;
 use futures_util::{SinkExt as _, Stream, StreamExt as _};
 use tokio::sync::mpsc;
 
-use super::NotifierError;
 use super::close::{Disposition, classify_upgrade_status};
 use super::config::NotifierConfig;
+use super::{DisconnectReason, NotifierError};
 
 /// An open WebSocket.
 pub(crate) type Framed = CodecFramed<BoxedSocket, ws::Codec>;
 
 /// Why opening failed.
 pub(crate) enum OpenError {
-    /// Worth another attempt; the text says what happened.
-    Retry(String),
+    /// Worth another attempt.
+    Retry(DisconnectReason),
     /// Retrying cannot help.
     Fatal(NotifierError),
 }
@@ -34,27 +34,27 @@ pub(crate) async fn open(config: NotifierConfig) -> Result<Framed, OpenError> {
     let request = client
         .ws(config.url.as_str())
         .max_frame_size(config.max_frame_size);
+    let timed_out = || OpenError::Retry(DisconnectReason::ConnectTimeout(config.connect_timeout));
     match tokio::time::timeout(config.connect_timeout, request.connect()).await {
-        Err(_) => Err(OpenError::Retry(format!(
-            "connecting took longer than {:?}",
-            config.connect_timeout
-        ))),
+        Err(_) => Err(timed_out()),
         Ok(Ok((_response, framed))) => Ok(framed),
         Ok(Err(WsClientError::InvalidResponseStatus(status))) => {
             match classify_upgrade_status(status.as_u16()) {
                 Disposition::Fatal(err) => Err(OpenError::Fatal(err)),
-                Disposition::Retry => Err(OpenError::Retry(format!(
-                    "the server answered the upgrade with HTTP {status}"
-                ))),
+                Disposition::Retry => Err(OpenError::Retry(DisconnectReason::UpgradeRefused {
+                    status: status.as_u16(),
+                })),
             }
         }
-        Ok(Err(WsClientError::SendRequest(awc::error::SendRequestError::Timeout))) => {
-            Err(OpenError::Retry(format!(
-                "connecting took longer than {:?}",
-                config.connect_timeout
-            )))
+        Ok(Err(WsClientError::SendRequest(SendRequestError::Timeout))) => Err(timed_out()),
+        Ok(Err(WsClientError::SendRequest(SendRequestError::Connect(ConnectError::Io(err)))))
+            if err.kind() == std::io::ErrorKind::ConnectionRefused =>
+        {
+            Err(OpenError::Retry(DisconnectReason::Refused))
         }
-        Ok(Err(err)) => Err(OpenError::Retry(format!("could not connect: {err}"))),
+        Ok(Err(err)) => Err(OpenError::Retry(DisconnectReason::ConnectFailed(
+            err.to_string(),
+        ))),
     }
 }
 
@@ -62,7 +62,6 @@ pub(crate) async fn open(config: NotifierConfig) -> Result<Framed, OpenError> {
 /// frame is still flushed after the actor has moved on) and a read stream that ends with `None`.
 pub(crate) fn split(
     framed: Framed,
-    generation: u64,
 ) -> (
     mpsc::UnboundedSender<ws::Message>,
     impl Stream<Item = Option<Result<ws::Frame, actix_http::ws::ProtocolError>>> + 'static,
@@ -73,7 +72,7 @@ pub(crate) fn split(
         while let Some(message) = outgoing.recv().await {
             let closing = matches!(message, ws::Message::Close(_));
             if let Err(err) = sink.send(message).await {
-                tracing::debug!(generation, %err, "WebSocket write failed");
+                tracing::debug!(%err, "WebSocket write failed");
                 break;
             }
             if closing {

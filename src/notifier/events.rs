@@ -3,6 +3,60 @@
 use std::time::Duration;
 
 use super::SubscriptionId;
+use crate::address::AddressError;
+
+/// Why a connection attempt failed or a connection was lost. Every variant is worth another attempt
+/// (what is not is a [`NotifierError`]); an application can tell them apart to decide what to say or
+/// whether to resync.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// Nothing listens at the address (TCP connection refused): the server is down or restarting.
+    #[error("connection refused: nothing is listening there")]
+    Refused,
+    /// The TCP connection, TLS or the upgrade request failed for another reason (DNS, a reset, a
+    /// TLS error); the text is the transport's own.
+    #[error("could not connect: {0}")]
+    ConnectFailed(String),
+    /// Connecting (TCP, TLS and the upgrade) took longer than the connect timeout.
+    #[error("connecting took longer than {0:?}")]
+    ConnectTimeout(Duration),
+    /// The server answered the upgrade with an HTTP status that may pass (5xx, 408, 429).
+    #[error("the server answered the WebSocket upgrade with HTTP {status}")]
+    UpgradeRefused {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The server did not answer `auth_request` within the auth timeout.
+    #[error("the server did not answer auth_request within {0:?}")]
+    AuthTimeout(Duration),
+    /// The server did not confirm every needed subscription within the subscribe timeout.
+    #[error("the server did not confirm the subscriptions within {0:?}")]
+    SubscribeTimeout(Duration),
+    /// The server closed the connection with a close frame whose code is worth retrying (a restart's
+    /// 1001 or 1012, a crash's 1011, a plain 1000, …). `1005` stands for a close frame without a code.
+    #[error("the server closed the connection: {code} {reason:?}")]
+    Closed {
+        /// The close code.
+        code: u16,
+        /// The close reason (empty if none).
+        reason: String,
+    },
+    /// The connection ended without a close frame (EOF or reset): the server died, or a proxy cut it.
+    #[error("the connection ended without a close frame")]
+    Dropped,
+    /// Nothing, not even a ping, arrived for longer than the idle timeout: the link is dead.
+    #[error("nothing received for {silent:?} (idle timeout {limit:?}): the link is dead")]
+    IdleTimeout {
+        /// How long it had been silent.
+        silent: Duration,
+        /// The idle timeout.
+        limit: Duration,
+    },
+    /// The WebSocket framing was broken (a bad frame, an oversized frame header).
+    #[error("WebSocket protocol error: {0}")]
+    Protocol(String),
+}
 
 /// Why the notifier stopped trying. Every variant is final: the notifier will not reconnect by
 /// itself after it (build a new one once the cause is fixed).
@@ -12,7 +66,7 @@ pub enum NotifierError {
     /// The server closed with 1000 `invalid token`: the API token is wrong. Not retried, so a wrong
     /// token costs the server one connection, not a retry storm.
     #[error(
-        "the server rejected the API token (close 1000 \"invalid token\"); check the token (JF_SERVER_API_TOKEN); not retried"
+        "the server rejected the API token (close 1000 \"invalid token\"); check the API token given to the notifier; not retried"
     )]
     InvalidToken,
     /// The server closed the connection for a protocol violation (`1000 invalid auth request` or
@@ -35,22 +89,20 @@ pub enum NotifierError {
         /// The HTTP status.
         status: u16,
     },
-    /// The reconnect policy's attempt limit was reached without getting ready.
+    /// The reconnect policy's attempt limit (opt-in: [`Backoff::max_attempts`]) was reached
+    /// without getting ready.
+    ///
+    /// [`Backoff::max_attempts`]: crate::Backoff::max_attempts
     #[error("gave up after {attempts} connection attempts; the last failure: {last_error}")]
     RetriesExhausted {
         /// Consecutive attempts made.
         attempts: u32,
         /// Why the last one failed.
-        last_error: String,
+        last_error: DisconnectReason,
     },
     /// The server address could not be turned into a WebSocket URL.
-    #[error("invalid server address {address:?}: {reason}")]
-    InvalidAddress {
-        /// The address as given.
-        address: String,
-        /// What is wrong with it.
-        reason: String,
-    },
+    #[error(transparent)]
+    InvalidAddress(#[from] AddressError),
     /// `wss://` was asked for, but this build has no TLS support.
     #[error("wss:// needs TLS, which this build of jellyfish-notifier does not include")]
     TlsUnavailable,
@@ -84,8 +136,8 @@ pub enum ConnectionEvent {
     },
     /// The connection ended or an attempt failed; another follows after `retry_in`.
     Disconnected {
-        /// What happened, for people.
-        reason: String,
+        /// What happened (its `Display` is written for people).
+        reason: DisconnectReason,
         /// The backoff delay before the next attempt.
         retry_in: Duration,
         /// The attempt that failed (0 if a ready connection was lost).

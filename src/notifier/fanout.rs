@@ -5,6 +5,7 @@
 use actix::prelude::*;
 
 use super::DeliveryPolicy;
+use super::stream::{Sent, StreamSender};
 
 /// Identifies one subscription of one notifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -12,9 +13,16 @@ pub struct SubscriptionId(pub(crate) u64);
 
 /// One subscriber of one message type.
 struct Subscriber<M: Message<Result = ()> + Send> {
-    pub(crate) id: SubscriptionId,
-    recipient: Recipient<M>,
+    id: SubscriptionId,
+    sink: Sink<M>,
     dropped: u64,
+}
+
+/// Where a subscriber's messages go.
+enum Sink<M: Message<Result = ()> + Send> {
+    Actor(Recipient<M>),
+    /// A bounded stream: always `try_send`, whatever the policy.
+    Stream(StreamSender<M>),
 }
 
 /// What one delivery observed.
@@ -82,7 +90,16 @@ where
     pub fn add(&mut self, id: SubscriptionId, recipient: Recipient<M>) {
         self.list.push(Subscriber {
             id,
-            recipient,
+            sink: Sink::Actor(recipient),
+            dropped: 0,
+        });
+    }
+
+    /// Adds a stream subscriber.
+    pub(crate) fn add_stream(&mut self, id: SubscriptionId, sender: StreamSender<M>) {
+        self.list.push(Subscriber {
+            id,
+            sink: Sink::Stream(sender),
             dropped: 0,
         });
     }
@@ -108,7 +125,10 @@ where
     pub fn prune(&mut self) -> Vec<SubscriptionId> {
         let mut pruned = Vec::new();
         self.list.retain(|s| {
-            let alive = s.recipient.connected();
+            let alive = match &s.sink {
+                Sink::Actor(recipient) => recipient.connected(),
+                Sink::Stream(sender) => !sender.is_closed(),
+            };
             if !alive {
                 pruned.push(s.id);
             }
@@ -119,35 +139,39 @@ where
 
     /// Sends `message` to every subscriber, in subscription order (one clone each).
     ///
-    /// Under [`DeliveryPolicy::Unbounded`] this is `do_send` for each subscriber, the same work as a
-    /// bare actix loop: a stopped subscriber just misses the message and leaves at the next
-    /// [`FanOut::prune`] (the notifier prunes at least once a second). Under
-    /// [`DeliveryPolicy::DropWhenFull`] it is `try_send`, and stopped subscribers are removed at once.
+    /// Under [`DeliveryPolicy::Unbounded`] this is `do_send` for each subscriber actor, the same
+    /// work as a bare actix loop: a stopped subscriber just misses the message and leaves at the
+    /// next [`FanOut::prune`] (the notifier prunes at least once a second). Under
+    /// [`DeliveryPolicy::DropWhenFull`] it is `try_send`, and stopped subscribers are removed at
+    /// once. Stream subscribers are bounded whatever the policy: a full stream drops and counts.
     pub fn deliver(&mut self, message: M, policy: DeliveryPolicy) -> Delivery {
         let mut outcome = Delivery::default();
-        match policy {
-            DeliveryPolicy::Unbounded => {
-                for subscriber in &self.list {
-                    subscriber.recipient.do_send(message.clone());
+        self.list.retain_mut(|subscriber| {
+            let sent = match &mut subscriber.sink {
+                Sink::Actor(recipient) if policy == DeliveryPolicy::Unbounded => {
+                    recipient.do_send(message.clone());
+                    return true;
+                }
+                Sink::Actor(recipient) => match recipient.try_send(message.clone()) {
+                    Ok(()) => Sent::Queued,
+                    Err(SendError::Full(_)) => Sent::Dropped,
+                    Err(SendError::Closed(_)) => Sent::Closed,
+                },
+                Sink::Stream(sender) => sender.send(message.clone()),
+            };
+            match sent {
+                Sent::Queued => true,
+                Sent::Dropped => {
+                    subscriber.dropped += 1;
+                    outcome.dropped.push((subscriber.id, subscriber.dropped));
+                    true
+                }
+                Sent::Closed => {
+                    outcome.pruned.push(subscriber.id);
+                    false
                 }
             }
-            DeliveryPolicy::DropWhenFull => {
-                self.list.retain_mut(|subscriber| {
-                    match subscriber.recipient.try_send(message.clone()) {
-                        Ok(()) => true,
-                        Err(SendError::Full(_)) => {
-                            subscriber.dropped += 1;
-                            outcome.dropped.push((subscriber.id, subscriber.dropped));
-                            true
-                        }
-                        Err(SendError::Closed(_)) => {
-                            outcome.pruned.push(subscriber.id);
-                            false
-                        }
-                    }
-                });
-            }
-        }
+        });
         outcome
     }
 }

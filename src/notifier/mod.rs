@@ -39,45 +39,90 @@ mod config;
 mod connector;
 mod events;
 mod fanout;
+mod handshake;
+mod reassembly;
+mod stream;
 
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use awc::ws;
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 pub use backoff::Backoff;
 pub use config::{DeliveryPolicy, WsNotifierBuilder, server_websocket_url};
-pub use events::{ConnectionEvent, ConnectionState, NotifierError, NotifierStats};
+pub use events::{
+    ConnectionEvent, ConnectionState, DisconnectReason, NotifierError, NotifierStats,
+};
 pub use fanout::{Delivery, FanOut, SubscriptionId};
+pub use stream::{Lagged, MessageStream};
 
 use crate::codec::{DecodedMessage, decode_server_message};
-use crate::control::{ApiToken, ControlMessage, EventType};
+use crate::control::{ApiToken, ControlMessage};
 use crate::notification::{MetricsReport, Notification};
 use close::{Disposition, classify_close};
-use config::NotifierConfig;
+use config::{InitialSubscribers, NotifierConfig};
+use handshake::{Handshake, Step, Types};
+use reassembly::{Outcome, Reassembly, Skip};
+
+/// A bounded stream of notifications: see [`MessageStream`] and [`StreamNotifications`].
+pub type NotificationStream = MessageStream<Notification>;
+
+/// A bounded stream of metrics reports: see [`MessageStream`] and [`StreamMetrics`].
+pub type MetricsStream = MessageStream<MetricsReport>;
 
 /// The actix actor that receives server notifications over the WebSocket.
 ///
 /// Start it with [`WsNotifier::start`] (or [`WsNotifier::builder`]) inside an actix `System`, then
-/// register subscriber actors with [`SubscribeServerNotifications`] and [`SubscribeMetrics`]; they
-/// receive [`Notification`] / [`MetricsReport`] messages through their `Handler` impls.
+/// register subscriber actors with [`SubscribeServerNotifications`] and [`SubscribeMetrics`] (or
+/// give them to the builder, so that they see the very first events); they receive
+/// [`Notification`] / [`MetricsReport`] messages through their `Handler` impls. Code that is not an
+/// actor takes a bounded [`NotificationStream`] with [`StreamNotifications`].
 ///
 /// It authenticates, subscribes only to the event types that have subscribers, and, unlike the
-/// official SDKs, reconnects by itself with exponential backoff and full jitter, subscribing again
-/// after every reconnect. A wrong token or a protocol violation stops it with a
-/// [`NotifierError`]. Every subscriber gets every notification in server order; a slow subscriber
-/// never holds up the socket or the others.
+/// official SDKs, reconnects by itself with exponential backoff and full jitter (for ever, unless
+/// [`Backoff::max_attempts`] says otherwise), subscribing again after every reconnect. A wrong
+/// token or a protocol violation stops it with a [`NotifierError`]. Every subscriber gets every
+/// notification in server order; a slow subscriber never holds up the socket or the others.
 ///
 /// The server replays nothing: what it sends while no connection is up is lost.
 /// [`ConnectionEvent::Ready`] reports how long such a gap lasted.
+///
+/// A test against the emulator package (`jellyfish-emulator`, a dev-dependency):
+///
+/// ```
+/// use actix::prelude::*;
+/// use jellyfish_emulator::Emulator;
+/// use jellyfish_notifier::{Notification, WaitReady, WsNotifier};
+/// use tokio::sync::mpsc;
+///
+/// struct Forward(mpsc::UnboundedSender<Notification>);
+/// impl Actor for Forward {
+///     type Context = Context<Self>;
+/// }
+/// impl Handler<Notification> for Forward {
+///     type Result = ();
+///     fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
+///         let _ = self.0.send(notification);
+///     }
+/// }
+///
+/// # actix::System::new().block_on(async {
+/// let emulator = Emulator::builder().token("secret").start().await.unwrap();
+/// let (tx, mut rx) = mpsc::unbounded_channel();
+/// let notifier = WsNotifier::builder(emulator.server_address(), "secret")
+///     .subscribe_notifications(Forward(tx).start().recipient())
+///     .start();
+/// notifier.send(WaitReady).await.unwrap().unwrap();
+///
+/// emulator.create_room(&serde_json::json!({"roomId": "r1"})).unwrap();
+/// assert_eq!(rx.recv().await.unwrap().kind(), "room_created");
+/// # });
+/// ```
 pub struct WsNotifier {
     config: NotifierConfig,
     phase: Phase,
-    /// Bumped for every connection attempt, so late timers and stream items of an old connection are
-    /// ignored.
-    generation: u64,
     /// Consecutive attempts that did not reach ready.
     attempts: u32,
     notifications: FanOut<Notification>,
@@ -101,61 +146,28 @@ struct Counters {
     dropped: u64,
 }
 
+/// Where the actor stands. Each phase owns what runs for it (the opening task, the reader, the
+/// retry timer), and leaving a phase cancels it: nothing of an old connection can reach a new one.
 enum Phase {
     /// Opening the TCP connection and upgrading.
-    Opening,
-    /// Connected (authenticating, subscribing or ready).
+    Opening(SpawnHandle),
+    /// Connected: authenticating, subscribing or ready.
     Open(Connection),
     /// Waiting for the backoff delay.
-    Waiting,
+    Waiting(SpawnHandle),
     Failed(NotifierError),
     Stopped,
-}
-
-/// Which event types a connection has asked for and had confirmed.
-#[derive(Clone, Copy, Default)]
-struct Types {
-    notifications: bool,
-    metrics: bool,
-}
-
-impl Types {
-    fn get(&self, event: EventType) -> bool {
-        match event {
-            EventType::Metrics => self.metrics,
-            _ => self.notifications,
-        }
-    }
-
-    fn set(&mut self, event: EventType) {
-        match event {
-            EventType::Metrics => self.metrics = true,
-            _ => self.notifications = true,
-        }
-    }
 }
 
 struct Connection {
     writer: mpsc::UnboundedSender<ws::Message>,
     reader: SpawnHandle,
     last_received: Instant,
-    authenticated: bool,
-    requested: Types,
-    confirmed: Types,
-    ready: bool,
-    /// A message arriving in continuation frames (`None` also while the rest of an oversized or
-    /// text message is skipped).
-    partial: Option<BytesMut>,
+    handshake: Handshake,
+    reassembly: Reassembly,
 }
 
 impl Connection {
-    /// Authenticated with every needed type confirmed.
-    fn complete(&self, needed: Types) -> bool {
-        self.authenticated
-            && (!needed.notifications || self.confirmed.notifications)
-            && (!needed.metrics || self.confirmed.metrics)
-    }
-
     fn send(&self, message: &ControlMessage) {
         // A closed writer means the link is going down; the reader reports that.
         let _ = self
@@ -164,11 +176,8 @@ impl Connection {
     }
 }
 
-/// One item from a connection's read half; `item: None` marks its end.
-struct Incoming {
-    generation: u64,
-    item: Option<Result<ws::Frame, actix_http::ws::ProtocolError>>,
-}
+/// One item from the current connection's read half; `None` marks its end.
+struct Incoming(Option<Result<ws::Frame, actix_http::ws::ProtocolError>>);
 
 impl WsNotifier {
     /// Starts a notifier for `server_address` (`host:port` as in the official SDKs, or a `ws://`,
@@ -186,7 +195,8 @@ impl WsNotifier {
         Self::builder(server_address, server_api_token).start()
     }
 
-    /// A builder for the other options: TLS, reconnect policy, timeouts, frame size, delivery.
+    /// A builder for the other options: TLS, reconnect policy, timeouts, frame size, delivery, and
+    /// subscribers that must see the first events.
     pub fn builder(
         server_address: impl Into<String>,
         server_api_token: impl Into<ApiToken>,
@@ -194,21 +204,38 @@ impl WsNotifier {
         WsNotifierBuilder::new(server_address, server_api_token)
     }
 
-    fn new(config: NotifierConfig) -> Self {
-        Self {
+    fn new(config: NotifierConfig, initial: InitialSubscribers) -> Self {
+        let mut notifier = Self {
             config,
-            phase: Phase::Waiting,
-            generation: 0,
+            phase: Phase::Stopped,
             attempts: 0,
             notifications: FanOut::default(),
             metrics: FanOut::default(),
             events: FanOut::default(),
-            next_subscription: 0,
+            next_subscription: initial.last_id,
             waiters: Vec::new(),
             lost_at: None,
             counters: Counters::default(),
             span: tracing::Span::none(),
+        };
+        for (id, recipient) in initial.notifications {
+            notifier.notifications.add(id, recipient);
         }
+        for (id, sender) in initial.notification_streams {
+            notifier.notifications.add_stream(id, sender);
+        }
+        for (id, recipient) in initial.metrics {
+            notifier.metrics.add(id, recipient);
+        }
+        for (id, recipient) in initial.events {
+            notifier.events.add(id, recipient);
+        }
+        notifier
+    }
+
+    fn next_id(&mut self) -> SubscriptionId {
+        self.next_subscription += 1;
+        SubscriptionId(self.next_subscription)
     }
 
     fn connection(&mut self) -> Option<&mut Connection> {
@@ -219,11 +246,10 @@ impl WsNotifier {
     }
 
     fn state(&self) -> ConnectionState {
-        let needed = self.needed();
         match &self.phase {
-            Phase::Open(c) if c.complete(needed) => ConnectionState::Ready,
-            Phase::Open(_) | Phase::Opening => ConnectionState::Connecting,
-            Phase::Waiting => ConnectionState::Waiting,
+            Phase::Open(c) if c.handshake.is_ready(self.needed()) => ConnectionState::Ready,
+            Phase::Open(_) | Phase::Opening(_) => ConnectionState::Connecting,
+            Phase::Waiting(_) => ConnectionState::Waiting,
             Phase::Failed(err) => ConnectionState::Failed(err.clone()),
             Phase::Stopped => ConnectionState::Failed(NotifierError::Shutdown),
         }
@@ -242,113 +268,53 @@ impl WsNotifier {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        self.generation += 1;
         self.attempts += 1;
         self.counters.attempts += 1;
-        self.phase = Phase::Opening;
-        let (generation, attempt) = (self.generation, self.attempts);
-        self.span = tracing::info_span!("jellyfish_connection", attempt, generation, url = %self.config.url);
+        let attempt = self.attempts;
+        self.span = tracing::info_span!("jellyfish_connection", attempt, url = %self.config.url);
         let _entered = self.span.clone().entered();
         tracing::info!("connecting to the Jellyfish server WebSocket");
         self.emit(ConnectionEvent::Connecting { attempt });
-        let config = self.config.clone();
-        ctx.spawn(
-            connector::open(config)
-                .into_actor(self)
-                .map(move |opened, act, ctx| {
-                    if act.generation != generation || !matches!(act.phase, Phase::Opening) {
-                        return;
-                    }
-                    match opened {
-                        Ok(framed) => act.on_open(framed, ctx),
-                        Err(connector::OpenError::Fatal(err)) => act.fail(err, ctx),
-                        Err(connector::OpenError::Retry(reason)) => act.lose(reason, ctx),
-                    }
-                }),
-        );
+        let opening = ctx.spawn(connector::open(self.config.clone()).into_actor(self).map(
+            |opened, act, ctx| match opened {
+                Ok(framed) => act.on_open(framed, ctx),
+                Err(connector::OpenError::Fatal(err)) => act.fail(err, ctx),
+                Err(connector::OpenError::Retry(reason)) => act.lose(reason, ctx),
+            },
+        ));
+        self.phase = Phase::Opening(opening);
     }
 
     fn on_open(&mut self, framed: connector::Framed, ctx: &mut Context<Self>) {
-        let generation = self.generation;
-        let (writer, reader) = connector::split(framed, generation);
-        let reader = ctx.add_stream(futures_util::StreamExt::map(reader, move |item| Incoming {
-            generation,
-            item,
-        }));
+        let (writer, reader) = connector::split(framed);
+        let reader = ctx.add_stream(futures_util::StreamExt::map(reader, Incoming));
+        let now = Instant::now();
         let connection = Connection {
             writer,
             reader,
-            last_received: Instant::now(),
-            authenticated: false,
-            requested: Types::default(),
-            confirmed: Types::default(),
-            ready: false,
-            partial: None,
+            last_received: now,
+            handshake: Handshake::start(
+                now,
+                self.config.auth_timeout,
+                self.config.subscribe_timeout,
+            ),
+            reassembly: Reassembly::new(self.config.max_message_size),
         };
         connection.send(&ControlMessage::AuthRequest {
             token: self.config.token.clone(),
         });
         self.phase = Phase::Open(connection);
-        tracing::debug!(generation, "WebSocket open, authenticating");
-        let timeout = self.config.auth_timeout;
-        ctx.run_later(timeout, move |act, ctx| {
-            let waiting =
-                act.generation == generation && act.connection().is_some_and(|c| !c.authenticated);
-            if waiting {
-                act.lose(
-                    format!("the server did not answer auth_request within {timeout:?}"),
-                    ctx,
-                );
-            }
-        });
+        tracing::debug!("WebSocket open, authenticating");
     }
 
-    /// Asks for every needed event type this connection has not asked for yet.
-    fn request_subscriptions(&mut self, ctx: &mut Context<Self>) {
-        let needed = self.needed();
-        let generation = self.generation;
-        let timeout = self.config.subscribe_timeout;
-        let Some(connection) = self.connection() else {
-            return;
-        };
-        if !connection.authenticated {
-            return;
-        }
-        let mut asked = false;
-        for event in [EventType::ServerNotification, EventType::Metrics] {
-            if needed.get(event) && !connection.requested.get(event) {
-                connection.send(&ControlMessage::SubscribeRequest(event));
-                connection.requested.set(event);
-                asked = true;
+    /// Sends what a handshake step asks for, and announces readiness.
+    fn apply(&mut self, step: Step) {
+        if let Some(connection) = self.connection() {
+            for message in &step.send {
+                connection.send(message);
             }
         }
-        if asked {
-            ctx.run_later(timeout, move |act, ctx| {
-                let needed = act.needed();
-                let unconfirmed = act.generation == generation
-                    && act.connection().is_some_and(|c| !c.complete(needed));
-                if unconfirmed {
-                    act.lose(
-                        format!("the server did not confirm the subscriptions within {timeout:?}"),
-                        ctx,
-                    );
-                }
-            });
-        }
-    }
-
-    /// Announces readiness once authenticated with every needed type confirmed.
-    fn check_ready(&mut self) {
-        let needed = self.needed();
-        let Some(connection) = self.connection() else {
-            return;
-        };
-        if !connection.complete(needed) {
-            return;
-        }
-        let first = !connection.ready;
-        connection.ready = true;
-        if first {
+        if step.ready {
             self.attempts = 0;
             let gap = self.lost_at.take().map(|at| at.elapsed());
             tracing::info!(
@@ -357,41 +323,52 @@ impl WsNotifier {
             );
             self.emit(ConnectionEvent::Ready { gap });
         }
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Ok(()));
+        if matches!(self.state(), ConnectionState::Ready) {
+            for waiter in self.waiters.drain(..) {
+                let _ = waiter.send(Ok(()));
+            }
         }
     }
 
-    /// Ends the current connection, if any: the writer closes it, the reader stops.
-    fn close_connection(
-        &mut self,
-        ctx: &mut Context<Self>,
-        close: Option<ws::CloseReason>,
-    ) -> bool {
-        let phase = std::mem::replace(&mut self.phase, Phase::Waiting);
-        match phase {
+    /// A subscriber of a type that may be new arrived: subscribe to it on the open connection.
+    fn wanted(&mut self) {
+        let needed = self.needed();
+        if let Some(connection) = self.connection() {
+            let step = connection.handshake.on_wanted(Instant::now(), needed);
+            self.apply(step);
+        }
+    }
+
+    /// Leaves the current phase, cancelling what runs for it. Answers whether a ready connection
+    /// was lost.
+    fn leave_phase(&mut self, ctx: &mut Context<Self>, close: Option<ws::CloseReason>) -> bool {
+        let needed = self.needed();
+        match std::mem::replace(&mut self.phase, Phase::Stopped) {
             Phase::Open(connection) => {
                 if let Some(reason) = close {
                     let _ = connection.writer.send(ws::Message::Close(Some(reason)));
                 }
                 ctx.cancel_future(connection.reader);
-                connection.ready
+                connection.handshake.is_ready(needed)
             }
-            other => {
-                self.phase = other;
+            Phase::Opening(task) | Phase::Waiting(task) => {
+                ctx.cancel_future(task);
+                false
+            }
+            finished @ (Phase::Failed(_) | Phase::Stopped) => {
+                self.phase = finished;
                 false
             }
         }
     }
 
     /// The connection failed in a way that is worth another attempt.
-    fn lose(&mut self, reason: String, ctx: &mut Context<Self>) {
+    fn lose(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
         if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) {
             return;
         }
-        let was_ready = self.close_connection(ctx, None);
-        if was_ready {
+        if self.leave_phase(ctx, None) {
             self.lost_at = Some(Instant::now());
         }
         if !self.config.backoff.may_retry(self.attempts) {
@@ -417,19 +394,14 @@ impl WsNotifier {
             retry_in,
             attempt: self.attempts,
         });
-        self.phase = Phase::Waiting;
-        let generation = self.generation;
-        ctx.run_later(retry_in, move |act, ctx| {
-            if act.generation == generation && matches!(act.phase, Phase::Waiting) {
-                act.connect(ctx);
-            }
-        });
+        let timer = ctx.run_later(retry_in, |act, ctx| act.connect(ctx));
+        self.phase = Phase::Waiting(timer);
     }
 
     /// Stops trying for good.
     fn fail(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
-        self.close_connection(ctx, None);
+        self.leave_phase(ctx, None);
         tracing::error!(%err, "Jellyfish notifier stopped");
         self.phase = Phase::Failed(err.clone());
         for waiter in self.waiters.drain(..) {
@@ -439,23 +411,29 @@ impl WsNotifier {
     }
 
     fn on_frame(&mut self, frame: ws::Frame, ctx: &mut Context<Self>) {
-        match frame {
-            ws::Frame::Binary(bytes) => self.on_message(&bytes, ctx),
-            ws::Frame::Continuation(item) => self.on_continuation(item, ctx),
-            ws::Frame::Ping(payload) => {
-                if let Some(connection) = self.connection() {
-                    let _ = connection.writer.send(ws::Message::Pong(payload));
+        let Some(connection) = self.connection() else {
+            return;
+        };
+        match connection.reassembly.push(frame) {
+            Outcome::Message(bytes) => self.on_message(&bytes),
+            Outcome::Pending | Outcome::Pong => {}
+            Outcome::Ping(payload) => {
+                let _ = connection.writer.send(ws::Message::Pong(payload));
+            }
+            Outcome::Skipped(skip) => {
+                self.counters.malformed += 1;
+                match skip {
+                    Skip::Text { len } => tracing::warn!(
+                        len,
+                        "skipping a text frame: the server sends binary protobuf frames"
+                    ),
+                    Skip::TooLarge { limit } => tracing::warn!(
+                        limit,
+                        "skipping a fragmented message larger than the size cap"
+                    ),
                 }
             }
-            ws::Frame::Pong(_) => {}
-            ws::Frame::Text(text) => {
-                tracing::warn!(
-                    len = text.len(),
-                    "skipping a text frame: the server sends binary protobuf frames"
-                );
-                self.counters.malformed += 1;
-            }
-            ws::Frame::Close(reason) => {
+            Outcome::Close(reason) => {
                 let (code, description) = match reason {
                     Some(reason) => (
                         u16::from(reason.code),
@@ -466,7 +444,10 @@ impl WsNotifier {
                 match classify_close(code, &description) {
                     Disposition::Fatal(err) => self.fail(err, ctx),
                     Disposition::Retry => self.lose(
-                        format!("the server closed the connection: {code} {description:?}"),
+                        DisconnectReason::Closed {
+                            code,
+                            reason: description,
+                        },
                         ctx,
                     ),
                 }
@@ -474,45 +455,9 @@ impl WsNotifier {
         }
     }
 
-    fn on_continuation(&mut self, item: actix_http::ws::Item, ctx: &mut Context<Self>) {
-        let limit = self.config.max_message_size;
-        let Some(connection) = self.connection() else {
-            return;
-        };
-        let (chunk, last) = match item {
-            actix_http::ws::Item::FirstBinary(chunk) => {
-                connection.partial = Some(BytesMut::from(&chunk[..]));
-                (None, false)
-            }
-            actix_http::ws::Item::FirstText(_) => {
-                connection.partial = None;
-                (None, false)
-            }
-            actix_http::ws::Item::Continue(chunk) => (Some(chunk), false),
-            actix_http::ws::Item::Last(chunk) => (Some(chunk), true),
-        };
-        if let (Some(chunk), Some(partial)) = (chunk, connection.partial.as_mut()) {
-            partial.extend_from_slice(&chunk[..]);
-        }
-        if connection.partial.as_ref().is_some_and(|p| p.len() > limit) {
-            tracing::warn!(
-                limit,
-                "skipping a fragmented message larger than the size cap"
-            );
-            connection.partial = None;
-            self.counters.malformed += 1;
-        }
-        if last {
-            let Some(connection) = self.connection() else {
-                return;
-            };
-            if let Some(message) = connection.partial.take() {
-                self.on_message(&message, ctx);
-            }
-        }
-    }
-
-    fn on_message(&mut self, bytes: &[u8], ctx: &mut Context<Self>) {
+    fn on_message(&mut self, bytes: &[u8]) {
+        let needed = self.needed();
+        let now = Instant::now();
         match decode_server_message(bytes) {
             Ok(DecodedMessage::Notification(notification)) => self.fan_out(notification),
             Ok(DecodedMessage::Batch(notifications)) => {
@@ -526,19 +471,18 @@ impl WsNotifier {
                 self.account(delivery);
             }
             Ok(DecodedMessage::Control(ControlMessage::Authenticated)) => {
-                if let Some(connection) = self.connection() {
-                    connection.authenticated = true;
-                }
                 tracing::info!("authenticated with the Jellyfish server");
-                self.request_subscriptions(ctx);
-                self.check_ready();
+                if let Some(connection) = self.connection() {
+                    let step = connection.handshake.on_authenticated(now, needed);
+                    self.apply(step);
+                }
             }
             Ok(DecodedMessage::Control(ControlMessage::SubscribeResponse(event))) => {
-                if let Some(connection) = self.connection() {
-                    connection.confirmed.set(event);
-                }
                 tracing::debug!(%event, "subscription confirmed");
-                self.check_ready();
+                if let Some(connection) = self.connection() {
+                    let step = connection.handshake.on_confirmed(event, now, needed);
+                    self.apply(step);
+                }
             }
             Ok(DecodedMessage::Control(other)) => {
                 tracing::warn!(
@@ -579,7 +523,7 @@ impl WsNotifier {
                 tracing::warn!(
                     subscription = subscription.0,
                     total,
-                    "subscriber mailbox full; messages dropped"
+                    "subscriber queue full; messages dropped"
                 );
                 self.emit(ConnectionEvent::NotificationsDropped {
                     subscription,
@@ -589,29 +533,28 @@ impl WsNotifier {
         }
     }
 
-    /// Periodic: a dead link is noticed even when nothing arrives, and stopped subscribers leave.
+    /// Periodic: the handshake's deadlines, a dead link noticed even when nothing arrives, and
+    /// stopped subscribers leave.
     fn housekeeping(&mut self, ctx: &mut Context<Self>) {
         self.notifications.prune();
         self.metrics.prune();
         self.events.prune();
-        let idle = self.config.idle_timeout;
-        let silent = self.connection().map(|c| c.last_received.elapsed());
-        if let Some(silent) = silent
-            && silent > idle
-        {
-            self.lose(
-                format!(
-                    "nothing received for {silent:?} (idle timeout {idle:?}): the link is dead"
-                ),
-                ctx,
-            );
+        let now = Instant::now();
+        let limit = self.config.idle_timeout;
+        let Some(connection) = self.connection() else {
+            return;
+        };
+        let silent = now.saturating_duration_since(connection.last_received);
+        if let Some(expired) = connection.handshake.expired(now) {
+            self.lose(expired, ctx);
+        } else if silent > limit {
+            self.lose(DisconnectReason::IdleTimeout { silent, limit }, ctx);
         }
     }
 
     fn subscription(&mut self, ctx: &Context<Self>) -> Subscription {
-        self.next_subscription += 1;
         Subscription {
-            id: SubscriptionId(self.next_subscription),
+            id: self.next_id(),
             notifier: ctx.address(),
         }
     }
@@ -621,27 +564,29 @@ impl Actor for WsNotifier {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let period =
-            (self.config.idle_timeout / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        // Often enough that a deadline fires close to its time, and never busier than 100 Hz.
+        let shortest = self
+            .config
+            .idle_timeout
+            .min(self.config.auth_timeout)
+            .min(self.config.subscribe_timeout);
+        let period = (shortest / 8).clamp(Duration::from_millis(10), Duration::from_millis(250));
         ctx.run_interval(period, Self::housekeeping);
         self.connect(ctx);
     }
 }
 
 impl StreamHandler<Incoming> for WsNotifier {
-    fn handle(&mut self, incoming: Incoming, ctx: &mut Context<Self>) {
-        if incoming.generation != self.generation {
-            return;
-        }
+    fn handle(&mut self, Incoming(item): Incoming, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
         let Some(connection) = self.connection() else {
             return;
         };
         connection.last_received = Instant::now();
-        match incoming.item {
+        match item {
             Some(Ok(frame)) => self.on_frame(frame, ctx),
-            Some(Err(err)) => self.lose(format!("WebSocket protocol error: {err}"), ctx),
-            None => self.lose("the connection ended without a close frame".to_owned(), ctx),
+            Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.to_string()), ctx),
+            None => self.lose(DisconnectReason::Dropped, ctx),
         }
     }
 
@@ -668,6 +613,23 @@ pub struct SubscribeMetrics(pub Recipient<MetricsReport>);
 #[derive(actix::Message)]
 #[rtype(result = "Subscription")]
 pub struct SubscribeConnectionEvents(pub Recipient<ConnectionEvent>);
+
+/// Subscribes a bounded [`NotificationStream`] to every server notification: for code that is not
+/// an actor. Answered with the stream; dropping it ends the subscription.
+#[derive(Clone, Copy, Debug, actix::Message)]
+#[rtype(result = "NotificationStream")]
+pub struct StreamNotifications {
+    /// How many notifications may wait in the stream before it lags (at least 1).
+    pub capacity: usize,
+}
+
+/// Subscribes a bounded [`MetricsStream`] to the metrics reports. Answered with the stream.
+#[derive(Clone, Copy, Debug, actix::Message)]
+#[rtype(result = "MetricsStream")]
+pub struct StreamMetrics {
+    /// How many reports may wait in the stream before it lags (at least 1).
+    pub capacity: usize,
+}
 
 /// Removes a subscription; answers whether it existed. [`Subscription::unsubscribe`] sends it.
 #[derive(Clone, Copy, Debug, actix::Message)]
@@ -721,7 +683,7 @@ impl Handler<SubscribeServerNotifications> for WsNotifier {
     ) -> Self::Result {
         let subscription = self.subscription(ctx);
         self.notifications.add(subscription.id, msg.0);
-        self.request_subscriptions(ctx);
+        self.wanted();
         MessageResult(subscription)
     }
 }
@@ -732,8 +694,32 @@ impl Handler<SubscribeMetrics> for WsNotifier {
     fn handle(&mut self, msg: SubscribeMetrics, ctx: &mut Context<Self>) -> Self::Result {
         let subscription = self.subscription(ctx);
         self.metrics.add(subscription.id, msg.0);
-        self.request_subscriptions(ctx);
+        self.wanted();
         MessageResult(subscription)
+    }
+}
+
+impl Handler<StreamNotifications> for WsNotifier {
+    type Result = MessageResult<StreamNotifications>;
+
+    fn handle(&mut self, msg: StreamNotifications, _: &mut Context<Self>) -> Self::Result {
+        let id = self.next_id();
+        let (sender, stream) = stream::channel(id, msg.capacity);
+        self.notifications.add_stream(id, sender);
+        self.wanted();
+        MessageResult(stream)
+    }
+}
+
+impl Handler<StreamMetrics> for WsNotifier {
+    type Result = MessageResult<StreamMetrics>;
+
+    fn handle(&mut self, msg: StreamMetrics, _: &mut Context<Self>) -> Self::Result {
+        let id = self.next_id();
+        let (sender, stream) = stream::channel(id, msg.capacity);
+        self.metrics.add_stream(id, sender);
+        self.wanted();
+        MessageResult(stream)
     }
 }
 
@@ -782,7 +768,7 @@ impl Handler<Shutdown> for WsNotifier {
             code: ws::CloseCode::Normal,
             description: None,
         };
-        self.close_connection(ctx, Some(close));
+        self.leave_phase(ctx, Some(close));
         self.phase = Phase::Stopped;
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(NotifierError::Shutdown));
