@@ -45,7 +45,7 @@ pub use notifier::{
     SubscribeMetrics, SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe,
     WaitReady, WsNotifier, WsNotifierBuilder, server_websocket_url,
 };
-pub use room_api::{RoomApi, RoomApiError};
+pub use room_api::{RoomApi, RoomApiBuilder, RoomApiError};
 pub use rooms::{
     Component, CreatedRoom, DataResponse, ErrorResponse, Peer, PeerDetails, PeerStatus, Room,
     RoomConfig, TrackInfo, VideoCodec,

@@ -1,13 +1,15 @@
 //! The REST client for what a notification user needs: rooms (with their `webhookUrl`) and peers,
 //! mirroring the official SDKs' `RoomApi`.
 
+use std::cell::RefCell;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use awc::http::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::address::ServerAddress;
+use crate::address::{AddressError, ServerAddress};
 use crate::control::ApiToken;
 use crate::rooms::{CreatedRoom, DataResponse, ErrorResponse, PeerDetails, Room, RoomConfig};
 
@@ -43,13 +45,15 @@ impl RoomApiError {
 
 /// A Room API client: rooms and peers over the server's REST API, with the bearer token.
 ///
-/// It uses `awc`, so it lives on one actix thread (it is not `Send`); create one per thread.
+/// It is `Clone + Send + Sync`: build one and share it (in `web::Data`, in every actor). Each actix
+/// thread keeps its own pooled HTTP connection for it, made on first use; the futures its methods
+/// return run on actix's single-threaded runtime, like every `awc` call.
 ///
 /// ```no_run
 /// use jellyfish_notifier::{RoomApi, RoomConfig};
 ///
 /// # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
-/// let api = RoomApi::new("localhost:5002", "development", false)?;
+/// let api = RoomApi::new("localhost:5002", "development")?;
 /// let created = api
 ///     .create_room(&RoomConfig {
 ///         max_peers: Some(10),
@@ -58,38 +62,119 @@ impl RoomApiError {
 ///     })
 ///     .await?;
 /// let peer = api.add_peer(&created.room.id).await?;
-/// println!("room {} on {}, peer token {}", created.room.id, created.jellyfish_address, peer.token);
+/// println!("room {} on {}, peer {}", created.room.id, created.jellyfish_address, peer.peer.id);
 /// # Ok(()) }
 /// ```
+#[derive(Clone)]
 pub struct RoomApi {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     address: ServerAddress,
     token: ApiToken,
-    client: awc::Client,
+    timeout: Duration,
+}
+
+thread_local! {
+    /// One `awc::Client` (and its connection pool) per thread and `RoomApi` (clones share it).
+    /// An entry goes when its `RoomApi` and every clone are gone.
+    static CLIENTS: RefCell<Vec<(Weak<Inner>, awc::Client)>> = const { RefCell::new(Vec::new()) };
 }
 
 impl std::fmt::Debug for RoomApi {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RoomApi")
-            .field("base", &self.address.http_url(""))
-            .field("token", &self.token)
+            .field("base", &self.inner.address.http_url(""))
+            .field("token", &self.inner.token)
+            .field("timeout", &self.inner.timeout)
             .finish()
     }
 }
 
+/// Configures a [`RoomApi`].
+///
+/// ```
+/// use std::time::Duration;
+/// use jellyfish_notifier::RoomApi;
+///
+/// let api = RoomApi::builder("fishjam.example:443", "token")
+///     .secure(true)
+///     .timeout(Duration::from_secs(5))
+///     .build()
+///     .unwrap();
+/// assert!(format!("{api:?}").contains("https://fishjam.example:443"));
+/// ```
+#[derive(Clone, Debug)]
+pub struct RoomApiBuilder {
+    address: String,
+    token: ApiToken,
+    secure: bool,
+    timeout: Duration,
+}
+
+impl RoomApiBuilder {
+    /// Use `https` for a `host:port` address (a full URL's scheme wins). Default `false`.
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// How long one call may take, connection included. Default 15 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The client, or why the address cannot be used.
+    pub fn build(self) -> Result<RoomApi, AddressError> {
+        Ok(RoomApi {
+            inner: Arc::new(Inner {
+                address: ServerAddress::parse(&self.address, self.secure)?,
+                token: self.token,
+                timeout: self.timeout,
+            }),
+        })
+    }
+}
+
 impl RoomApi {
-    /// A client for `server_address` (`host:port`, or an `http(s)://` / `ws(s)://` base URL whose
-    /// path prefix is kept), using `https` when `secure` (or the URL says so).
+    /// A client for `server_address` (`host:port` over plain `http`, or an `http(s)://` /
+    /// `ws(s)://` base URL whose path prefix is kept) with every option at its default.
     pub fn new(
         server_address: &str,
         server_api_token: impl Into<ApiToken>,
-        secure: bool,
-    ) -> Result<Self, crate::NotifierError> {
-        Ok(Self {
-            address: ServerAddress::parse(server_address, secure)?,
+    ) -> Result<Self, AddressError> {
+        Self::builder(server_address, server_api_token).build()
+    }
+
+    /// A builder for the other options: `https` for `host:port`, the call timeout.
+    pub fn builder(
+        server_address: impl Into<String>,
+        server_api_token: impl Into<ApiToken>,
+    ) -> RoomApiBuilder {
+        RoomApiBuilder {
+            address: server_address.into(),
             token: server_api_token.into(),
-            client: awc::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .finish(),
+            secure: false,
+            timeout: Duration::from_secs(15),
+        }
+    }
+
+    /// This thread's client for this `RoomApi`.
+    fn client(&self) -> awc::Client {
+        CLIENTS.with(|clients| {
+            let mut clients = clients.borrow_mut();
+            clients.retain(|(owner, _)| owner.strong_count() > 0);
+            if let Some((_, client)) = clients
+                .iter()
+                .find(|(owner, _)| std::ptr::eq(owner.as_ptr(), Arc::as_ptr(&self.inner)))
+            {
+                return client.clone();
+            }
+            let client = awc::Client::builder().timeout(self.inner.timeout).finish();
+            clients.push((Arc::downgrade(&self.inner), client.clone()));
+            client
         })
     }
 
@@ -141,9 +226,9 @@ impl RoomApi {
         body: Option<&B>,
     ) -> Result<(StatusCode, bytes::Bytes), RoomApiError> {
         let request = self
-            .client
-            .request(method, self.address.http_url(path))
-            .bearer_auth(self.token.expose());
+            .client()
+            .request(method, self.inner.address.http_url(path))
+            .bearer_auth(self.inner.token.expose());
         let response = match body {
             Some(body) => request.send_json(body).await,
             None => request.send().await,

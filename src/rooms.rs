@@ -4,6 +4,35 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::notification::{ComponentId, Metadata, PeerId, RoomId, TrackId, TrackType};
+
+/// REST bodies carry metadata as a JSON value; the model keeps it as JSON text ([`Metadata`]), the
+/// same as notifications do, so the two compare and convert without a second type.
+mod metadata_json {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_json::value::RawValue;
+
+    use crate::notification::Metadata;
+
+    pub(super) fn serialize<S: Serializer>(
+        metadata: &Metadata,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match serde_json::from_str::<&RawValue>(metadata.as_str()) {
+            Ok(json) => json.serialize(serializer),
+            // Not JSON text (only a hand-made `Metadata` can be): sent as a string, not lost.
+            Err(_) => metadata.as_str().serialize(serializer),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Metadata, D::Error> {
+        let raw = Option::<Box<RawValue>>::deserialize(deserializer)?;
+        Ok(raw.map_or_else(Metadata::null, |raw| Metadata::new(raw.get())))
+    }
+}
+
 /// The video codec a room enforces.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -34,7 +63,7 @@ pub enum VideoCodec {
 #[serde(rename_all = "camelCase")]
 pub struct RoomConfig {
     /// A custom room id (letters, digits, `-` and `_`); a random UUID when `None`.
-    pub room_id: Option<String>,
+    pub room_id: Option<RoomId>,
     /// The most peers the room admits.
     pub max_peers: Option<u32>,
     /// The codec every peer must use.
@@ -57,23 +86,41 @@ pub enum PeerStatus {
     Disconnected,
 }
 
-/// A media track as the REST API describes it (`Track`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// A media track as the REST API describes it (`Track`), with the same id, type and metadata types
+/// as the track notifications.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TrackInfo {
     /// The track id.
-    pub id: String,
-    /// `"audio"` or `"video"`.
+    pub id: TrackId,
+    /// Audio or video.
     #[serde(rename = "type")]
-    pub track_type: String,
-    /// The metadata the peer set, as JSON (`null` when none).
-    pub metadata: serde_json::Value,
+    pub track_type: TrackType,
+    /// The metadata the peer set, as JSON text (`"null"` when none); a JSON value on the wire.
+    #[serde(with = "metadata_json", default = "Metadata::null")]
+    pub metadata: Metadata,
+}
+
+impl From<TrackInfo> for crate::notification::Track {
+    fn from(info: TrackInfo) -> Self {
+        Self::new(info.id, info.track_type, info.metadata)
+    }
+}
+
+impl From<crate::notification::Track> for TrackInfo {
+    fn from(track: crate::notification::Track) -> Self {
+        Self {
+            id: track.id,
+            track_type: track.track_type,
+            metadata: track.metadata,
+        }
+    }
 }
 
 /// A peer (`Peer`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
     /// The peer id.
-    pub id: String,
+    pub id: PeerId,
     /// The peer type (`"webrtc"`).
     #[serde(rename = "type")]
     pub peer_type: String,
@@ -81,15 +128,16 @@ pub struct Peer {
     pub status: PeerStatus,
     /// The peer's tracks.
     pub tracks: Vec<TrackInfo>,
-    /// The metadata the peer set, as JSON (`null` when none).
-    pub metadata: serde_json::Value,
+    /// The metadata the peer set, as JSON text (`"null"` when none); a JSON value on the wire.
+    #[serde(with = "metadata_json", default = "Metadata::null")]
+    pub metadata: Metadata,
 }
 
 /// A component (`Component`): HLS, RTSP, file, SIP or recording.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Component {
     /// The component id.
-    pub id: String,
+    pub id: ComponentId,
     /// The component type (`"hls"`, `"rtsp"`, `"file"`, `"sip"`, `"recording"`).
     #[serde(rename = "type")]
     pub component_type: String,
@@ -104,7 +152,7 @@ pub struct Component {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Room {
     /// The room id.
-    pub id: String,
+    pub id: RoomId,
     /// Its configuration.
     pub config: RoomConfig,
     /// Its components.

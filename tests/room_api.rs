@@ -7,7 +7,7 @@ use jellyfish_notifier::*;
 #[actix_web::test]
 async fn every_call_works_against_the_emulator() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let api = RoomApi::new(&emulator.server_address(), "development", false).unwrap();
+    let api = RoomApi::new(&emulator.server_address(), "development").unwrap();
     let config = RoomConfig {
         room_id: Some("api".into()),
         max_peers: Some(3),
@@ -48,7 +48,7 @@ async fn every_call_works_against_the_emulator() {
 #[actix_web::test]
 async fn errors_carry_the_status_and_the_servers_message() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let wrong = RoomApi::new(&emulator.server_address(), "wrong", false).unwrap();
+    let wrong = RoomApi::new(&emulator.server_address(), "wrong").unwrap();
     assert_eq!(
         wrong.list_rooms().await.unwrap_err(),
         RoomApiError::Status {
@@ -60,7 +60,6 @@ async fn errors_carry_the_status_and_the_servers_message() {
     let api = RoomApi::new(
         &format!("http://{}", emulator.server_address()),
         "development",
-        false,
     )
     .unwrap();
     let err = api.get_room("nope").await.unwrap_err();
@@ -116,7 +115,7 @@ async fn an_unreachable_server_is_a_transport_error() {
         let emulator = Emulator::builder().start().await.unwrap();
         emulator.server_address()
     };
-    let api = RoomApi::new(&addr, "development", false).unwrap();
+    let api = RoomApi::new(&addr, "development").unwrap();
     assert!(matches!(
         api.list_rooms().await,
         Err(RoomApiError::Transport(_))
@@ -125,6 +124,95 @@ async fn an_unreachable_server_is_a_transport_error() {
 
 #[test]
 fn the_token_stays_out_of_debug_output() {
-    let api = RoomApi::new("localhost:5002", "hunter2-token", false).unwrap();
+    let api = RoomApi::new("localhost:5002", "hunter2-token").unwrap();
     assert!(!format!("{api:?}").contains("hunter2"));
+}
+
+/// Compiles only if `T` can be shared by every actix-web worker and every actor.
+fn shareable<T: Clone + Send + Sync + 'static>(value: &T) -> T {
+    value.clone()
+}
+
+#[actix_web::test]
+async fn one_room_api_is_shared_across_threads_and_workers() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let api = RoomApi::new(&emulator.server_address(), "development").unwrap();
+    api.create_room(&RoomConfig {
+        room_id: Some("shared".into()),
+        ..RoomConfig::default()
+    })
+    .await
+    .unwrap();
+    // A clone moved to another thread with an actix runtime of its own, as a worker has.
+    let elsewhere = shareable(&api);
+    let rooms = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move { elsewhere.list_rooms().await })
+    })
+    .join()
+    .unwrap()
+    .unwrap();
+    assert_eq!(rooms[0].id, RoomId::new("shared"));
+    // And in an actix-web app's `web::Data`, used by a handler on a worker thread.
+    let data = actix_web::web::Data::new(shareable(&api));
+    let server = actix_web::HttpServer::new(move || {
+        actix_web::App::new().app_data(data.clone()).route(
+            "/count",
+            actix_web::web::get().to(|api: actix_web::web::Data<RoomApi>| async move {
+                let rooms = api.list_rooms().await.unwrap();
+                rooms.len().to_string()
+            }),
+        )
+    })
+    .workers(2)
+    .disable_signals()
+    .bind("127.0.0.1:0")
+    .unwrap();
+    let addr = server.addrs()[0];
+    let handle = server.run();
+    let stop = handle.handle();
+    actix_web::rt::spawn(handle);
+    let mut response = awc::Client::default()
+        .get(format!("http://{addr}/count"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.body().await.unwrap(), "1");
+    stop.stop(true).await;
+}
+
+#[actix_web::test]
+async fn rest_types_share_the_notification_model() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let api = RoomApi::builder(emulator.server_address(), "development")
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .unwrap();
+    let room = api.create_room(&RoomConfig::default()).await.unwrap().room;
+    let peer = api.add_peer(&room.id).await.unwrap().peer;
+    emulator.connect_peer(&room.id, &peer.id).unwrap();
+    emulator
+        .update_peer_metadata(&room.id, &peer.id, serde_json::json!({"name": "Zoë"}))
+        .unwrap();
+    emulator
+        .add_track(
+            &room.id,
+            &jellyfish_emulator::TrackOwner::Peer(peer.id.to_string()),
+            TrackType::Audio,
+            serde_json::json!(null),
+        )
+        .unwrap();
+    let got = api.get_room(&room.id).await.unwrap();
+    let rest_peer = &got.peers[0];
+    assert_eq!(rest_peer.id, peer.id);
+    assert_eq!(rest_peer.metadata, Metadata::new(r#"{"name":"Zoë"}"#));
+    let track = &rest_peer.tracks[0];
+    assert_eq!(track.track_type, TrackType::Audio);
+    assert_eq!(track.metadata, Metadata::null());
+    // The REST track converts to the notification model's `Track` without a second type.
+    assert_eq!(
+        Track::from(track.clone()),
+        Track::new(track.id.clone(), TrackType::Audio, "null")
+    );
+    assert_eq!("audio".parse::<TrackType>(), Ok(TrackType::Audio));
+    assert!("speaker".parse::<TrackType>().is_err());
 }

@@ -52,7 +52,7 @@ async fn both_paths_agree(version: ServerVersion) {
         .unwrap();
     notifier.send(WaitReady).await.unwrap().unwrap();
 
-    let api = RoomApi::new(&emulator.server_address(), "development", false).unwrap();
+    let api = RoomApi::new(&emulator.server_address(), "development").unwrap();
     let room = api
         .create_room(&RoomConfig {
             webhook_url: Some(webhook_url),
@@ -67,7 +67,7 @@ async fn both_paths_agree(version: ServerVersion) {
     emulator
         .update_peer_metadata(&room, &peer, json!({"name": "Zoë"}))
         .unwrap();
-    let owner = TrackOwner::Peer(peer.clone());
+    let owner = TrackOwner::Peer(peer.to_string());
     let track = emulator
         .add_track(&room, &owner, TrackType::Video, json!({"source": "camera"}))
         .unwrap();

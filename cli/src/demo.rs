@@ -238,7 +238,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
 /// A short room lifecycle: the room and peers through the Room API, the media side through the
 /// emulator's controls.
 async fn lifecycle(emulator: &Emulator, webhook_url: &str, step: Duration) -> Result<(), String> {
-    let api = RoomApi::new(&emulator.server_address(), emulator.token().clone(), false)
+    let api = RoomApi::new(&emulator.server_address(), emulator.token().clone())
         .map_err(|err| err.to_string())?;
     let fail = |err: &dyn std::fmt::Display| err.to_string();
     let pause = || tokio::time::sleep(step);
@@ -263,7 +263,7 @@ async fn lifecycle(emulator: &Emulator, webhook_url: &str, step: Duration) -> Re
             .update_peer_metadata(&room, &peer, json!({"name": name}))
             .map_err(|e| fail(&e))?;
         pause().await;
-        let owner = TrackOwner::Peer(peer.clone());
+        let owner = TrackOwner::Peer(peer.to_string());
         for (kind, metadata) in [
             (TrackType::Video, json!({"source": "camera"})),
             (TrackType::Audio, json!({"source": "microphone"})),

@@ -103,7 +103,7 @@ impl Emulator {
                 let body = json!({"roomId": format!("lifecycle-{round}-{r}"), "webhookUrl": config.webhook_url});
                 let mut id = String::new();
                 step(&mut || {
-                    id = self.create_room(&body)?.id;
+                    id = self.create_room(&body)?.id.to_string();
                     Ok(())
                 })
                 .await?;
@@ -114,7 +114,7 @@ impl Emulator {
                 for p in 0..config.peers_per_room {
                     let mut peer = String::new();
                     step(&mut || {
-                        peer = self.add_peer(room)?.peer.id;
+                        peer = self.add_peer(room)?.peer.id.to_string();
                         Ok(())
                     })
                     .await?;

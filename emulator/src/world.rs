@@ -131,11 +131,7 @@ impl TrackState {
     }
 
     fn info(&self) -> TrackInfo {
-        TrackInfo {
-            id: self.id.clone(),
-            track_type: self.track_type.name().unwrap_or("video").to_owned(),
-            metadata: self.metadata.clone(),
-        }
+        TrackInfo::from(self.to_track())
     }
 }
 
@@ -183,13 +179,13 @@ impl RoomState {
 
     fn to_rest(&self) -> Room {
         Room {
-            id: self.id.clone(),
+            id: self.id.as_str().into(),
             config: self.config.clone(),
             components: self
                 .components
                 .iter()
                 .map(|c| Component {
-                    id: c.id.clone(),
+                    id: c.id.as_str().into(),
                     component_type: c.component_type.clone(),
                     properties: Value::Object(Default::default()),
                     tracks: c.tracks.iter().map(TrackState::info).collect(),
@@ -202,11 +198,11 @@ impl RoomState {
 
 fn peer_to_rest(peer: &PeerState) -> Peer {
     Peer {
-        id: peer.id.clone(),
+        id: peer.id.as_str().into(),
         peer_type: "webrtc".to_owned(),
         status: peer.status,
         tracks: peer.tracks.iter().map(TrackState::info).collect(),
-        metadata: peer.metadata.clone(),
+        metadata: Metadata::from_value(&peer.metadata).unwrap_or_else(|_| Metadata::null()),
     }
 }
 
@@ -293,12 +289,12 @@ impl World {
                         "Cannot add room with id \"{id}\" - roomId may contain only alphanumeric characters, hyphens and underscores"
                     )));
                 }
-                if self.rooms.contains_key(id) {
+                if self.rooms.contains_key(id.as_str()) {
                     return Err(ActionError::bad_request(format!(
                         "Cannot add room with id \"{id}\" - room already exists"
                     )));
                 }
-                id.clone()
+                id.to_string()
             }
             None => random_uuid(),
         };
@@ -779,7 +775,7 @@ fn parse_room_config(body: &Value) -> Result<RoomConfig, ActionError> {
     };
     let room_id = match field("roomId") {
         None => None,
-        Some(Value::String(id)) => Some(id.clone()),
+        Some(Value::String(id)) => Some(id.as_str().into()),
         Some(_) => return Err(ActionError::bad_request("roomId must be a string")),
     };
     Ok(RoomConfig {
@@ -864,7 +860,7 @@ mod tests {
             kinds(&world.connect_peer("r", &p).unwrap()),
             ["peer_connected"]
         );
-        let owner = TrackOwner::Peer(p.clone());
+        let owner = TrackOwner::Peer(p.to_string());
         world
             .add_track("r", &owner, TrackType::Video, json!({"a": 1}))
             .unwrap();
@@ -898,7 +894,7 @@ mod tests {
         let (_, e) = world
             .add_track(
                 "r",
-                &TrackOwner::Peer(p.clone()),
+                &TrackOwner::Peer(p.to_string()),
                 TrackType::Video,
                 Value::Null,
             )

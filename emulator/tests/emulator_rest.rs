@@ -138,7 +138,7 @@ async fn rooms_and_peers_have_the_real_response_shapes() {
     assert_eq!(status, 201);
     let details: DataResponse<PeerDetails> = serde_json::from_value(peer.clone()).unwrap();
     assert_eq!(details.data.peer.status, PeerStatus::Disconnected);
-    assert_eq!(details.data.peer.metadata, Value::Null);
+    assert_eq!(details.data.peer.metadata, Metadata::null());
     assert!(!details.data.token.is_empty());
     assert_eq!(peer["data"]["peer"]["type"], "webrtc");
 
