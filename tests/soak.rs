@@ -347,7 +347,7 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
         assert_eq!(tally.delivered, sent_total);
     }
     println!(
-        "  malformed frames skipped: {}, unknown members skipped: {}",
+        "  malformed frames skipped: {}, unknown members delivered and counted: {}",
         stats.malformed_frames, stats.unknown_members
     );
     println!(

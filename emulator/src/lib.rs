@@ -1,3 +1,7 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # The emulator in detail
+//!
 //! A Jellyfish-compatible server for tests and local development: the notification WebSocket, the
 //! REST rooms and peers, webhooks, a simulated media side, scenarios, fault injection, and a record
 //! of everything it sent.
