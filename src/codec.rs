@@ -242,6 +242,10 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 
 /// The Jellyfish v0.3.0 webhook body, for `web::Json<JsonWebhook>` routes.
 ///
+/// Only a v0.3.0 server sends this shape; newer servers POST protobuf, which only the
+/// [`Webhook`](crate::Webhook) extractor (or [`receive_binary`]) decodes. Prefer the extractor,
+/// which takes every shape.
+///
 /// ```
 /// use jellyfish_notifier::{JsonWebhook, Notification, RoomCreated};
 ///

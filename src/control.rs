@@ -20,7 +20,7 @@ wire_enum! {
     }
 }
 
-/// The server API token (`JF_SERVER_API_TOKEN`): the WebSocket's `auth_request` token and the REST
+/// The server API token: the WebSocket's `auth_request` token and the REST
 /// API's bearer token.
 ///
 /// Its `Debug` output is redacted so it cannot leak into logs; [`ApiToken::expose`] gives the text

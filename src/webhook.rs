@@ -4,6 +4,13 @@
 //! It decodes into the same [`Notification`] values the WebSocket notifier delivers, so a handler can
 //! `do_send` them to the very actors that subscribe to the notifier.
 //!
+//! **This is the route for what a real server sends**: protobuf bodies (Jellyfish 0.4+, Fishjam),
+//! Fishjam Cloud batches, the Jellyfish 0.3 JSON envelope, and this crate's own JSON shape, told
+//! apart by content type. The plain alternatives each take one shape only:
+//! `web::Json<`[`JsonWebhook`](crate::JsonWebhook)`>` the 0.3 envelope, and
+//! `web::Json<`[`Notification`]`>` this crate's JSON shape (what `jellyfish-notify forward --format
+//! json` sends), which no server sends.
+//!
 //! ```no_run
 //! use actix_web::{App, HttpResponse, HttpServer, post, web};
 //! use jellyfish_notifier::{Webhook, WebhookConfig};
