@@ -610,6 +610,11 @@ pub struct SubscribeServerNotifications(pub Recipient<Notification>);
 pub struct SubscribeMetrics(pub Recipient<MetricsReport>);
 
 /// Subscribes an actor to [`ConnectionEvent`]s. Answered with a [`Subscription`].
+///
+/// Events that happened before this message was handled are not replayed: the first
+/// `Connecting`, and often the first `Ready`, come before a subscription sent after
+/// [`WsNotifier::start`]. Give the subscriber to
+/// [`WsNotifierBuilder::subscribe_connection_events`] to see every event.
 #[derive(actix::Message)]
 #[rtype(result = "Subscription")]
 pub struct SubscribeConnectionEvents(pub Recipient<ConnectionEvent>);

@@ -9,7 +9,8 @@ use tokio::sync::mpsc;
 use super::SubscriptionId;
 
 /// A stream subscriber fell behind: its queue was full and `missed` messages were dropped for it
-/// at this point of the stream (the messages after it follow on).
+/// at this point of the stream (the messages after it follow on). The report travels with the next
+/// message that fits, so it comes exactly where the gap is.
 ///
 /// The notifier also counts them in [`NotifierStats::dropped`](crate::NotifierStats::dropped) and
 /// reports [`ConnectionEvent::NotificationsDropped`](crate::ConnectionEvent::NotificationsDropped).
