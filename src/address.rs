@@ -58,14 +58,22 @@ pub(crate) struct ServerAddress {
 }
 
 impl ServerAddress {
-    /// Parses `host:port`, `[v6]:port`, or a `ws://`, `wss://`, `http://` or `https://` base URL
-    /// (a scheme in the address wins over `secure`).
+    /// Parses a bare Fishjam ID, `host:port`, `[v6]:port`, or a `ws://`, `wss://`, `http://` or
+    /// `https://` base URL (a scheme in the address wins over `secure`).
     pub(crate) fn parse(address: &str, secure: bool) -> Result<Self, AddressError> {
         let invalid = |problem: AddressProblem| AddressError {
             address: address.to_owned(),
             problem,
         };
         let trimmed = address.trim();
+        if is_fishjam_id(trimmed) {
+            // As the official SDKs resolve an ID (`get_fishjam_url` / `getFishjamUrl`).
+            return Ok(Self {
+                secure: true,
+                authority: FISHJAM_CLOUD_HOST.to_owned(),
+                prefix: format!("{FISHJAM_CLOUD_CONNECT_PATH}/{trimmed}"),
+            });
+        }
         let (secure, rest) = match trimmed.split_once("://") {
             Some((scheme, rest)) => match scheme.to_ascii_lowercase().as_str() {
                 "ws" | "http" => (false, rest),
@@ -122,6 +130,21 @@ impl ServerAddress {
     }
 }
 
+/// Where Fishjam Cloud serves a Fishjam ID: `https://fishjam.io/api/v1/connect/{id}`.
+pub(crate) const FISHJAM_CLOUD_HOST: &str = "fishjam.io";
+const FISHJAM_CLOUD_CONNECT_PATH: &str = "/api/v1/connect";
+
+/// A Fishjam ID as the Cloud dashboard shows it: one word of letters, digits, `-` and `_`. A host
+/// needs a dot, a port or a scheme to be told apart (`localhost` is always a host): the official
+/// SDKs take any string without a scheme for an ID, which would make `localhost:5002` one.
+fn is_fishjam_id(text: &str) -> bool {
+    !text.is_empty()
+        && !text.eq_ignore_ascii_case("localhost")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// The port part of `host:port` or `[v6]:port`, if there is one.
 fn port_of(authority: &str) -> Option<&str> {
     match authority.strip_prefix('[') {
@@ -133,6 +156,49 @@ fn port_of(authority: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_fishjam_id_resolves_as_the_official_sdks_do() {
+        let table: &[(&str, &str, &str)] = &[
+            (
+                "a1b2c3d4e5f6",
+                "wss://fishjam.io/api/v1/connect/a1b2c3d4e5f6/socket/server/websocket",
+                "https://fishjam.io/api/v1/connect/a1b2c3d4e5f6/room",
+            ),
+            (
+                " 0123-abcd_EF ",
+                "wss://fishjam.io/api/v1/connect/0123-abcd_EF/socket/server/websocket",
+                "https://fishjam.io/api/v1/connect/0123-abcd_EF/room",
+            ),
+            // A full Cloud URL keeps its prefix, trailing slash or not.
+            (
+                "https://fishjam.io/api/v1/connect/a1b2c3d4e5f6/",
+                "wss://fishjam.io/api/v1/connect/a1b2c3d4e5f6/socket/server/websocket",
+                "https://fishjam.io/api/v1/connect/a1b2c3d4e5f6/room",
+            ),
+            // Hosts stay hosts.
+            (
+                "localhost",
+                "ws://localhost/socket/server/websocket",
+                "http://localhost/room",
+            ),
+            (
+                "localhost:5002",
+                "ws://localhost:5002/socket/server/websocket",
+                "http://localhost:5002/room",
+            ),
+            (
+                "jellyfish.example.com",
+                "ws://jellyfish.example.com/socket/server/websocket",
+                "http://jellyfish.example.com/room",
+            ),
+        ];
+        for (address, websocket, rest) in table {
+            let parsed = ServerAddress::parse(address, false).unwrap();
+            assert_eq!(parsed.websocket_url(), *websocket, "{address}");
+            assert_eq!(parsed.http_url("/room"), *rest, "{address}");
+        }
+    }
 
     #[test]
     fn rest_urls_keep_the_prefix_and_follow_the_scheme() {
