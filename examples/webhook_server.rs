@@ -78,7 +78,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?;
     println!(
         "room {} created on {}; webhooks go to {webhook_url}",
-        created.room.id, created.jellyfish_address
+        created.room.id,
+        created.server_address.as_deref().unwrap_or("this server")
     );
 
     match emulator {

@@ -47,8 +47,10 @@ pub use notifier::{
 };
 pub use room_api::{RoomApi, RoomApiBuilder, RoomApiError};
 pub use rooms::{
-    Component, CreatedRoom, DataResponse, ErrorResponse, Peer, PeerDetails, PeerStatus, Room,
-    RoomConfig, TrackInfo, VideoCodec,
+    AgentOptions, AgentOutput, Component, CompositionInfo, CreatedRoom, DataResponse,
+    ErrorResponse, Peer, PeerDetails, PeerOptions, PeerStatus, Room, RoomConfig, RoomType,
+    SubscribeMode, Subscriptions, TrackForwardingInfo, TrackInfo, VapiOptions, VideoCodec,
+    WebRtcOptions,
 };
 pub use signature::{SIGNATURE_HEADER, sign_webhook, verify_webhook_signature};
 pub use webhook::{Webhook, WebhookConfig, WebhookError};

@@ -11,7 +11,9 @@ use serde::de::DeserializeOwned;
 
 use crate::address::{AddressError, ServerAddress};
 use crate::control::ApiToken;
-use crate::rooms::{CreatedRoom, DataResponse, ErrorResponse, PeerDetails, Room, RoomConfig};
+use crate::rooms::{
+    CreatedRoom, DataResponse, ErrorResponse, PeerDetails, PeerOptions, Room, RoomConfig,
+};
 
 /// Why a Room API call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -62,7 +64,7 @@ impl RoomApiError {
 ///     })
 ///     .await?;
 /// let peer = api.add_peer(&created.room.id).await?;
-/// println!("room {} on {}, peer {}", created.room.id, created.jellyfish_address, peer.peer.id);
+/// println!("room {}, peer {}", created.room.id, peer.peer.id);
 /// # Ok(()) }
 /// ```
 #[derive(Clone)]
@@ -201,14 +203,23 @@ impl RoomApi {
             .await
     }
 
-    /// `POST /room/{room_id}/peer` for a WebRTC peer: answers the peer and the token its client
-    /// connects with.
+    /// `POST /room/{room_id}/peer` for a WebRTC peer with default options: answers the peer and
+    /// the token its client connects with. The server sends `peer_added` (v0.5+).
     pub async fn add_peer(&self, room_id: &str) -> Result<PeerDetails, RoomApiError> {
-        let body = serde_json::json!({"type": "webrtc", "options": {}});
+        self.add_peer_with(room_id, &PeerOptions::default()).await
+    }
+
+    /// `POST /room/{room_id}/peer` for a peer of any type (WebRTC; on Fishjam Cloud also agent and
+    /// VAPI peers) with its options.
+    pub async fn add_peer_with(
+        &self,
+        room_id: &str,
+        options: &PeerOptions,
+    ) -> Result<PeerDetails, RoomApiError> {
         self.call(
             Method::POST,
             &format!("/room/{}/peer", segment(room_id)),
-            Some(&body),
+            Some(options),
         )
         .await
     }

@@ -15,9 +15,13 @@ async fn every_call_works_against_the_emulator() {
         webhook_url: Some("http://127.0.0.1:1/webhook".into()),
         peerless_purge_timeout: Some(60),
         peer_disconnected_timeout: Some(30),
+        ..RoomConfig::default()
     };
     let created = api.create_room(&config).await.unwrap();
-    assert_eq!(created.jellyfish_address, emulator.server_address());
+    assert_eq!(
+        created.server_address.as_deref(),
+        Some(emulator.server_address().as_str())
+    );
     assert_eq!(created.room.id, "api");
     assert_eq!(
         created.room.config, config,
@@ -26,7 +30,7 @@ async fn every_call_works_against_the_emulator() {
 
     let peer = api.add_peer("api").await.unwrap();
     assert_eq!(peer.peer.status, PeerStatus::Disconnected);
-    assert_eq!(peer.peer.peer_type, "webrtc");
+    assert_eq!(peer.peer.peer_type, PeerType::Webrtc);
     assert!(!peer.token.is_empty());
 
     let room = api.get_room("api").await.unwrap();

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 
 use super::world::{ActionError, HlsEvent, TrackOwner};
 use super::{Shared, lock, socket};
-use jellyfish_notifier::{CreatedRoom, DataResponse, ErrorResponse};
-use jellyfish_notifier::{Notification, TrackType};
+use jellyfish_notifier::{DataResponse, ErrorResponse};
+use jellyfish_notifier::{Notification, TrackType, VadStatus};
 
 /// A listening server.
 pub(super) struct Running {
@@ -37,6 +37,7 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
     let workers = shared.config.workers;
     let data = web::Data::from(shared);
     let server = HttpServer::new(move || {
+        let cloud = data.config.version.is_cloud();
         actix_web::App::new()
             .app_data(data.clone())
             .app_data(web::PayloadConfig::new(1 << 20))
@@ -51,7 +52,23 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
                 "/room/{room_id}/peer/{peer_id}",
                 web::delete().to(delete_peer),
             )
+            .configure(|config| {
+                if cloud {
+                    cloud_routes(config);
+                }
+            })
             .service(web::scope("/emulator").configure(controls))
+            .default_service(web::to(unknown_route))
+            // Inner first: the Cloud prefix is stripped after the slashes are merged.
+            .wrap_fn(move |req, service| {
+                use actix_web::dev::Service as _;
+                let req = if cloud { strip_cloud_prefix(req) } else { req };
+                service.call(req)
+            })
+            // Phoenix merges repeated slashes (the JS SDK sends `//room`).
+            .wrap(actix_web::middleware::NormalizePath::new(
+                actix_web::middleware::TrailingSlash::MergeOnly,
+            ))
     })
     .workers(workers)
     .disable_signals()
@@ -71,6 +88,41 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
 }
 
 type Data = web::Data<Shared>;
+
+/// Fishjam Cloud serves every route under `/api/v1/connect/{fishjam_id}` too.
+fn strip_cloud_prefix(mut req: actix_web::dev::ServiceRequest) -> actix_web::dev::ServiceRequest {
+    const PREFIX: &str = "/api/v1/connect/";
+    let path = req.path();
+    let Some(rest) = path.strip_prefix(PREFIX) else {
+        return req;
+    };
+    let stripped = match rest.find('/') {
+        Some(slash) => rest[slash..].to_owned(),
+        None => "/".to_owned(),
+    };
+    let query = req.query_string();
+    let path_and_query = if query.is_empty() {
+        stripped
+    } else {
+        format!("{stripped}?{query}")
+    };
+    let mut parts = req.head().uri.clone().into_parts();
+    let Ok(path_and_query) = path_and_query.parse() else {
+        return req;
+    };
+    parts.path_and_query = Some(path_and_query);
+    if let Ok(uri) = actix_web::http::Uri::from_parts(parts) {
+        req.match_info_mut().get_mut().update(&uri);
+        req.head_mut().uri = uri;
+    }
+    req
+}
+
+/// Every route the server does not have: 404 with a JSON `{"errors": …}` body, which the official
+/// SDKs decode (an empty body crashes them).
+async fn unknown_route(req: HttpRequest) -> HttpResponse {
+    error(404, format!("Not found: {} {}", req.method(), req.path()))
+}
 
 fn error(status: u16, message: impl Into<String>) -> HttpResponse {
     HttpResponse::build(StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST)).json(
@@ -151,9 +203,34 @@ async fn health(req: HttpRequest, shared: Data) -> Reply {
     }})))
 }
 
+/// A room as this server version writes it: Jellyfish always writes every config key (`null` when
+/// unset) and `components`; Fishjam Cloud leaves out what it does not have.
+fn room_json(room: &jellyfish_notifier::Room, shared: &Shared) -> Value {
+    let mut json = serde_json::to_value(room).unwrap_or(Value::Null);
+    if !shared.config.version.is_cloud()
+        && let Some(object) = json.as_object_mut()
+    {
+        object.entry("components").or_insert_with(|| json!([]));
+        if let Some(config) = object.get_mut("config").and_then(Value::as_object_mut) {
+            for key in [
+                "roomId",
+                "maxPeers",
+                "videoCodec",
+                "webhookUrl",
+                "peerlessPurgeTimeout",
+                "peerDisconnectedTimeout",
+            ] {
+                config.entry(key).or_insert(Value::Null);
+            }
+        }
+    }
+    json
+}
+
 async fn list_rooms(req: HttpRequest, shared: Data) -> Reply {
     authorize(&req, &shared)?;
     let rooms = lock(&shared.world).rooms();
+    let rooms: Vec<Value> = rooms.iter().map(|room| room_json(room, &shared)).collect();
     data(StatusCode::OK, rooms)
 }
 
@@ -161,20 +238,18 @@ async fn create_room(req: HttpRequest, body: web::Bytes, shared: Data) -> Reply 
     authorize(&req, &shared)?;
     let body = json_body(&body)?;
     let room = shared.act(|w| w.create_room(&body))?;
-    let jellyfish_address = shared.server_address();
-    data(
-        StatusCode::CREATED,
-        CreatedRoom {
-            room,
-            jellyfish_address,
-        },
-    )
+    // Fishjam Cloud answers the room alone; Jellyfish adds the instance's address.
+    let mut created = json!({ "room": room_json(&room, &shared) });
+    if !shared.config.version.is_cloud() {
+        created["jellyfish_address"] = shared.server_address().into();
+    }
+    data(StatusCode::CREATED, created)
 }
 
 async fn get_room(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
     authorize(&req, &shared)?;
     let room = lock(&shared.world).get_room(&path)?;
-    data(StatusCode::OK, room)
+    data(StatusCode::OK, room_json(&room, &shared))
 }
 
 async fn delete_room(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
@@ -199,6 +274,151 @@ async fn delete_peer(req: HttpRequest, path: web::Path<(String, String)>, shared
     authorize(&req, &shared)?;
     let (room_id, peer_id) = path.into_inner();
     no_content(shared.emit(|w| w.delete_peer(&room_id, &peer_id)))
+}
+
+// --- Fishjam Cloud's routes ---
+
+fn cloud_routes(config: &mut web::ServiceConfig) {
+    config
+        .route("/validate", web::get().to(validate))
+        .route(
+            "/room/{room}/peer/{peer}/refresh_token",
+            web::post().to(refresh_token),
+        )
+        .route(
+            "/room/{room}/peer/{peer}/subscribe_peer",
+            web::post().to(subscribe_peer),
+        )
+        .route(
+            "/room/{room}/peer/{peer}/subscribe_tracks",
+            web::post().to(subscribe_tracks),
+        )
+        .route("/room/{room}/viewer", web::post().to(livestream_token))
+        .route("/room/{room}/streamer", web::post().to(livestream_token))
+        .route(
+            "/room/{room}/track_forwardings",
+            web::post().to(track_forwardings),
+        )
+        .route("/moq/access", web::post().to(moq_access))
+        .route("/recordings", web::post().to(create_recording))
+        .route("/recordings", web::get().to(list_recordings))
+        .route("/recordings/{id}", web::get().to(get_recording))
+        .route("/recordings/{id}", web::delete().to(delete_recording))
+        .route("/recordings/{id}/stop", web::post().to(stop_recording));
+}
+
+/// `GET /validate`: 200 for a good token; the SDKs read 404 as bad credentials.
+async fn validate(req: HttpRequest, shared: Data) -> HttpResponse {
+    match authorize(&req, &shared) {
+        Ok(()) => HttpResponse::Ok().finish(),
+        Err(_) => error(404, "Invalid Fishjam ID or management token"),
+    }
+}
+
+async fn refresh_token(req: HttpRequest, path: RoomPeer, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    let (room, peer) = path.into_inner();
+    let token = lock(&shared.world).refresh_peer_token(&room, &peer)?;
+    data(StatusCode::CREATED, json!({ "token": token }))
+}
+
+#[derive(Deserialize)]
+struct SubscribePeerQuery {
+    peer_id: String,
+}
+
+async fn subscribe_peer(
+    req: HttpRequest,
+    path: RoomPeer,
+    query: web::Query<SubscribePeerQuery>,
+    shared: Data,
+) -> Reply {
+    authorize(&req, &shared)?;
+    let (room, peer) = path.into_inner();
+    lock(&shared.world).subscribe_peer(&room, &peer, &query.peer_id)?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+async fn subscribe_tracks(
+    req: HttpRequest,
+    path: RoomPeer,
+    body: web::Bytes,
+    shared: Data,
+) -> Reply {
+    authorize(&req, &shared)?;
+    let (room, peer) = path.into_inner();
+    let tracks: Vec<String> = json_body(&body)?
+        .get("track_ids")
+        .cloned()
+        .and_then(|ids| serde_json::from_value(ids).ok())
+        .ok_or_else(|| ActionError {
+            status: 400,
+            message: "track_ids must be a list of track ids".to_owned(),
+        })?;
+    lock(&shared.world).subscribe_tracks(&room, &peer, &tracks)?;
+    Ok(HttpResponse::Ok().finish())
+}
+
+/// `POST /room/{room}/viewer` and `/streamer`: `{"token": …}`, not wrapped in `data`.
+async fn livestream_token(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    let token = lock(&shared.world).livestream_token(&path)?;
+    Ok(HttpResponse::Created().json(json!({ "token": token })))
+}
+
+async fn track_forwardings(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Bytes,
+    shared: Data,
+) -> Reply {
+    authorize(&req, &shared)?;
+    let body = json_body(&body)?;
+    let url = body
+        .get("compositionURL")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    shared.emit(|w| w.forward_tracks(&path, &url))?;
+    Ok(HttpResponse::Created().finish())
+}
+
+async fn moq_access(req: HttpRequest, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "connection_url": format!("http://{}/moq", shared.server_address()),
+        "token": super::world::random_token(),
+    })))
+}
+
+async fn create_recording(req: HttpRequest, body: web::Bytes, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    let body = json_body(&body)?;
+    let recording = shared.act(|w| w.create_recording(&body))?;
+    data(StatusCode::CREATED, recording)
+}
+
+async fn list_recordings(req: HttpRequest, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    let recordings = lock(&shared.world).recordings();
+    data(StatusCode::OK, recordings)
+}
+
+async fn get_recording(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    let recording = lock(&shared.world).recording(&path)?;
+    data(StatusCode::OK, recording)
+}
+
+async fn stop_recording(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    let recording = shared.act(|w| w.stop_recording(&path))?;
+    data(StatusCode::OK, recording)
+}
+
+async fn delete_recording(req: HttpRequest, path: web::Path<String>, shared: Data) -> Reply {
+    authorize(&req, &shared)?;
+    no_content(lock(&shared.world).delete_recording(&path))
 }
 
 // --- /emulator/… controls ---
@@ -237,6 +457,18 @@ fn controls(config: &mut web::ServiceConfig) {
         )
         .route("/room/{room}/hls/{event}", web::post().to(hls_event))
         .route("/room/{room}/crash", web::post().to(crash_room))
+        .route(
+            "/room/{room}/{who}/{id}/{action}",
+            web::post().to(livestream_member),
+        )
+        .route(
+            "/room/{room}/peer/{peer}/channel/{channel}/{action}",
+            web::post().to(channel),
+        )
+        .route(
+            "/room/{room}/peer/{peer}/track/{track}/vad",
+            web::post().to(voice_activity),
+        )
         .route("/faults/{fault}", web::post().to(fault));
 }
 
@@ -480,5 +712,81 @@ async fn fault(req: HttpRequest, path: web::Path<String>, body: web::Bytes, shar
             }
         };
         Ok(json!({ "sockets": sockets }))
+    })
+}
+
+/// `POST /emulator/room/{room}/streamer|viewer/{id}/connect|disconnect` (Fishjam Cloud).
+async fn livestream_member(
+    req: HttpRequest,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Bytes,
+    shared: Data,
+) -> Reply {
+    let (room, who, id, action) = path.into_inner();
+    control(&req, &shared, &body, |s, _| {
+        let connected = match action.as_str() {
+            "connect" => true,
+            "disconnect" => false,
+            other => {
+                return Err(ActionError {
+                    status: 404,
+                    message: format!("no action {other:?}: use connect or disconnect"),
+                });
+            }
+        };
+        match who.as_str() {
+            "streamer" => s.emit(|w| w.streamer(&room, &id, connected)),
+            "viewer" => s.emit(|w| w.viewer(&room, &id, connected)),
+            other => Err(ActionError {
+                status: 404,
+                message: format!("no livestream member {other:?}: use streamer or viewer"),
+            }),
+        }
+    })
+}
+
+/// `POST /emulator/room/{room}/peer/{peer}/channel/{channel}/add|remove` (Fishjam Cloud).
+async fn channel(
+    req: HttpRequest,
+    path: web::Path<(String, String, String, String)>,
+    body: web::Bytes,
+    shared: Data,
+) -> Reply {
+    let (room, peer, channel, action) = path.into_inner();
+    control(&req, &shared, &body, |s, _| {
+        let added = match action.as_str() {
+            "add" => true,
+            "remove" => false,
+            other => {
+                return Err(ActionError {
+                    status: 404,
+                    message: format!("no channel action {other:?}: use add or remove"),
+                });
+            }
+        };
+        s.emit(|w| w.channel(&room, &peer, &channel, added))
+    })
+}
+
+/// `POST /emulator/room/{room}/peer/{peer}/track/{track}/vad` `{"status": "speech"|"silence"}`.
+async fn voice_activity(
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    body: web::Bytes,
+    shared: Data,
+) -> Reply {
+    let (room, peer, track) = path.into_inner();
+    control(&req, &shared, &body, |s, body| {
+        let status = match body.get("status").and_then(Value::as_str) {
+            Some("speech") => VadStatus::Speech,
+            Some("silence") => VadStatus::Silence,
+            _ => {
+                return Err(ActionError {
+                    status: 400,
+                    message: "status must be \"speech\" or \"silence\"".to_owned(),
+                });
+            }
+        };
+        s.emit(|w| w.voice_activity(&room, &peer, &track, status))
     })
 }

@@ -53,6 +53,7 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod cloud;
 mod http;
 mod scenario;
 mod socket;
@@ -356,10 +357,11 @@ impl Shared {
         let (value, emissions) = action(&mut world)?;
         for emitted in emissions {
             self.broadcast_notification(&emitted.notification);
-            if let Some(url) = emitted.webhook {
+            if let Some(target) = emitted.webhook {
                 // The receiver only ends with the emulator; a send error just means shutdown.
                 let _ = self.webhook_tx.send(webhooks::Job {
-                    url,
+                    url: target.url,
+                    batch: target.batch,
                     notification: emitted.notification,
                 });
             }
@@ -466,6 +468,10 @@ async fn metrics_loop(shared: Arc<Shared>) {
     // A late tick does not make up for lost time with a burst: reports stay one period apart.
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut tick = 0u64;
+    if shared.config.version.is_cloud() {
+        // Fishjam Cloud sends no metrics reports.
+        return;
+    }
     loop {
         ticker.tick().await;
         tick += 1;

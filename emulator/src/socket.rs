@@ -290,11 +290,16 @@ async fn subscribe(
     session: &mut Session,
     event_type: EventType,
 ) -> Option<End> {
-    if !matches!(
-        event_type,
-        EventType::ServerNotification | EventType::Metrics
-    ) {
-        // The real server's socket process crashes on EVENT_TYPE_UNSPECIFIED: the link just drops.
+    let cloud = shared.config.version.is_cloud();
+    let known = match event_type {
+        EventType::ServerNotification => true,
+        // Fishjam Cloud removed metrics: `EVENT_TYPE_METRICS` is an unknown value there.
+        EventType::Metrics => !cloud,
+        _ => false,
+    };
+    if !known {
+        // The real server's socket process crashes on an event type it does not handle
+        // (EVENT_TYPE_UNSPECIFIED, and METRICS on Fishjam Cloud): the link just drops.
         tracing::error!(connection = id, %event_type, "server WebSocket process crashed on an invalid subscription");
         return Some(End::Drop);
     }

@@ -14,8 +14,13 @@ use jellyfish_notifier::{SIGNATURE_HEADER, sign_webhook};
 /// A notification for one room's webhook URL.
 pub(crate) struct Job {
     pub(crate) url: Arc<str>,
+    /// The room asked for batches: the body is always a `notification_batch`.
+    pub(crate) batch: bool,
     pub(crate) notification: Notification,
 }
+
+/// How many queued notifications of a batching room go in one POST at most.
+const ROOM_BATCH: usize = 100;
 
 /// One webhook POST the emulator made.
 #[derive(Clone, Debug, PartialEq)]
@@ -73,15 +78,18 @@ async fn send_all(shared: Weak<Shared>, mut jobs: mpsc::UnboundedReceiver<Job>) 
         while let Ok(job) = jobs.try_recv() {
             queue.push_back(job);
         }
+        let limit = if first.batch { ROOM_BATCH } else { batch_size };
         let mut notifications = vec![first.notification];
-        while notifications.len() < batch_size
-            && queue.front().is_some_and(|job| job.url == first.url)
+        while notifications.len() < limit
+            && queue
+                .front()
+                .is_some_and(|job| job.url == first.url && job.batch == first.batch)
         {
             if let Some(job) = queue.pop_front() {
                 notifications.push(job.notification);
             }
         }
-        let outcome = post(&client, &config, &first.url, &notifications).await;
+        let outcome = post(&client, &config, &first.url, &notifications, first.batch).await;
         if let WebhookOutcome::Failed(reason) = &outcome {
             tracing::warn!(url = %first.url, %reason, "webhook delivery failed");
         }
@@ -102,8 +110,9 @@ async fn post(
     config: &super::EmulatorBuilder,
     url: &str,
     notifications: &[Notification],
+    batch: bool,
 ) -> WebhookOutcome {
-    let (content_type, body) = match body(config, notifications) {
+    let (content_type, body) = match body(config, notifications, batch) {
         Ok(body) => body,
         Err(reason) => return WebhookOutcome::Failed(reason),
     };
@@ -129,6 +138,7 @@ async fn post(
 fn body(
     config: &super::EmulatorBuilder,
     notifications: &[Notification],
+    batch: bool,
 ) -> Result<(&'static str, Vec<u8>), String> {
     if config.version.json_webhooks() {
         let envelope =
@@ -137,7 +147,7 @@ fn body(
         return Ok(("application/json", body));
     }
     let body = match notifications {
-        [one] => one.encode(),
+        [one] if !batch => one.encode(),
         many => encode_batch(many),
     }
     .map_err(|err| err.to_string())?;

@@ -23,6 +23,12 @@ pub enum ServerVersion {
     /// Jellyfish v0.5.0: adds `peer_added`, `peer_deleted` and `peer_crashed.reason`.
     #[default]
     V0_5,
+    /// Fishjam Cloud: every member up to 34 with `peer_type`, agent and VAPI peers, livestreams,
+    /// channels, voice activity, track forwarding and recordings; the Cloud REST shapes and routes
+    /// (also under `/api/v1/connect/{fishjam_id}`); batched webhooks for rooms that ask; no metrics
+    /// (a `subscribe_request` for them drops the connection, as Cloud's socket process crashes on
+    /// an event type it does not know).
+    Cloud,
 }
 
 impl ServerVersion {
@@ -32,7 +38,13 @@ impl ServerVersion {
             Self::V0_3 => "0.3.0",
             Self::V0_4 => "0.4.2",
             Self::V0_5 => "0.5.0",
+            Self::Cloud => "cloud",
         }
+    }
+
+    /// Whether this is Fishjam Cloud.
+    pub fn is_cloud(self) -> bool {
+        self == Self::Cloud
     }
 
     /// Whether this release has the notification at all.
@@ -48,6 +60,7 @@ impl ServerVersion {
             Self::V0_3 => ServerRelease::Jellyfish0_3,
             Self::V0_4 => ServerRelease::Jellyfish0_4,
             Self::V0_5 => ServerRelease::Jellyfish0_5,
+            Self::Cloud => ServerRelease::FishjamCloud,
         }
     }
 
@@ -66,8 +79,11 @@ impl fmt::Display for ServerVersion {
 impl FromStr for ServerVersion {
     type Err = String;
 
-    /// Accepts `0.3`, `0.4`, `0.5`, with or without a patch number or a leading `v`.
+    /// Accepts `0.3`, `0.4`, `0.5`, with or without a patch number or a leading `v`, and `cloud`.
     fn from_str(text: &str) -> Result<Self, String> {
+        if ["cloud", "fishjam-cloud", "fishjam"].contains(&text.to_ascii_lowercase().as_str()) {
+            return Ok(Self::Cloud);
+        }
         let text = text.strip_prefix('v').unwrap_or(text);
         let mut parts = text.split('.');
         match (parts.next(), parts.next()) {
@@ -75,7 +91,7 @@ impl FromStr for ServerVersion {
             (Some("0"), Some("4")) => Ok(Self::V0_4),
             (Some("0"), Some("5")) => Ok(Self::V0_5),
             _ => Err(format!(
-                "unsupported server version {text:?}: expected 0.3, 0.4 or 0.5"
+                "unsupported server version {text:?}: expected 0.3, 0.4, 0.5 or cloud"
             )),
         }
     }
@@ -111,18 +127,26 @@ impl ActionError {
 #[derive(Clone, Debug)]
 pub(crate) struct Emitted {
     pub(crate) notification: Notification,
-    pub(crate) webhook: Option<Arc<str>>,
+    pub(crate) webhook: Option<WebhookTarget>,
+}
+
+/// A room's webhook: where, and whether it asked for batches (Fishjam Cloud
+/// `batchWebhookNotifications`).
+#[derive(Clone, Debug)]
+pub(crate) struct WebhookTarget {
+    pub(crate) url: Arc<str>,
+    pub(crate) batch: bool,
 }
 
 #[derive(Clone, Debug)]
-struct TrackState {
-    id: String,
-    track_type: TrackType,
+pub(crate) struct TrackState {
+    pub(crate) id: String,
+    pub(crate) track_type: TrackType,
     metadata: Value,
 }
 
 impl TrackState {
-    fn to_track(&self) -> Track {
+    pub(crate) fn to_track(&self) -> Track {
         Track::new(
             self.id.as_str(),
             self.track_type,
@@ -136,12 +160,15 @@ impl TrackState {
 }
 
 #[derive(Clone, Debug)]
-struct PeerState {
-    id: String,
-    token: String,
-    status: PeerStatus,
+pub(crate) struct PeerState {
+    pub(crate) id: String,
+    pub(crate) token: String,
+    pub(crate) status: PeerStatus,
     metadata: Value,
-    tracks: Vec<TrackState>,
+    pub(crate) tracks: Vec<TrackState>,
+    peer_type: PeerType,
+    subscribe_mode: SubscribeMode,
+    pub(crate) subscriptions: Subscriptions,
 }
 
 #[derive(Clone, Debug)]
@@ -152,12 +179,14 @@ struct ComponentState {
 }
 
 #[derive(Clone, Debug)]
-struct RoomState {
-    id: String,
-    config: RoomConfig,
-    webhook: Option<Arc<str>>,
-    peers: Vec<PeerState>,
+pub(crate) struct RoomState {
+    pub(crate) id: String,
+    pub(crate) config: RoomConfig,
+    pub(crate) webhook: Option<WebhookTarget>,
+    pub(crate) peers: Vec<PeerState>,
     components: Vec<ComponentState>,
+    /// Fishjam Cloud: where its tracks are forwarded.
+    pub(crate) composition: Option<CompositionInfo>,
 }
 
 impl RoomState {
@@ -177,10 +206,28 @@ impl RoomState {
             })
     }
 
-    fn to_rest(&self) -> Room {
+    pub(crate) fn peer_mut_ref(&mut self, peer_id: &str) -> Result<&mut PeerState, ActionError> {
+        self.peer_mut(peer_id)
+    }
+
+    fn to_rest(&self, version: ServerVersion) -> Room {
+        let cloud = version.is_cloud();
+        let mut config = self.config.clone();
+        if cloud {
+            config.room_id = None;
+            config.peerless_purge_timeout = None;
+            config.peer_disconnected_timeout = None;
+            config.room_type.get_or_insert(RoomType::Conference);
+            config.public.get_or_insert(false);
+            config.batch_webhook_notifications.get_or_insert(false);
+        } else {
+            config.room_type = None;
+            config.public = None;
+            config.batch_webhook_notifications = None;
+        }
         Room {
             id: self.id.as_str().into(),
-            config: self.config.clone(),
+            config,
             components: self
                 .components
                 .iter()
@@ -191,18 +238,39 @@ impl RoomState {
                     tracks: c.tracks.iter().map(TrackState::info).collect(),
                 })
                 .collect(),
-            peers: self.peers.iter().map(peer_to_rest).collect(),
+            peers: self
+                .peers
+                .iter()
+                .map(|peer| peer_to_rest(peer, version))
+                .collect(),
+            composition_info: self.composition.clone(),
         }
     }
 }
 
-fn peer_to_rest(peer: &PeerState) -> Peer {
+fn peer_to_rest(peer: &PeerState, version: ServerVersion) -> Peer {
+    let cloud = version.is_cloud();
     Peer {
         id: peer.id.as_str().into(),
-        peer_type: "webrtc".to_owned(),
+        peer_type: peer.peer_type,
         status: peer.status,
         tracks: peer.tracks.iter().map(TrackState::info).collect(),
         metadata: Metadata::from_value(&peer.metadata).unwrap_or_else(|_| Metadata::null()),
+        subscribe_mode: cloud.then(|| peer.subscribe_mode.clone()),
+        subscriptions: cloud.then(|| peer.subscriptions.clone()),
+    }
+}
+
+/// The peer a notification is about, if it is about one.
+fn peer_of(notification: &Notification) -> Option<&str> {
+    match notification.view() {
+        NotificationRef::PeerConnected(n) => Some(&n.peer_id),
+        NotificationRef::PeerDisconnected(n) => Some(&n.peer_id),
+        NotificationRef::PeerCrashed(n) => Some(&n.peer_id),
+        NotificationRef::PeerMetadataUpdated(n) => Some(&n.peer_id),
+        NotificationRef::PeerAdded(n) => Some(&n.peer_id),
+        NotificationRef::PeerDeleted(n) => Some(&n.peer_id),
+        _ => None,
     }
 }
 
@@ -218,8 +286,12 @@ pub enum TrackOwner {
 /// Every room of the emulated server, and the notification rules.
 #[derive(Debug)]
 pub(crate) struct World {
-    version: ServerVersion,
-    rooms: BTreeMap<String, RoomState>,
+    pub(crate) version: ServerVersion,
+    pub(crate) rooms: BTreeMap<String, RoomState>,
+    /// Every peer's kind by id (kept after the peer leaves, so its last notifications carry it).
+    peer_types: BTreeMap<String, PeerType>,
+    /// Fishjam Cloud recordings.
+    pub(crate) recordings: BTreeMap<String, crate::cloud::Recording>,
 }
 
 /// Notifications an action produced, filtered to what this server version has.
@@ -230,6 +302,8 @@ impl World {
         Self {
             version,
             rooms: BTreeMap::new(),
+            peer_types: BTreeMap::new(),
+            recordings: BTreeMap::new(),
         }
     }
 
@@ -243,13 +317,19 @@ impl World {
             .ok_or_else(|| ActionError::not_found(format!("Room {room_id} does not exist")))
     }
 
-    fn room_mut(&mut self, room_id: &str) -> Result<&mut RoomState, ActionError> {
+    pub(crate) fn room_mut(&mut self, room_id: &str) -> Result<&mut RoomState, ActionError> {
         self.rooms
             .get_mut(room_id)
             .ok_or_else(|| ActionError::not_found(format!("Room {room_id} does not exist")))
     }
 
-    fn emitted(&self, webhook: &Option<Arc<str>>, notifications: Vec<Notification>) -> Emissions {
+    /// What the notifications of an action become on this server: only the kinds it has, with
+    /// its fields (`peer_crashed.reason` from 0.5, `peer_type` on Cloud), to the room's webhook.
+    pub(crate) fn emitted(
+        &self,
+        webhook: &Option<WebhookTarget>,
+        notifications: Vec<Notification>,
+    ) -> Emissions {
         notifications
             .into_iter()
             .filter(|n| self.version.emits(n))
@@ -258,6 +338,14 @@ impl World {
                     && self.version < ServerVersion::V0_5
                 {
                     Arc::make_mut(crashed).reason = Arc::from("");
+                }
+                if self.version.is_cloud() {
+                    let peer_type = peer_of(&notification)
+                        .and_then(|peer| self.peer_types.get(peer))
+                        .copied();
+                    if let Some(peer_type) = peer_type {
+                        notification = notification.with_peer_type(peer_type);
+                    }
                 }
                 Emitted {
                     notification,
@@ -268,11 +356,14 @@ impl World {
     }
 
     pub(crate) fn rooms(&self) -> Vec<Room> {
-        self.rooms.values().map(RoomState::to_rest).collect()
+        self.rooms
+            .values()
+            .map(|room| room.to_rest(self.version))
+            .collect()
     }
 
     pub(crate) fn get_room(&self, room_id: &str) -> Result<Room, ActionError> {
-        self.room(room_id).map(RoomState::to_rest)
+        self.room(room_id).map(|room| room.to_rest(self.version))
     }
 
     /// `POST /room`, with the body's JSON already parsed (validated here as the server does).
@@ -300,17 +391,22 @@ impl World {
         };
         let room = RoomState {
             id: id.clone(),
-            webhook: config.webhook_url.as_deref().map(Arc::from),
+            webhook: config.webhook_url.as_deref().map(|url| WebhookTarget {
+                url: Arc::from(url),
+                batch: self.version.is_cloud() && config.batch_webhook_notifications == Some(true),
+            }),
             config,
             peers: Vec::new(),
             components: Vec::new(),
+            composition: None,
         };
+        let rest = room.to_rest(self.version);
+        let webhook = room.webhook.clone();
+        self.rooms.insert(id.clone(), room);
         let emissions = self.emitted(
-            &room.webhook,
+            &webhook,
             vec![Notification::from(RoomCreated::new(id.as_str()))],
         );
-        let rest = room.to_rest();
-        self.rooms.insert(id, room);
         Ok((rest, emissions))
     }
 
@@ -343,7 +439,8 @@ impl World {
         ))
     }
 
-    /// `POST /room/{id}/peer`.
+    /// `POST /room/{id}/peer`: a WebRTC peer (every version), or on Fishjam Cloud also an agent
+    /// or a VAPI peer, with its options.
     pub(crate) fn add_peer(
         &mut self,
         room_id: &str,
@@ -353,9 +450,14 @@ impl World {
         let peer_type = body
             .get("type")
             .ok_or_else(|| ActionError::bad_request("Invalid request body structure"))?;
-        if peer_type.as_str() != Some("webrtc") {
-            return Err(ActionError::bad_request("Invalid peer type"));
-        }
+        let cloud = self.version.is_cloud();
+        let options: PeerOptions = match peer_type.as_str() {
+            Some("webrtc") if !cloud => PeerOptions::default(),
+            Some("webrtc" | "agent" | "vapi") if cloud => serde_json::from_value(body.clone())
+                .map_err(|err| ActionError::bad_request(format!("Invalid peer options: {err}")))?,
+            _ => return Err(ActionError::bad_request("Invalid peer type")),
+        };
+        let version = self.version;
         let room = self.room_mut(room_id)?;
         if let Some(max) = room.config.max_peers
             && room.peers.len() >= max as usize
@@ -365,21 +467,48 @@ impl World {
                 message: format!("Reached peer limit in room {room_id}"),
             });
         }
+        let (peer_type, subscribe_mode, metadata) = match &options {
+            PeerOptions::Webrtc(webrtc) => (
+                PeerType::Webrtc,
+                webrtc.subscribe_mode.clone(),
+                webrtc
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.to_value().ok())
+                    .unwrap_or(Value::Null),
+            ),
+            PeerOptions::Agent(agent) => {
+                (PeerType::Agent, agent.subscribe_mode.clone(), Value::Null)
+            }
+            PeerOptions::Vapi(vapi) => (PeerType::Vapi, vapi.subscribe_mode.clone(), Value::Null),
+            _ => return Err(ActionError::bad_request("Invalid peer type")),
+        };
         let peer = PeerState {
             id: random_uuid(),
             token: random_token(),
             status: PeerStatus::Disconnected,
-            metadata: Value::Null,
+            metadata,
             tracks: Vec::new(),
+            peer_type,
+            subscribe_mode: subscribe_mode.unwrap_or(SubscribeMode::Auto),
+            subscriptions: Subscriptions::default(),
         };
         let details = PeerDetails {
-            peer: peer_to_rest(&peer),
+            peer: peer_to_rest(&peer, version),
             token: peer.token.clone(),
-            peer_websocket_url: Some(format!("{server_address}/socket/peer/websocket")),
+            // Cloud's own URL has no scheme; a local one gets `ws://`, which the Python agent
+            // needs to connect without TLS.
+            peer_websocket_url: Some(if version.is_cloud() {
+                format!("ws://{server_address}/socket/peer/websocket")
+            } else {
+                format!("{server_address}/socket/peer/websocket")
+            }),
         };
         let notification = Notification::from(PeerAdded::new(room_id, peer.id.as_str()));
+        let peer_id = peer.id.clone();
         room.peers.push(peer);
         let webhook = room.webhook.clone();
+        self.peer_types.insert(peer_id, peer_type);
         Ok((details, self.emitted(&webhook, vec![notification])))
     }
 
@@ -421,6 +550,11 @@ impl World {
             .ok_or_else(|| ActionError::not_found(format!("Peer {peer_id} does not exist")))?;
         let peer = room.peers.remove(index);
         let mut notifications = removed_tracks(room_id, &TrackOwner::Peer(peer.id), &peer.tracks);
+        notifications.extend(crate::cloud::forwarding_removed(
+            &mut room.composition,
+            room_id,
+            peer_id,
+        ));
         notifications.push(last(room_id, peer_id));
         let webhook = room.webhook.clone();
         Ok(self.emitted(&webhook, notifications))
@@ -467,6 +601,11 @@ impl World {
             room_id,
             &TrackOwner::Peer(peer_id.to_owned()),
             &tracks,
+        ));
+        notifications.extend(crate::cloud::forwarding_removed(
+            &mut room.composition,
+            room_id,
+            peer_id,
         ));
         let webhook = room.webhook.clone();
         Ok(self.emitted(&webhook, notifications))
@@ -778,6 +917,27 @@ fn parse_room_config(body: &Value) -> Result<RoomConfig, ActionError> {
         Some(Value::String(id)) => Some(id.as_str().into()),
         Some(_) => return Err(ActionError::bad_request("roomId must be a string")),
     };
+    let room_type = match field("roomType") {
+        None => None,
+        Some(v) => match serde_json::from_value::<RoomType>(v.clone()) {
+            Ok(RoomType::Other(other)) => {
+                return Err(ActionError::bad_request(format!(
+                    "Invalid room type: {other}"
+                )));
+            }
+            Ok(known) => Some(known),
+            Err(_) => return Err(ActionError::bad_request("roomType must be a string")),
+        },
+    };
+    let flag = |name: &str| -> Result<Option<bool>, ActionError> {
+        match field(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .ok_or_else(|| ActionError::bad_request(format!("{name} must be a boolean"))),
+        }
+    };
     Ok(RoomConfig {
         room_id,
         max_peers,
@@ -785,6 +945,9 @@ fn parse_room_config(body: &Value) -> Result<RoomConfig, ActionError> {
         webhook_url,
         peerless_purge_timeout,
         peer_disconnected_timeout,
+        room_type,
+        public: flag("public")?,
+        batch_webhook_notifications: flag("batchWebhookNotifications")?,
     })
 }
 
@@ -803,7 +966,7 @@ fn valid_webhook_url(url: &str) -> bool {
         && has_path
 }
 
-fn random_uuid() -> String {
+pub(crate) fn random_uuid() -> String {
     let a = fastrand::u64(..);
     let b = fastrand::u64(..);
     format!(
@@ -816,7 +979,7 @@ fn random_uuid() -> String {
     )
 }
 
-fn random_token() -> String {
+pub(crate) fn random_token() -> String {
     (0..32).map(|_| fastrand::alphanumeric()).collect()
 }
 

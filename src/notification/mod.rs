@@ -323,6 +323,27 @@ macro_rules! define_notification {
                     Self::Unknown(_) => None,
                 }
             }
+
+            /// The peer's kind, for the notifications about a peer that carry it (Fishjam Cloud
+            /// sets it; Jellyfish servers send `Unspecified`).
+            pub fn peer_type(&self) -> Option<PeerType> {
+                match self {
+                    $(Self::$variant(payload) => peer_type_of!(payload; $($field)* $($xfield)*),)*
+                    Self::Unknown(_) => None,
+                }
+            }
+
+            /// The same notification with its peer kind set, if it carries one (otherwise
+            /// unchanged). Clones the payload only if it is shared.
+            pub fn with_peer_type(self, peer_type: PeerType) -> Self {
+                match self {
+                    $(Self::$variant(mut payload) => {
+                        set_peer_type!(payload, peer_type; $($field)* $($xfield)*);
+                        Self::$variant(payload)
+                    })*
+                    unknown @ Self::Unknown(_) => unknown,
+                }
+            }
         }
 
         impl Serialize for Notification {
@@ -381,3 +402,28 @@ macro_rules! room_of {
     }};
 }
 use room_of;
+
+/// `Some(payload.peer_type)` if the row has a `peer_type` field, else `None`.
+macro_rules! peer_type_of {
+    ($payload:ident; peer_type $($rest:ident)*) => { Some($payload.peer_type) };
+    ($payload:ident; $other:ident $($rest:ident)*) => { peer_type_of!($payload; $($rest)*) };
+    ($payload:ident;) => {{
+        let _ = $payload;
+        None
+    }};
+}
+use peer_type_of;
+
+/// Sets `payload.peer_type` if the row has that field.
+macro_rules! set_peer_type {
+    ($payload:ident, $value:ident; peer_type $($rest:ident)*) => {
+        Arc::make_mut(&mut $payload).peer_type = $value;
+    };
+    ($payload:ident, $value:ident; $other:ident $($rest:ident)*) => {
+        set_peer_type!($payload, $value; $($rest)*)
+    };
+    ($payload:ident, $value:ident;) => {
+        let _ = (&mut $payload, $value);
+    };
+}
+use set_peer_type;
