@@ -117,8 +117,10 @@ mod metadata_json {
     pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Metadata, D::Error> {
-        let raw = Option::<Box<RawValue>>::deserialize(deserializer)?;
-        Ok(raw.map_or_else(Metadata::null, |raw| Metadata::new(raw.get())))
+        // A `Value`, not a `RawValue`: these types also parse from buffered content (the
+        // adjacently tagged `PeerOptions`), which a `RawValue` cannot come from.
+        let value = Option::<serde_json::Value>::deserialize(deserializer)?;
+        Ok(value.map_or_else(Metadata::null, |value| Metadata::new(value.to_string())))
     }
 
     /// The same for an optional field (`None` is left out by `skip_serializing_if`).
