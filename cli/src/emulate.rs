@@ -13,7 +13,8 @@ use crate::Outcome;
   jellyfish-notify emulate                                   # 127.0.0.1:5002, token development
   jellyfish-notify emulate --scenario lifecycle --rooms 3 --loop
   jellyfish-notify emulate --server-version 0.3 --port 0     # v0.3 JSON webhooks, a free port
-  jellyfish-notify emulate --scenario firehose               # as fast as clients read")]
+  jellyfish-notify emulate --scenario firehose               # as fast as clients read
+  jellyfish-notify emulate --server-version cloud --scenario lifecycle   # every Fishjam Cloud kind")]
 pub(crate) struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1")]
@@ -29,7 +30,8 @@ pub(crate) struct Args {
         hide_env_values = true
     )]
     token: String,
-    /// The server release to behave as: 0.3 (JSON webhooks), 0.4 or 0.5.
+    /// The server release to behave as: 0.3 (JSON webhooks), 0.4, 0.5, or cloud (Fishjam Cloud: its
+    /// REST shapes and routes, members 22–34, batched webhooks, no metrics).
     #[arg(long, default_value = "0.5", value_parser = parse_version)]
     server_version: ServerVersion,
     /// Built-in traffic to play.

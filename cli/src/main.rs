@@ -25,7 +25,8 @@ struct Cli {
 
 const EXIT_CODES: &str = "\
 Exit codes: 0 success or Ctrl-C, 1 failure, 2 usage error, 3 authentication failed.
-Environment: JF_SERVER_ADDRESS and JF_SERVER_API_TOKEN stand in for --server and --token.
+Environment: JF_SERVER_ADDRESS (or FISHJAM_URL, FISHJAM_ID) and JF_SERVER_API_TOKEN (or
+FISHJAM_MANAGEMENT_TOKEN) stand in for --server and --token.
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
 
 #[derive(Subcommand, Debug)]
@@ -98,30 +99,64 @@ fn main() -> ExitCode {
 }
 
 /// Where the server is and how to authenticate, shared by the commands that connect to one.
-#[derive(clap::Args, Debug, Clone)]
+///
+/// Jellyfish: the server's address and its `JF_SERVER_API_TOKEN` (one token for the WebSocket and the
+/// REST API). Fishjam Cloud: the Fishjam ID (or the full URL the dashboard shows) and the
+/// management token.
+#[derive(clap::Args, Clone)]
 pub(crate) struct ServerArgs {
-    /// The server: `host:port` (as the official SDKs take it) or a ws://, wss://, http:// or
-    /// https:// base URL.
-    #[arg(long, env = "JF_SERVER_ADDRESS", default_value = "localhost:5002")]
-    server: String,
-    /// The server API token.
-    #[arg(
-        long,
-        env = "JF_SERVER_API_TOKEN",
-        default_value = "development",
-        hide_env_values = true,
-        hide_default_value = true
-    )]
-    token: String,
+    /// The server: a Fishjam ID, `host:port` (as the official SDKs take it), or a ws://, wss://,
+    /// http:// or https:// base URL. Default: $JF_SERVER_ADDRESS, else $FISHJAM_URL, else
+    /// $FISHJAM_ID, else localhost:5002.
+    #[arg(long)]
+    server: Option<String>,
+    /// The token: Jellyfish's server API token or Fishjam's management token. Default:
+    /// $JF_SERVER_API_TOKEN, else $FISHJAM_MANAGEMENT_TOKEN, else development (never give a real
+    /// one on the command line: other users see it in the process list).
+    #[arg(long, hide_default_value = true)]
+    token: Option<String>,
     /// Use wss:// for a host:port address.
     #[arg(long)]
     secure: bool,
 }
 
+impl std::fmt::Debug for ServerArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerArgs")
+            .field("server", &self.server)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("secure", &self.secure)
+            .finish()
+    }
+}
+
+/// The first of these environment variables that is set and not empty.
+fn first_env(names: &[&str]) -> Option<String> {
+    names.iter().find_map(|name| {
+        std::env::var(name)
+            .ok()
+            .filter(|value| !value.trim().is_empty())
+    })
+}
+
 impl ServerArgs {
+    /// The server address: the flag, or the first variable that is set.
+    pub(crate) fn server(&self) -> String {
+        self.server
+            .clone()
+            .or_else(|| first_env(&["JF_SERVER_ADDRESS", "FISHJAM_URL", "FISHJAM_ID"]))
+            .unwrap_or_else(|| "localhost:5002".to_owned())
+    }
+
+    fn token(&self) -> String {
+        self.token
+            .clone()
+            .or_else(|| first_env(&["JF_SERVER_API_TOKEN", "FISHJAM_MANAGEMENT_TOKEN"]))
+            .unwrap_or_else(|| "development".to_owned())
+    }
+
     /// A notifier builder for this server.
     pub(crate) fn notifier(&self) -> jellyfish_notifier::WsNotifierBuilder {
-        jellyfish_notifier::WsNotifier::builder(self.server.as_str(), self.token.as_str())
-            .secure(self.secure)
+        jellyfish_notifier::WsNotifier::builder(self.server(), self.token()).secure(self.secure)
     }
 }

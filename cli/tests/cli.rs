@@ -19,6 +19,9 @@ fn cli() -> Command {
     command
         .env_remove("JF_SERVER_ADDRESS")
         .env_remove("JF_SERVER_API_TOKEN")
+        .env_remove("FISHJAM_ID")
+        .env_remove("FISHJAM_URL")
+        .env_remove("FISHJAM_MANAGEMENT_TOKEN")
         .env("NO_COLOR", "1");
     command
 }
@@ -405,4 +408,104 @@ async fn ctrl_c_shuts_tail_and_emulate_down_cleanly() {
             .await,
         "tail closed its socket"
     );
+}
+
+#[actix_web::test]
+async fn a_cloud_lifecycle_round_emits_every_cloud_kind_and_tail_shows_them() {
+    let mut emulate = cli();
+    emulate
+        .args([
+            "emulate",
+            "--port",
+            "0",
+            "--token",
+            "mgmt",
+            "--server-version",
+            "cloud",
+            "--scenario",
+            "lifecycle",
+            "--rooms",
+            "1",
+            "--rate",
+            "200",
+            "--loop",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut emulator = Running(emulate.spawn().unwrap());
+    let stdout = emulator.0.stdout.take().unwrap();
+    let first = actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(first.contains("(server cloud)"), "{first}");
+    let url = first.rsplit(' ').next().unwrap().to_owned();
+
+    // Pointed at it as a Cloud user would: FISHJAM_URL and FISHJAM_MANAGEMENT_TOKEN.
+    let mut tail = cli();
+    tail.args(["tail", "--json"])
+        .env("FISHJAM_URL", format!("{url}/api/v1/connect/my-fishjam-id"))
+        .env("FISHJAM_MANAGEMENT_TOKEN", "mgmt")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut tail = Running(tail.spawn().unwrap());
+    let stdout = tail.0.stdout.take().unwrap();
+    const CLOUD_KINDS: [&str; 22] = [
+        "room_created",
+        "room_deleted",
+        "room_crashed",
+        "peer_added",
+        "peer_connected",
+        "peer_metadata_updated",
+        "peer_disconnected",
+        "peer_crashed",
+        "peer_deleted",
+        "track_added",
+        "track_metadata_updated",
+        "track_removed",
+        "track_forwarding",
+        "track_forwarding_removed",
+        "channel_added",
+        "channel_removed",
+        "vad_notification",
+        "streamer_connected",
+        "streamer_disconnected",
+        "viewer_connected",
+        "viewer_disconnected",
+        "recording_status_changed",
+    ];
+    let seen = actix_web::rt::task::spawn_blocking(move || {
+        let mut seen = std::collections::BTreeMap::<String, serde_json::Value>::new();
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            let value: serde_json::Value = serde_json::from_str(&line).unwrap();
+            let kind = value["type"].as_str().unwrap().to_owned();
+            seen.entry(kind).or_insert(value);
+            if CLOUD_KINDS.iter().all(|k| seen.contains_key(*k)) {
+                break;
+            }
+        }
+        seen
+    });
+    let seen = tokio::time::timeout(Duration::from_secs(60), seen)
+        .await
+        .expect("every Cloud kind within a minute")
+        .unwrap();
+    let missing: Vec<_> = CLOUD_KINDS
+        .iter()
+        .filter(|k| !seen.contains_key(**k))
+        .collect();
+    assert!(missing.is_empty(), "never shown: {missing:?}");
+    assert_eq!(
+        seen["peer_added"]["peer_type"], "webrtc",
+        "Cloud sets peer_type"
+    );
+    assert_eq!(seen["peer_crashed"]["peer_type"], "agent");
+    assert!(
+        !seen.contains_key("metrics_report"),
+        "Fishjam Cloud sends no metrics"
+    );
+    drop(tail);
+    drop(emulator);
 }

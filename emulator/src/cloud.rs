@@ -119,8 +119,8 @@ impl World {
     }
 
     /// A streamer connects to or leaves a room's livestream (the stream id is the room id):
-    /// `stream_connected` and `streamer_connected`, or `streamer_disconnected` and
-    /// `stream_disconnected`.
+    /// `streamer_connected` / `streamer_disconnected` (Cloud no longer sends the deprecated
+    /// `stream_connected` / `stream_disconnected`).
     pub(crate) fn streamer(
         &mut self,
         room_id: &str,
@@ -128,18 +128,12 @@ impl World {
         connected: bool,
     ) -> Result<Emissions, ActionError> {
         let webhook = self.room_mut(room_id)?.webhook.clone();
-        let notifications = if connected {
-            vec![
-                Notification::from(StreamConnected::new(room_id)),
-                Notification::from(StreamerConnected::new(room_id, streamer_id)),
-            ]
+        let notification = if connected {
+            Notification::from(StreamerConnected::new(room_id, streamer_id))
         } else {
-            vec![
-                Notification::from(StreamerDisconnected::new(room_id, streamer_id)),
-                Notification::from(StreamDisconnected::new(room_id)),
-            ]
+            Notification::from(StreamerDisconnected::new(room_id, streamer_id))
         };
-        Ok(self.emitted(&webhook, notifications))
+        Ok(self.emitted(&webhook, vec![notification]))
     }
 
     /// A viewer joins or leaves a room's livestream: `viewer_connected` / `viewer_disconnected`.

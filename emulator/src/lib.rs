@@ -550,7 +550,91 @@ impl Emulator {
         lock(&self.shared.world).rooms()
     }
 
+    /// `POST /room/{id}/peer` with a peer type and options (agent and VAPI peers on Fishjam
+    /// Cloud): `peer_added`.
+    pub fn add_peer_with(
+        &self,
+        room_id: &str,
+        options: &jellyfish_notifier::PeerOptions,
+    ) -> Result<jellyfish_notifier::PeerDetails, ActionError> {
+        let body = serde_json::to_value(options).unwrap_or(serde_json::Value::Null);
+        let address = self.shared.server_address();
+        self.shared.act(|w| w.add_peer(room_id, &body, &address))
+    }
+
     // --- the simulated media side ---
+
+    /// Fishjam Cloud: a streamer connects to (or leaves) the room's livestream:
+    /// `streamer_connected` (or `streamer_disconnected`).
+    pub fn streamer(
+        &self,
+        room_id: &str,
+        streamer_id: &str,
+        connected: bool,
+    ) -> Result<(), ActionError> {
+        self.shared
+            .emit(|w| w.streamer(room_id, streamer_id, connected))
+    }
+
+    /// Fishjam Cloud: a viewer joins (or leaves) the room's livestream: `viewer_connected` (or
+    /// `viewer_disconnected`).
+    pub fn viewer(
+        &self,
+        room_id: &str,
+        viewer_id: &str,
+        connected: bool,
+    ) -> Result<(), ActionError> {
+        self.shared
+            .emit(|w| w.viewer(room_id, viewer_id, connected))
+    }
+
+    /// Fishjam Cloud: a connected peer opens (or closes) a data channel: `channel_added` (or
+    /// `channel_removed`).
+    pub fn channel(
+        &self,
+        room_id: &str,
+        peer_id: &str,
+        channel_id: &str,
+        added: bool,
+    ) -> Result<(), ActionError> {
+        self.shared
+            .emit(|w| w.channel(room_id, peer_id, channel_id, added))
+    }
+
+    /// Fishjam Cloud: voice activity on a peer's track: `vad_notification`.
+    pub fn voice_activity(
+        &self,
+        room_id: &str,
+        peer_id: &str,
+        track_id: &str,
+        status: jellyfish_notifier::VadStatus,
+    ) -> Result<(), ActionError> {
+        self.shared
+            .emit(|w| w.voice_activity(room_id, peer_id, track_id, status))
+    }
+
+    /// Fishjam Cloud `POST /room/{id}/track_forwardings`: one `track_forwarding` per connected
+    /// peer; a peer leaving later sends `track_forwarding_removed`.
+    pub fn forward_tracks(&self, room_id: &str, composition_url: &str) -> Result<(), ActionError> {
+        self.shared
+            .emit(|w| w.forward_tracks(room_id, composition_url))
+    }
+
+    /// Fishjam Cloud `POST /recordings`: `recording_status_changed` (active). Returns the
+    /// recording's id.
+    pub fn start_recording(&self, composition_url: &str) -> Result<String, ActionError> {
+        let body = serde_json::json!({"source": {"compositionURL": composition_url, "outputId": "output"}});
+        let recording = self.shared.act(|w| w.create_recording(&body))?;
+        Ok(recording["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Fishjam Cloud `POST /recordings/{id}/stop`: `recording_status_changed` finished, then
+    /// available.
+    pub fn stop_recording(&self, recording_id: &str) -> Result<(), ActionError> {
+        self.shared
+            .act(|w| w.stop_recording(recording_id))
+            .map(drop)
+    }
 
     /// The peer's client connects: `peer_connected`.
     pub fn connect_peer(&self, room_id: &str, peer_id: &str) -> Result<(), ActionError> {

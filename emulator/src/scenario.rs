@@ -148,6 +148,16 @@ impl Emulator {
                     peers.push((room.clone(), peer));
                 }
             }
+            if self.server_version().is_cloud() {
+                self.cloud_round(
+                    round,
+                    &rooms,
+                    &peers,
+                    config.webhook_url.as_deref(),
+                    &mut step,
+                )
+                .await?;
+            }
             for (room, peer) in &peers {
                 step(&mut || self.disconnect_peer(room, peer)).await?;
                 step(&mut || self.delete_peer(room, peer)).await?;
@@ -159,6 +169,77 @@ impl Emulator {
                 return Ok(actions);
             }
         }
+    }
+
+    /// What a Cloud round adds while its peers are connected, so that every kind Fishjam Cloud
+    /// sends appears at least once: track forwarding, a data channel, voice activity, a
+    /// livestream streamer and viewer, a recording, an agent peer that crashes and a room that
+    /// crashes. (`track_forwarding_removed` follows when the peers leave.)
+    async fn cloud_round(
+        &self,
+        round: u64,
+        rooms: &[String],
+        peers: &[(String, String)],
+        webhook_url: Option<&str>,
+        step: &mut impl AsyncFnMut(
+            &mut dyn FnMut() -> Result<(), ActionError>,
+        ) -> Result<(), ActionError>,
+    ) -> Result<(), ActionError> {
+        let Some(room) = rooms.first() else {
+            return Ok(());
+        };
+        step(&mut || self.forward_tracks(room, "https://rtc.fishjam.io/api/composition/demo"))
+            .await?;
+        if let Some((room, peer)) = peers.first() {
+            step(&mut || self.channel(room, peer, "chat", true)).await?;
+            step(&mut || self.channel(room, peer, "chat", false)).await?;
+            let audio = self
+                .rooms()
+                .into_iter()
+                .filter(|r| r.id == room.as_str())
+                .flat_map(|r| r.peers)
+                .filter(|p| p.id == peer.as_str())
+                .flat_map(|p| p.tracks)
+                .find(|t| t.track_type == TrackType::Audio)
+                .map(|t| t.id.to_string());
+            if let Some(audio) = audio {
+                step(&mut || self.voice_activity(room, peer, &audio, VadStatus::Speech)).await?;
+                step(&mut || self.voice_activity(room, peer, &audio, VadStatus::Silence)).await?;
+            }
+        }
+        let streamer = format!("streamer-{round}");
+        let viewer = format!("viewer-{round}");
+        step(&mut || self.streamer(room, &streamer, true)).await?;
+        step(&mut || self.viewer(room, &viewer, true)).await?;
+        step(&mut || self.viewer(room, &viewer, false)).await?;
+        step(&mut || self.streamer(room, &streamer, false)).await?;
+        let mut recording = String::new();
+        step(&mut || {
+            recording = self.start_recording("https://rtc.fishjam.io/api/composition/demo")?;
+            Ok(())
+        })
+        .await?;
+        step(&mut || self.stop_recording(&recording)).await?;
+        let mut agent = String::new();
+        step(&mut || {
+            let options = PeerOptions::Agent(AgentOptions::default());
+            agent = self.add_peer_with(room, &options)?.peer.id.to_string();
+            Ok(())
+        })
+        .await?;
+        step(&mut || self.connect_peer(room, &agent)).await?;
+        step(&mut || self.crash_peer(room, &agent, "agent process exited")).await?;
+        let mut doomed = String::new();
+        step(&mut || {
+            doomed = self
+                .create_room(&json!({"webhookUrl": webhook_url}))?
+                .id
+                .to_string();
+            Ok(())
+        })
+        .await?;
+        step(&mut || self.crash_room(&doomed)).await?;
+        Ok(())
     }
 
     /// Runs the `firehose`: synthetic notifications ([`firehose_notification`]) pushed to every

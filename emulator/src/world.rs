@@ -453,8 +453,18 @@ impl World {
         let cloud = self.version.is_cloud();
         let options: PeerOptions = match peer_type.as_str() {
             Some("webrtc") if !cloud => PeerOptions::default(),
-            Some("webrtc" | "agent" | "vapi") if cloud => serde_json::from_value(body.clone())
-                .map_err(|err| ActionError::bad_request(format!("Invalid peer options: {err}")))?,
+            Some("webrtc" | "agent" | "vapi") if cloud => {
+                let mut body = body.clone();
+                // `options` may be left out (as `{}`), as the JS SDK's defaults show.
+                if let Some(object) = body.as_object_mut() {
+                    object
+                        .entry("options")
+                        .or_insert_with(|| Value::Object(Default::default()));
+                }
+                serde_json::from_value(body).map_err(|err| {
+                    ActionError::bad_request(format!("Invalid peer options: {err}"))
+                })?
+            }
             _ => return Err(ActionError::bad_request("Invalid peer type")),
         };
         let version = self.version;
