@@ -114,6 +114,18 @@ impl ServerAddress {
         Ok(parsed)
     }
 
+    /// The host (the authority without its port).
+    #[cfg_attr(not(feature = "rustls"), allow(dead_code))]
+    pub(crate) fn host(&self) -> &str {
+        match self.authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().unwrap_or(v6),
+            None => self
+                .authority
+                .rsplit_once(':')
+                .map_or(self.authority.as_str(), |(host, _)| host),
+        }
+    }
+
     /// `ws(s)://authority/prefix/socket/server/websocket`.
     pub(crate) fn websocket_url(&self) -> String {
         let scheme = if self.secure { "wss" } else { "ws" };

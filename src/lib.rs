@@ -9,6 +9,8 @@ mod notifier;
 mod room_api;
 mod rooms;
 mod signature;
+#[cfg(feature = "rustls")]
+mod tls;
 mod webhook;
 
 pub mod testing;

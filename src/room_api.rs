@@ -30,6 +30,18 @@ pub enum RoomApiError {
     /// No answer: connection refused, timeout, TLS failure.
     #[error("the server could not be reached: {0}")]
     Transport(String),
+    /// The server's TLS certificate did not verify (unknown issuer, wrong host name, expired), or a
+    /// root certificate given to the builder is unusable. Retrying cannot help.
+    #[error("TLS with {host:?} failed: {reason} (add its root certificate, or check the address)")]
+    Certificate {
+        /// The host whose certificate failed (empty for an unusable root certificate).
+        host: String,
+        /// What rustls said.
+        reason: String,
+    },
+    /// The address cannot be used.
+    #[error(transparent)]
+    InvalidAddress(#[from] AddressError),
     /// The answer was not the documented JSON.
     #[error("the server's answer is not the expected JSON: {0}")]
     InvalidResponse(String),
@@ -76,6 +88,8 @@ struct Inner {
     address: ServerAddress,
     token: ApiToken,
     timeout: Duration,
+    #[cfg(feature = "rustls")]
+    tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 thread_local! {
@@ -113,6 +127,8 @@ pub struct RoomApiBuilder {
     token: ApiToken,
     secure: bool,
     timeout: Duration,
+    #[cfg(feature = "rustls")]
+    roots: crate::tls::ExtraRoots,
 }
 
 impl RoomApiBuilder {
@@ -128,13 +144,34 @@ impl RoomApiBuilder {
         self
     }
 
-    /// The client, or why the address cannot be used.
-    pub fn build(self) -> Result<RoomApi, AddressError> {
+    /// Trusts this root certificate (DER) for `https://`, besides the webpki roots. Feature
+    /// `rustls`.
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.roots.add(der.into());
+        self
+    }
+
+    /// The client, or why it cannot be made (the address; with TLS, an unusable root
+    /// certificate).
+    pub fn build(self) -> Result<RoomApi, RoomApiError> {
+        let address = ServerAddress::parse(&self.address, self.secure)?;
+        #[cfg(feature = "rustls")]
+        let tls = Some(
+            self.roots
+                .client_config()
+                .map_err(|reason| RoomApiError::Certificate {
+                    host: String::new(),
+                    reason,
+                })?,
+        );
         Ok(RoomApi {
             inner: Arc::new(Inner {
-                address: ServerAddress::parse(&self.address, self.secure)?,
+                address,
                 token: self.token,
                 timeout: self.timeout,
+                #[cfg(feature = "rustls")]
+                tls,
             }),
         })
     }
@@ -146,7 +183,7 @@ impl RoomApi {
     pub fn new(
         server_address: &str,
         server_api_token: impl Into<ApiToken>,
-    ) -> Result<Self, AddressError> {
+    ) -> Result<Self, RoomApiError> {
         Self::builder(server_address, server_api_token).build()
     }
 
@@ -160,7 +197,20 @@ impl RoomApi {
             token: server_api_token.into(),
             secure: false,
             timeout: Duration::from_secs(15),
+            #[cfg(feature = "rustls")]
+            roots: crate::tls::ExtraRoots::default(),
         }
+    }
+
+    fn new_client(&self) -> awc::Client {
+        #[cfg(feature = "rustls")]
+        if let Some(tls) = &self.inner.tls {
+            return awc::Client::builder()
+                .timeout(self.inner.timeout)
+                .connector(awc::Connector::new().rustls_0_23(Arc::clone(tls)))
+                .finish();
+        }
+        awc::Client::builder().timeout(self.inner.timeout).finish()
     }
 
     /// This thread's client for this `RoomApi`.
@@ -174,7 +224,7 @@ impl RoomApi {
             {
                 return client.clone();
             }
-            let client = awc::Client::builder().timeout(self.inner.timeout).finish();
+            let client = self.new_client();
             clients.push((Arc::downgrade(&self.inner), client.clone()));
             client
         })
@@ -244,7 +294,7 @@ impl RoomApi {
             Some(body) => request.send_json(body).await,
             None => request.send().await,
         };
-        let mut response = response.map_err(|err| RoomApiError::Transport(err.to_string()))?;
+        let mut response = response.map_err(|err| self.transport_error(&err))?;
         let bytes = response
             .body()
             .limit(16 << 20)
@@ -261,6 +311,17 @@ impl RoomApi {
             });
         }
         Ok((status, bytes))
+    }
+
+    fn transport_error(&self, err: &awc::error::SendRequestError) -> RoomApiError {
+        #[cfg(feature = "rustls")]
+        if let Some(reason) = crate::tls::request_certificate_error(err) {
+            return RoomApiError::Certificate {
+                host: self.inner.address.host().to_owned(),
+                reason,
+            };
+        }
+        RoomApiError::Transport(err.to_string())
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

@@ -35,6 +35,12 @@ impl Running {
 
 pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Running> {
     let workers = shared.config.workers;
+    let tls = shared
+        .config
+        .tls
+        .as_ref()
+        .map(super::TlsIdentity::server_config)
+        .transpose()?;
     let data = web::Data::from(shared);
     let server = HttpServer::new(move || {
         let cloud = data.config.version.is_cloud();
@@ -74,8 +80,11 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
     .disable_signals()
     .shutdown_timeout(0)
     // Close a dropped socket at once instead of lingering for the client (abrupt, like a crash).
-    .client_disconnect_timeout(Duration::ZERO)
-    .bind(bind)?;
+    .client_disconnect_timeout(Duration::ZERO);
+    let server = match tls {
+        Some(config) => server.bind_rustls_0_23(bind, config)?,
+        None => server.bind(bind)?,
+    };
     let addr = server
         .addrs()
         .first()

@@ -94,6 +94,46 @@ pub struct EmulatorBuilder {
     workers: usize,
     fragment_size: Option<usize>,
     record: bool,
+    tls: Option<TlsIdentity>,
+}
+
+/// A certificate chain and its private key, for serving `https` and `wss`.
+#[derive(Clone)]
+pub(crate) struct TlsIdentity {
+    chain: Vec<Vec<u8>>,
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TlsIdentity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsIdentity")
+            .field("certificates", &self.chain.len())
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+impl TlsIdentity {
+    /// A rustls server configuration (HTTP/1.1: the WebSocket upgrade needs it).
+    pub(crate) fn server_config(&self) -> io::Result<rustls::ServerConfig> {
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+        let chain: Vec<CertificateDer<'static>> = self
+            .chain
+            .iter()
+            .cloned()
+            .map(CertificateDer::from)
+            .collect();
+        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(self.key.clone()));
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(io::Error::other)?
+            .with_no_client_auth()
+            .with_single_cert(chain, key)
+            .map_err(|err| io::Error::other(format!("the emulator's TLS certificate: {err}")))?;
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Ok(config)
+    }
 }
 
 impl Default for EmulatorBuilder {
@@ -111,11 +151,24 @@ impl Default for EmulatorBuilder {
             workers: 1,
             fragment_size: None,
             record: true,
+            tls: None,
         }
     }
 }
 
 impl EmulatorBuilder {
+    /// Serve `https://` and `wss://` with this certificate chain (DER, the server's first) and
+    /// its PKCS#8 private key (DER), as a real server behind TLS does. Tests generate a
+    /// self-signed one (for example with `rcgen`) and give its certificate to the client's
+    /// `add_root_certificate`.
+    pub fn tls(mut self, certificate_chain: Vec<Vec<u8>>, private_key_pkcs8: Vec<u8>) -> Self {
+        self.tls = Some(TlsIdentity {
+            chain: certificate_chain,
+            key: private_key_pkcs8,
+        });
+        self
+    }
+
     /// Where to listen. Default `127.0.0.1:0` (loopback, a free port).
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
@@ -503,9 +556,14 @@ impl Emulator {
         self.addr.to_string()
     }
 
-    /// `http://host:port`.
+    /// `http://host:port`, or `https://host:port` when serving TLS.
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.addr)
+        let scheme = if self.shared.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.addr)
     }
 
     /// The token it accepts.

@@ -40,6 +40,9 @@ pub(crate) struct NotifierConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) delivery: DeliveryPolicy,
+    /// The TLS client configuration (webpki roots plus the added ones), made at start.
+    #[cfg(feature = "rustls")]
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 /// Subscribers given to the builder: in place before the actor starts, so they see its very first
@@ -94,6 +97,8 @@ pub struct WsNotifierBuilder {
     secure: bool,
     config: NotifierConfig,
     initial: InitialSubscribers,
+    #[cfg(feature = "rustls")]
+    roots: crate::tls::ExtraRoots,
 }
 
 impl std::fmt::Debug for WsNotifierBuilder {
@@ -122,7 +127,11 @@ impl WsNotifierBuilder {
                 max_frame_size: 16 << 20,
                 max_message_size: 64 << 20,
                 delivery: DeliveryPolicy::Unbounded,
+                #[cfg(feature = "rustls")]
+                tls: None,
             },
+            #[cfg(feature = "rustls")]
+            roots: crate::tls::ExtraRoots::default(),
             initial: InitialSubscribers::default(),
         }
     }
@@ -163,6 +172,14 @@ impl WsNotifierBuilder {
     /// Use `wss://` for a `host:port` address (a full URL's scheme wins). Default `false`.
     pub fn secure(mut self, secure: bool) -> Self {
         self.secure = secure;
+        self
+    }
+
+    /// Trusts this root certificate (DER) for `wss://`, besides the webpki roots: a private CA, or
+    /// a test server's self-signed certificate. Feature `rustls`.
+    #[cfg(feature = "rustls")]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.roots.add(der.into());
         self
     }
 
@@ -228,6 +245,17 @@ impl WsNotifierBuilder {
     pub fn try_start(self) -> Result<actix::Addr<WsNotifier>, NotifierError> {
         let mut config = self.config;
         config.url = server_websocket_url(&self.address, self.secure)?;
+        #[cfg(feature = "rustls")]
+        if config.url.starts_with("wss://") {
+            let tls = self
+                .roots
+                .client_config()
+                .map_err(|reason| NotifierError::Tls {
+                    host: String::new(),
+                    reason,
+                })?;
+            config.tls = Some(tls);
+        }
         if actix::System::try_current().is_none() {
             return Err(NotifierError::NoSystem);
         }

@@ -28,9 +28,7 @@ pub(crate) async fn open(config: NotifierConfig) -> Result<Framed, OpenError> {
     if config.url.starts_with("wss://") && !cfg!(feature = "rustls") {
         return Err(OpenError::Fatal(NotifierError::TlsUnavailable));
     }
-    let client = awc::Client::builder()
-        .timeout(config.connect_timeout)
-        .finish();
+    let client = client(&config);
     let request = client
         .ws(config.url.as_str())
         .max_frame_size(config.max_frame_size);
@@ -51,6 +49,15 @@ pub(crate) async fn open(config: NotifierConfig) -> Result<Framed, OpenError> {
             if err.kind() == std::io::ErrorKind::ConnectionRefused =>
         {
             Err(OpenError::Retry(DisconnectReason::Refused))
+        }
+        #[cfg(feature = "rustls")]
+        Ok(Err(WsClientError::SendRequest(err)))
+            if crate::tls::request_certificate_error(&err).is_some() =>
+        {
+            Err(OpenError::Fatal(NotifierError::Tls {
+                host: host_of(&config.url),
+                reason: crate::tls::request_certificate_error(&err).unwrap_or_default(),
+            }))
         }
         Ok(Err(err)) => Err(OpenError::Retry(DisconnectReason::ConnectFailed(
             err.to_string(),
@@ -85,4 +92,27 @@ pub(crate) fn split(
         .map(Some)
         .chain(futures_util::stream::once(async { None }));
     (writer, reader)
+}
+
+/// The host of a URL, for messages.
+#[cfg(feature = "rustls")]
+fn host_of(url: &str) -> String {
+    url.parse::<awc::http::Uri>()
+        .ok()
+        .and_then(|uri| uri.host().map(str::to_owned))
+        .unwrap_or_else(|| url.to_owned())
+}
+
+/// An HTTP client for one connection attempt, with the TLS configuration when there is one.
+fn client(config: &NotifierConfig) -> awc::Client {
+    #[cfg(feature = "rustls")]
+    if let Some(tls) = &config.tls {
+        return awc::Client::builder()
+            .timeout(config.connect_timeout)
+            .connector(awc::Connector::new().rustls_0_23(std::sync::Arc::clone(tls)))
+            .finish();
+    }
+    awc::Client::builder()
+        .timeout(config.connect_timeout)
+        .finish()
 }

@@ -103,6 +103,18 @@ pub enum NotifierError {
     /// The server address could not be turned into a WebSocket URL.
     #[error(transparent)]
     InvalidAddress(#[from] AddressError),
+    /// The server's TLS certificate did not verify (an unknown issuer, a wrong host name, an
+    /// expired certificate), or a root certificate given to the builder is unusable. Retrying
+    /// cannot help: trust the issuer (`add_root_certificate`) or fix the address.
+    #[error(
+        "TLS with {host:?} failed: {reason}; not retried (add its root certificate, or check the address)"
+    )]
+    Tls {
+        /// The host whose certificate failed (empty for an unusable root certificate).
+        host: String,
+        /// What rustls said.
+        reason: String,
+    },
     /// `wss://` was asked for, but this build has no TLS support.
     #[error("wss:// needs TLS, which this build of jellyfish-notifier does not include")]
     TlsUnavailable,

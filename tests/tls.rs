@@ -1,0 +1,130 @@
+//! TLS end to end: the emulator serves `https`/`wss` with a freshly generated self-signed
+//! certificate; the notifier and the Room API trust it when told to, and fail once, clearly and
+//! for good, when not.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use jellyfish_emulator::Emulator;
+use jellyfish_notifier::*;
+use tokio::sync::mpsc;
+
+/// A self-signed certificate for 127.0.0.1 and localhost: (certificate DER, PKCS#8 key DER).
+fn self_signed() -> (Vec<u8>, Vec<u8>) {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    (
+        certified.cert.der().to_vec(),
+        certified.signing_key.serialize_der(),
+    )
+}
+
+async fn tls_emulator(certificate: &[u8], key: &[u8]) -> Emulator {
+    Emulator::builder()
+        .tls(vec![certificate.to_vec()], key.to_vec())
+        .start()
+        .await
+        .unwrap()
+}
+
+struct Forward(mpsc::UnboundedSender<Notification>);
+
+impl Actor for Forward {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notification> for Forward {
+    type Result = ();
+    fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
+        let _ = self.0.send(notification);
+    }
+}
+
+#[actix_web::test]
+async fn notifications_arrive_over_wss_and_the_room_api_works_over_https() {
+    let (certificate, key) = self_signed();
+    let emulator = tls_emulator(&certificate, &key).await;
+    assert!(emulator.http_url().starts_with("https://"));
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .secure(true)
+        .add_root_certificate(certificate.clone())
+        .subscribe_notifications(Forward(tx).start().recipient())
+        .start();
+    tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
+        .await
+        .expect("ready in time")
+        .unwrap()
+        .expect("connected over wss://");
+
+    let api = RoomApi::builder(emulator.http_url(), "development")
+        .add_root_certificate(certificate)
+        .build()
+        .unwrap();
+    let room = api
+        .create_room(&RoomConfig {
+            room_id: Some("secure".into()),
+            ..RoomConfig::default()
+        })
+        .await
+        .expect("https:// with the added root")
+        .room;
+    assert_eq!(api.list_rooms().await.unwrap()[0].id, room.id);
+    let received = tokio::time::timeout(Duration::from_secs(10), rx.recv())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(received, Notification::from(RoomCreated::new("secure")));
+}
+
+#[actix_web::test]
+async fn a_certificate_that_does_not_verify_fails_once_with_a_clear_final_error() {
+    let (certificate, key) = self_signed();
+    let emulator = tls_emulator(&certificate, &key).await;
+
+    // No root added: the self-signed certificate's issuer is unknown.
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .secure(true)
+        .start();
+    let result = tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
+        .await
+        .unwrap()
+        .unwrap();
+    let Err(NotifierError::Tls { host, reason }) = &result else {
+        panic!("{result:?}")
+    };
+    assert_eq!(host, "127.0.0.1");
+    assert!(reason.to_lowercase().contains("issuer"), "{reason}");
+    let message = result.unwrap_err().to_string();
+    assert!(
+        message.contains("127.0.0.1") && message.contains("not retried"),
+        "{message}"
+    );
+    assert_eq!(
+        notifier.send(GetStats).await.unwrap().connection_attempts,
+        1,
+        "final: no retry storm"
+    );
+
+    let api = RoomApi::builder(emulator.http_url(), "development")
+        .build()
+        .unwrap();
+    let err = api.list_rooms().await.unwrap_err();
+    let RoomApiError::Certificate { host, .. } = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(host, "127.0.0.1");
+    assert!(err.to_string().contains("127.0.0.1"), "{err}");
+
+    // A root certificate that is not one at all is said before anything connects.
+    let err = RoomApi::builder(emulator.http_url(), "development")
+        .add_root_certificate(b"not a certificate".to_vec())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(&err, RoomApiError::Certificate { reason, .. } if reason.contains("root certificate 0")),
+        "{err:?}"
+    );
+}
