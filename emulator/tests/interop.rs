@@ -2,9 +2,11 @@
 //! be understood, and what the emulator sends must be what they expect.
 //!
 //! These tests need the SDKs installed, so they are `#[ignore]`d in a plain `cargo test`;
-//! `.ci/run` installs them (a Python virtualenv with `fishjam-server-sdk`) and runs them with
-//! `--ignored`, pointing `JELLYFISH_INTEROP_PYTHON` at the virtualenv's interpreter. Run with
-//! `--ignored` without that variable and they fail, saying so: they never pass without running.
+//! `.ci/run` installs them (a Python virtualenv with `fishjam-server-sdk`, and
+//! `@fishjam-cloud/js-server-sdk` with npm) and runs them with `--ignored`, pointing
+//! `JELLYFISH_INTEROP_PYTHON` at the virtualenv's interpreter and `JELLYFISH_INTEROP_NODE_PATH` at
+//! the `node_modules` folder. Run with `--ignored` without those variables and they fail, saying
+//! so: they never pass without running.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
@@ -54,15 +56,11 @@ fn python() -> String {
     })
 }
 
-/// Runs the script off the actix thread (the in-process emulator keeps serving) and returns its
-/// standard output; a non-zero exit fails the test with the SDK's traceback.
-async fn run_script(args: Vec<String>) -> String {
+/// Runs a command off the actix thread (the in-process emulator keeps serving) and returns its
+/// standard output; a non-zero exit fails the test with the SDK's own error.
+async fn run_command(mut command: Command) -> String {
     let output = actix_web::rt::task::spawn_blocking(move || {
-        Command::new(python())
-            .arg(SCRIPT)
-            .args(&args)
-            .output()
-            .expect("the interpreter runs")
+        command.output().expect("the interpreter runs")
     })
     .await
     .unwrap();
@@ -73,6 +71,14 @@ async fn run_script(args: Vec<String>) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout).unwrap()
+}
+
+/// Runs the script off the actix thread (the in-process emulator keeps serving) and returns its
+/// standard output; a non-zero exit fails the test with the SDK's traceback.
+async fn run_script(args: Vec<String>) -> String {
+    let mut command = Command::new(python());
+    command.arg(SCRIPT).args(args);
+    run_command(command).await
 }
 
 #[actix_web::test]
@@ -242,4 +248,115 @@ async fn the_python_sdk_client_notifier_and_webhook_helpers_work_against_the_clo
         decoded.len()
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// What `FishjamWSNotifier` 0.25.0 emits (its `expectedEventsList`); its proto knows members up to
+/// 29 and it drops the rest.
+const JS_NOTIFIER_KINDS: [&str; 16] = [
+    "room_created",
+    "room_deleted",
+    "room_crashed",
+    "peer_added",
+    "peer_deleted",
+    "peer_connected",
+    "peer_disconnected",
+    "peer_metadata_updated",
+    "peer_crashed",
+    "stream_connected",
+    "stream_disconnected",
+    "viewer_connected",
+    "viewer_disconnected",
+    "track_added",
+    "track_removed",
+    "track_metadata_updated",
+];
+
+#[actix_web::test]
+#[ignore = "needs the official JS SDK and Node: run .ci/run, or set JELLYFISH_INTEROP_NODE_PATH and pass --ignored"]
+async fn the_js_sdk_client_and_notifier_work_against_the_cloud_emulator() {
+    let node_path = std::env::var("JELLYFISH_INTEROP_NODE_PATH").unwrap_or_else(|_| {
+        panic!(
+            "JELLYFISH_INTEROP_NODE_PATH is not set: it names a node_modules folder with \
+             @fishjam-cloud/js-server-sdk@0.25.0 (.ci/run makes one)"
+        )
+    });
+    let emulator = Emulator::builder()
+        .server_version(ServerVersion::Cloud)
+        .token("management-token")
+        .start()
+        .await
+        .unwrap();
+    // A URL base: the JS SDK then requests `//room` and `//socket/server/websocket`, which the
+    // real server (Phoenix) accepts and so must the emulator.
+    let base = emulator.http_url();
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/interop/fishjam_js_sdk.js"
+    );
+    let mut command = Command::new("node");
+    // Node 20 has the global WebSocket the SDK needs only behind a flag; newer Node has it anyway.
+    let has_websocket = Command::new("node")
+        .args([
+            "-e",
+            "process.exit(typeof WebSocket === 'undefined' ? 1 : 0)",
+        ])
+        .status()
+        .expect("node runs")
+        .success();
+    if !has_websocket {
+        command.arg("--experimental-websocket");
+    }
+    command
+        .arg(script)
+        .args([base.as_str(), "management-token"])
+        .env("NODE_PATH", node_path);
+    let out = run_command(command).await;
+    let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    let calls: Vec<&str> = report["calls"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    for expected in [
+        "createRoom",
+        "createRoom(options)",
+        "getAllRooms",
+        "getRoom",
+        "createPeer",
+        "createPeer(options)",
+        "refreshPeerToken",
+        "subscribePeer",
+        "subscribeTracks",
+        "createLivestreamViewerToken",
+        "createLivestreamStreamerToken",
+        "deletePeer",
+        "deleteRoom",
+    ] {
+        assert!(calls.contains(&expected), "{expected} not made: {calls:?}");
+    }
+    let records = emulator.connection_records();
+    let subscribed: Vec<_> = records
+        .iter()
+        .filter(|r| r.notifications().next().is_some())
+        .collect();
+    assert_eq!(subscribed.len(), 1, "one notifier connection");
+    let sent: Vec<&str> = subscribed[0]
+        .notifications()
+        .map(Notification::kind)
+        .filter(|kind| JS_NOTIFIER_KINDS.contains(kind))
+        .collect();
+    let received: Vec<&str> = report["notifications"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert_eq!(received, sent, "the JS notifier's view of the lifecycle");
+    println!(
+        "js sdk: {} client calls, {} notifications received of {} sent on its socket",
+        calls.len(),
+        received.len(),
+        subscribed[0].notifications().count()
+    );
 }
