@@ -918,3 +918,41 @@ async fn disconnect_reasons_tell_a_refused_connection_from_a_server_close_and_a_
         "connection refused: nothing is listening there"
     );
 }
+
+#[actix_web::test]
+async fn a_server_without_metrics_stops_the_metrics_subscription_not_the_notifications() {
+    // Fishjam Cloud drops a connection that asks for metrics; the notifier must not flap for ever.
+    let emulator = Emulator::builder()
+        .server_version(jellyfish_emulator::ServerVersion::Cloud)
+        .start()
+        .await
+        .unwrap();
+    let (recorder, mut received) = Recorder::start();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .subscribe_connection_events(recorder.clone().recipient())
+        .subscribe_notifications(recorder.clone().recipient())
+        .subscribe_metrics(recorder.recipient())
+        .start();
+    event_where(&mut received.events, "metrics unsupported", |e| {
+        matches!(e, ConnectionEvent::MetricsUnsupported)
+    })
+    .await;
+    ready(&notifier).await;
+    emulator
+        .create_room(&json!({"roomId": "still-notified"}))
+        .unwrap();
+    assert_eq!(
+        recv(&mut received.notifications, "room_created").await,
+        room_created("still-notified")
+    );
+    let stats = stats(&notifier).await;
+    assert_eq!(
+        stats.connection_attempts, 3,
+        "two drops, then a connection without metrics"
+    );
+    assert_eq!(
+        stats.metrics_subscribers, 1,
+        "the subscriber stays registered"
+    );
+}

@@ -135,6 +135,9 @@ pub(crate) fn report_event(
         } => {
             eprintln!("subscriber {subscription:?} is too slow: {total} dropped");
         }
+        ConnectionEvent::MetricsUnsupported => eprintln!(
+            "this server has no metrics (Fishjam Cloud removed them): --metrics shows nothing"
+        ),
         other => eprintln!("{other:?}"),
     }
 }

@@ -157,6 +157,11 @@ pub enum ConnectionEvent {
     },
     /// The notifier stopped trying for good.
     Failed(NotifierError),
+    /// The server dropped the connection twice in a row right after `subscribe_request` for
+    /// metrics, as Fishjam Cloud does (it removed metrics, and its socket process crashes on the
+    /// unknown event type). The notifier stops asking for metrics, so notifications keep flowing;
+    /// metrics subscribers stay registered and receive nothing from this server.
+    MetricsUnsupported,
     /// Under [`DeliveryPolicy::DropWhenFull`](crate::DeliveryPolicy::DropWhenFull) a subscriber's
     /// mailbox was full and it missed messages. Sent when its total reaches 1, 2, 4, 8, …
     NotificationsDropped {

@@ -87,6 +87,11 @@ impl Handshake {
         matches!(self.stage, Stage::Authenticated { .. }) && self.confirmed.covers(needed)
     }
 
+    /// Whether `event` was asked for and not confirmed yet.
+    pub(crate) fn awaiting(&self, event: EventType) -> bool {
+        self.requested.get(event) && !self.confirmed.get(event)
+    }
+
     /// The server said `authenticated`.
     pub(crate) fn on_authenticated(&mut self, now: Instant, needed: Types) -> Step {
         if matches!(self.stage, Stage::Authenticating { .. }) {

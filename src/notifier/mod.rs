@@ -59,7 +59,7 @@ pub use fanout::{Delivery, FanOut, SubscriptionId};
 pub use stream::{Lagged, MessageStream};
 
 use crate::codec::{DecodedMessage, decode_server_message};
-use crate::control::{ApiToken, ControlMessage};
+use crate::control::{ApiToken, ControlMessage, EventType};
 use crate::notification::{MetricsReport, Notification};
 use close::{Disposition, classify_close};
 use config::{InitialSubscribers, NotifierConfig};
@@ -132,6 +132,10 @@ pub struct WsNotifier {
     waiters: Vec<oneshot::Sender<Result<(), NotifierError>>>,
     lost_at: Option<Instant>,
     counters: Counters,
+    /// Consecutive connections dropped while a metrics subscription was unanswered.
+    metrics_drops: u32,
+    /// The server does not do metrics (Fishjam Cloud): they are no longer asked for.
+    metrics_unsupported: bool,
     /// The current connection attempt's span: every log line of the attempt carries its fields.
     span: tracing::Span,
 }
@@ -216,6 +220,8 @@ impl WsNotifier {
             waiters: Vec::new(),
             lost_at: None,
             counters: Counters::default(),
+            metrics_drops: 0,
+            metrics_unsupported: false,
             span: tracing::Span::none(),
         };
         for (id, recipient) in initial.notifications {
@@ -259,7 +265,7 @@ impl WsNotifier {
     fn needed(&self) -> Types {
         Types {
             notifications: !self.notifications.is_empty(),
-            metrics: !self.metrics.is_empty(),
+            metrics: !self.metrics.is_empty() && !self.metrics_unsupported,
         }
     }
 
@@ -479,6 +485,9 @@ impl WsNotifier {
             }
             Ok(DecodedMessage::Control(ControlMessage::SubscribeResponse(event))) => {
                 tracing::debug!(%event, "subscription confirmed");
+                if event == EventType::Metrics {
+                    self.metrics_drops = 0;
+                }
                 if let Some(connection) = self.connection() {
                     let step = connection.handshake.on_confirmed(event, now, needed);
                     self.apply(step);
@@ -552,6 +561,26 @@ impl WsNotifier {
         }
     }
 
+    /// A connection ended without a close frame: twice in a row right after asking for metrics
+    /// means the server has none (Fishjam Cloud), so stop asking.
+    fn note_drop(&mut self) {
+        let awaiting_metrics = self
+            .connection()
+            .is_some_and(|c| c.handshake.awaiting(EventType::Metrics));
+        if !awaiting_metrics {
+            return;
+        }
+        self.metrics_drops += 1;
+        if self.metrics_drops >= 2 && !self.metrics_unsupported {
+            self.metrics_unsupported = true;
+            tracing::warn!(
+                "the server dropped the connection on every metrics subscription: it has no metrics \
+                 (Fishjam Cloud); no longer asking for them"
+            );
+            self.emit(ConnectionEvent::MetricsUnsupported);
+        }
+    }
+
     fn subscription(&mut self, ctx: &Context<Self>) -> Subscription {
         Subscription {
             id: self.next_id(),
@@ -586,7 +615,10 @@ impl StreamHandler<Incoming> for WsNotifier {
         match item {
             Some(Ok(frame)) => self.on_frame(frame, ctx),
             Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.to_string()), ctx),
-            None => self.lose(DisconnectReason::Dropped, ctx),
+            None => {
+                self.note_drop();
+                self.lose(DisconnectReason::Dropped, ctx);
+            }
         }
     }
 
