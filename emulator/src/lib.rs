@@ -28,6 +28,14 @@
 //! `GET|DELETE /room/{room_id}`, `POST /room/{room_id}/peer`, `DELETE /room/{room_id}/peer/{id}`, all
 //! behind `Authorization: Bearer <token>` except the WebSocket (which authenticates in-band).
 //!
+//! With [`ServerVersion::Cloud`] it also serves Fishjam Cloud's routes (under
+//! `/api/v1/connect/{fishjam_id}` too, and with repeated slashes merged as Phoenix does):
+//! `GET /validate`, `POST /room/{room}/peer/{peer}/refresh_token`, `…/subscribe_peer?peer_id=`,
+//! `…/subscribe_tracks`, `POST /room/{room}/viewer` and `/streamer`,
+//! `POST /room/{room}/track_forwardings` (`track_forwarding`), `POST /moq/access`, and
+//! `POST|GET /recordings`, `GET|DELETE /recordings/{id}`, `POST /recordings/{id}/stop`
+//! (`recording_status_changed`). Every unknown route answers 404 with a JSON `{"errors": …}`.
+//!
 //! The simulated media side lives under `/emulator/` (same bearer token; JSON bodies; each answers
 //! 204, or `{"data": …}`, or the error the action gives):
 //!
@@ -45,6 +53,10 @@
 //! | `POST /emulator/room/{room}/component/{component}/crash` | `component_crashed` |
 //! | `POST /emulator/room/{room}/hls/playable` `{"componentId": …}`, `…/hls/uploaded`, `…/hls/upload_crashed` | the HLS events |
 //! | `POST /emulator/room/{room}/crash` | `room_crashed` |
+//! | `POST /emulator/room/{room}/streamer/{id}/connect`, `…/disconnect` | Cloud: `streamer_connected` / `streamer_disconnected` |
+//! | `POST /emulator/room/{room}/viewer/{id}/connect`, `…/disconnect` | Cloud: `viewer_connected` / `viewer_disconnected` |
+//! | `POST /emulator/room/{room}/peer/{peer}/channel/{channel}/add`, `…/remove` | Cloud: `channel_added` / `channel_removed` |
+//! | `POST /emulator/room/{room}/peer/{peer}/track/{track}/vad` `{"status": "speech"}` | Cloud: `vad_notification` |
 //! | `POST /emulator/faults/drop` | drop every server WebSocket without a close frame |
 //! | `POST /emulator/faults/close` `{"code": 1011, "reason": "…"}` | close every server WebSocket |
 //! | `POST /emulator/faults/malformed` | send a frame that is not a `ServerMessage` |
