@@ -94,7 +94,8 @@ struct Inner {
 
 thread_local! {
     /// One `awc::Client` (and its connection pool) per thread and `RoomApi` (clones share it).
-    /// An entry goes when its `RoomApi` and every clone are gone.
+    /// An entry goes at that thread's next call after its `RoomApi` and every clone are gone (so
+    /// a dropped client's idle connections may linger on a thread that makes no more calls).
     static CLIENTS: RefCell<Vec<(Weak<Inner>, awc::Client)>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -178,8 +179,11 @@ impl RoomApiBuilder {
 }
 
 impl RoomApi {
-    /// A client for `server_address` (`host:port` over plain `http`, or an `http(s)://` /
-    /// `ws(s)://` base URL whose path prefix is kept) with every option at its default.
+    /// A client for `server_address` with every option at its default: `host:port` over plain
+    /// `http`, an `http(s)://` / `ws(s)://` base URL whose path prefix is kept, or a Fishjam ID
+    /// (one word of letters, digits, `-`, `_`; not `localhost`), which means
+    /// `https://fishjam.io/api/v1/connect/{id}` as in the official SDKs: give a host a port or a
+    /// scheme so it is not taken for one.
     pub fn new(
         server_address: &str,
         server_api_token: impl Into<ApiToken>,

@@ -374,8 +374,9 @@ pub struct CreatedRoom {
     pub server_address: Option<String>,
 }
 
-/// What `POST /room/{room_id}/peer` answers (`PeerDetailsResponse.data`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// What `POST /room/{room_id}/peer` answers (`PeerDetailsResponse.data`). Its `Debug` output hides
+/// the peer token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct PeerDetails {
     /// The new peer.
     pub peer: Peer,
@@ -384,6 +385,16 @@ pub struct PeerDetails {
     /// Where the peer's client connects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub peer_websocket_url: Option<String>,
+}
+
+impl std::fmt::Debug for PeerDetails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PeerDetails")
+            .field("peer", &self.peer)
+            .field("token", &"<redacted>")
+            .field("peer_websocket_url", &self.peer_websocket_url)
+            .finish()
+    }
 }
 
 /// The body of `POST /room/{room_id}/peer`: the peer's type and its options.

@@ -956,3 +956,21 @@ async fn a_server_without_metrics_stops_the_metrics_subscription_not_the_notific
         "the subscriber stays registered"
     );
 }
+
+#[actix_web::test]
+async fn a_notification_stream_ends_when_the_notifier_fails_for_good() {
+    use futures_util::StreamExt as _;
+
+    let emulator = Emulator::builder().token("right").start().await.unwrap();
+    let mut builder = WsNotifier::builder(emulator.server_address(), "wrong");
+    let mut stream = builder.notification_stream(8);
+    let notifier = builder.start();
+    let end = tokio::time::timeout(PATIENCE, stream.next())
+        .await
+        .expect("the stream ends in time");
+    assert!(end.is_none(), "{end:?}");
+    assert_eq!(
+        notifier.send(WaitReady).await.unwrap(),
+        Err(NotifierError::InvalidToken)
+    );
+}

@@ -29,7 +29,7 @@ pub(crate) struct Args {
         default_value = "development",
         hide_env_values = true
     )]
-    token: String,
+    token: crate::Secret,
     /// The server release to behave as: 0.3 (JSON webhooks), 0.4, 0.5, or cloud (Fishjam Cloud: its
     /// REST shapes and routes, members 22–34, batched webhooks, no metrics).
     #[arg(long, default_value = "0.5", value_parser = parse_version)]
@@ -51,7 +51,7 @@ pub(crate) struct Args {
     looping: bool,
     /// Sign webhooks as Fishjam Cloud does (x-fishjam-signature-256).
     #[arg(long, hide_env_values = true)]
-    webhook_secret: Option<String>,
+    webhook_secret: Option<crate::Secret>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,11 +68,11 @@ fn parse_version(text: &str) -> Result<ServerVersion, String> {
 pub(crate) async fn run(args: Args) -> Outcome {
     let mut builder = Emulator::builder()
         .bind(SocketAddr::new(args.host, args.port))
-        .token(args.token.as_str())
+        .token(args.token.expose())
         .server_version(args.server_version)
         .record(false);
     if let Some(secret) = &args.webhook_secret {
-        builder = builder.webhook_secret(secret.as_str());
+        builder = builder.webhook_secret(secret.expose());
     }
     let emulator = match builder.start().await {
         Ok(emulator) => emulator,

@@ -29,7 +29,7 @@ pub(crate) struct Args {
     format: Format,
     /// Sign each body as Fishjam Cloud does (x-fishjam-signature-256).
     #[arg(long, hide_env_values = true)]
-    secret: Option<String>,
+    secret: Option<crate::Secret>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub(crate) fn body(
 struct Forwarder {
     to: String,
     format: Format,
-    secret: Option<String>,
+    secret: Option<crate::Secret>,
     client: awc::Client,
     failed: Option<oneshot::Sender<NotifierError>>,
 }
@@ -83,8 +83,10 @@ impl Handler<Notification> for Forwarder {
             .post(self.to.as_str())
             .insert_header(("content-type", content_type));
         if let Some(secret) = &self.secret {
-            request =
-                request.insert_header((SIGNATURE_HEADER, sign_webhook(secret.as_bytes(), &body)));
+            request = request.insert_header((
+                SIGNATURE_HEADER,
+                sign_webhook(secret.expose().as_bytes(), &body),
+            ));
         }
         // `wait` holds the mailbox until this POST is answered: notifications go out one at a
         // time, in order, as the real server sends webhooks.

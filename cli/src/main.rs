@@ -130,6 +130,31 @@ impl std::fmt::Debug for ServerArgs {
     }
 }
 
+/// A secret given on the command line or in the environment (a token, a signing secret): its
+/// `Debug` output is redacted, so no log line or error can print it.
+#[derive(Clone)]
+pub(crate) struct Secret(String);
+
+impl Secret {
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(Self(text.to_owned()))
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
 /// The first of these environment variables that is set and not empty.
 fn first_env(names: &[&str]) -> Option<String> {
     names.iter().find_map(|name| {

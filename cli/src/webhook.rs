@@ -24,7 +24,7 @@ pub(crate) struct Args {
     json: bool,
     /// Require a valid x-fishjam-signature-256 made with this secret.
     #[arg(long, hide_env_values = true)]
-    secret: Option<String>,
+    secret: Option<crate::Secret>,
 }
 
 async fn receive(notifications: Webhook, json: web::Data<bool>) -> HttpResponse {
@@ -51,7 +51,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let secret = args.secret.clone();
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(config(secret.as_deref()))
+            .app_data(config(secret.as_ref().map(crate::Secret::expose)))
             .app_data(web::Data::new(json))
             .default_service(web::post().to(receive))
     })

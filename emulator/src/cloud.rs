@@ -70,7 +70,7 @@ impl World {
         room_id: &str,
         peer_id: &str,
     ) -> Result<String, ActionError> {
-        let peer = self.room_mut(room_id)?.peer_mut_ref(peer_id)?;
+        let peer = self.room_mut(room_id)?.peer_mut(peer_id)?;
         peer.token = random_token();
         Ok(peer.token.clone())
     }
@@ -87,7 +87,7 @@ impl World {
         if !room.peers.iter().any(|p| p.id == target) {
             return Err(not_found(format!("Peer {target} does not exist")));
         }
-        let peer = room.peer_mut_ref(peer_id)?;
+        let peer = room.peer_mut(peer_id)?;
         let target = PeerId::new(target);
         if !peer.subscriptions.peers.contains(&target) {
             peer.subscriptions.peers.push(target);
@@ -102,7 +102,7 @@ impl World {
         peer_id: &str,
         tracks: &[String],
     ) -> Result<(), ActionError> {
-        let peer = self.room_mut(room_id)?.peer_mut_ref(peer_id)?;
+        let peer = self.room_mut(room_id)?.peer_mut(peer_id)?;
         for track in tracks {
             let track = TrackId::new(track.as_str());
             if !peer.subscriptions.tracks.contains(&track) {
@@ -161,7 +161,7 @@ impl World {
         added: bool,
     ) -> Result<Emissions, ActionError> {
         let room = self.room_mut(room_id)?;
-        let peer = room.peer_mut_ref(peer_id)?;
+        let peer = room.peer_mut(peer_id)?;
         if peer.status != PeerStatus::Connected {
             return Err(bad_request(format!("Peer {peer_id} is not connected")));
         }
@@ -184,7 +184,7 @@ impl World {
         status: VadStatus,
     ) -> Result<Emissions, ActionError> {
         let room = self.room_mut(room_id)?;
-        let peer = room.peer_mut_ref(peer_id)?;
+        let peer = room.peer_mut(peer_id)?;
         if !peer.tracks.iter().any(|t| t.id == track_id) {
             return Err(not_found(format!("Track {track_id} does not exist")));
         }

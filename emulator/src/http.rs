@@ -395,7 +395,11 @@ async fn track_forwardings(
 async fn moq_access(req: HttpRequest, shared: Data) -> Reply {
     authorize(&req, &shared)?;
     Ok(HttpResponse::Ok().json(json!({
-        "connection_url": format!("http://{}/moq", shared.server_address()),
+        "connection_url": format!(
+            "{}://{}/moq",
+            if lock(&shared.world).tls() { "https" } else { "http" },
+            shared.server_address()
+        ),
         "token": super::world::random_token(),
     })))
 }

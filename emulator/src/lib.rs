@@ -263,7 +263,7 @@ impl EmulatorBuilder {
         let (webhook_tx, webhook_rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             token: self.token.clone(),
-            world: Mutex::new(World::new(self.version)),
+            world: Mutex::new(World::new(self.version).with_tls(self.tls.is_some())),
             sockets: Mutex::new(Sockets::default()),
             records: Mutex::new(BTreeMap::new()),
             webhook_records: Mutex::new(Vec::new()),

@@ -190,7 +190,7 @@ pub(crate) struct RoomState {
 }
 
 impl RoomState {
-    fn peer_mut(&mut self, peer_id: &str) -> Result<&mut PeerState, ActionError> {
+    pub(crate) fn peer_mut(&mut self, peer_id: &str) -> Result<&mut PeerState, ActionError> {
         self.peers
             .iter_mut()
             .find(|p| p.id == peer_id)
@@ -204,10 +204,6 @@ impl RoomState {
             .ok_or_else(|| {
                 ActionError::not_found(format!("Component {component_id} does not exist"))
             })
-    }
-
-    pub(crate) fn peer_mut_ref(&mut self, peer_id: &str) -> Result<&mut PeerState, ActionError> {
-        self.peer_mut(peer_id)
     }
 
     fn to_rest(&self, version: ServerVersion) -> Room {
@@ -287,6 +283,7 @@ pub enum TrackOwner {
 #[derive(Debug)]
 pub(crate) struct World {
     pub(crate) version: ServerVersion,
+    tls: bool,
     pub(crate) rooms: BTreeMap<String, RoomState>,
     /// Every peer's kind by id (kept after the peer leaves, so its last notifications carry it).
     peer_types: BTreeMap<String, PeerType>,
@@ -301,9 +298,28 @@ impl World {
     pub(crate) fn new(version: ServerVersion) -> Self {
         Self {
             version,
+            tls: false,
             rooms: BTreeMap::new(),
             peer_types: BTreeMap::new(),
             recordings: BTreeMap::new(),
+        }
+    }
+
+    /// Serving `https`/`wss`: the URLs it hands out say so.
+    pub(crate) fn with_tls(mut self, tls: bool) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// Whether it serves TLS.
+    pub(crate) fn tls(&self) -> bool {
+        self.tls
+    }
+
+    /// Forgets the kinds of a gone room's peers once their last notifications are built.
+    fn forget_peers(&mut self, room: &RoomState) {
+        for peer in &room.peers {
+            self.peer_types.remove(&peer.id);
         }
     }
 
@@ -424,7 +440,9 @@ impl World {
             )));
         }
         notifications.push(Notification::from(RoomDeleted::new(room_id)));
-        Ok(self.emitted(&room.webhook, notifications))
+        let emissions = self.emitted(&room.webhook, notifications);
+        self.forget_peers(&room);
+        Ok(emissions)
     }
 
     /// The room's process crashes: `room_crashed`, and the room is gone.
@@ -433,10 +451,12 @@ impl World {
             .rooms
             .remove(room_id)
             .ok_or_else(|| ActionError::not_found(format!("Room {room_id} does not exist")))?;
-        Ok(self.emitted(
+        let emissions = self.emitted(
             &room.webhook,
             vec![Notification::from(RoomCrashed::new(room_id))],
-        ))
+        );
+        self.forget_peers(&room);
+        Ok(emissions)
     }
 
     /// `POST /room/{id}/peer`: a WebRTC peer (every version), or on Fishjam Cloud also an agent
@@ -468,6 +488,7 @@ impl World {
             _ => return Err(ActionError::bad_request("Invalid peer type")),
         };
         let version = self.version;
+        let tls = self.tls;
         let room = self.room_mut(room_id)?;
         if let Some(max) = room.config.max_peers
             && room.peers.len() >= max as usize
@@ -509,7 +530,8 @@ impl World {
             // Cloud's own URL has no scheme; a local one gets `ws://`, which the Python agent
             // needs to connect without TLS.
             peer_websocket_url: Some(if version.is_cloud() {
-                format!("ws://{server_address}/socket/peer/websocket")
+                let scheme = if tls { "wss" } else { "ws" };
+                format!("{scheme}://{server_address}/socket/peer/websocket")
             } else {
                 format!("{server_address}/socket/peer/websocket")
             }),
@@ -567,7 +589,9 @@ impl World {
         ));
         notifications.push(last(room_id, peer_id));
         let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, notifications))
+        let emissions = self.emitted(&webhook, notifications);
+        self.peer_types.remove(peer_id);
+        Ok(emissions)
     }
 
     /// The peer's client connects and authenticates: `peer_connected`.

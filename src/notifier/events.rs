@@ -162,8 +162,9 @@ pub enum ConnectionEvent {
     /// unknown event type). The notifier stops asking for metrics, so notifications keep flowing;
     /// metrics subscribers stay registered and receive nothing from this server.
     MetricsUnsupported,
-    /// Under [`DeliveryPolicy::DropWhenFull`](crate::DeliveryPolicy::DropWhenFull) a subscriber's
-    /// mailbox was full and it missed messages. Sent when its total reaches 1, 2, 4, 8, …
+    /// A subscriber missed messages: its actor's mailbox was full under
+    /// [`DeliveryPolicy::DropWhenFull`](crate::DeliveryPolicy::DropWhenFull), or its bounded
+    /// stream was full (under any policy). Sent when its total reaches 1, 2, 4, 8, …
     NotificationsDropped {
         /// The lagging subscription.
         subscription: SubscriptionId,
@@ -199,9 +200,10 @@ pub struct NotifierStats {
     pub metrics_received: u64,
     /// Frames that could not be decoded and were skipped.
     pub malformed_frames: u64,
-    /// Unknown content members skipped.
+    /// Content members this version does not know, delivered as `Notification::Unknown`.
     pub unknown_members: u64,
-    /// Messages dropped for full subscribers under the drop policy.
+    /// Messages dropped for full subscribers: actor mailboxes under the drop policy, and bounded
+    /// streams under any policy.
     pub dropped: u64,
     /// Current notification subscribers.
     pub notification_subscribers: usize,

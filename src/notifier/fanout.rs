@@ -30,7 +30,8 @@ enum Sink<M: Message<Result = ()> + Send> {
 pub struct Delivery {
     /// Subscribers whose actor had stopped; they were removed.
     pub pruned: Vec<SubscriptionId>,
-    /// Subscribers that missed this message (drop policy only), with their total dropped so far.
+    /// Subscribers that missed this message (a full actor mailbox under the drop policy, or a full
+    /// stream under any policy), with their total dropped so far.
     pub dropped: Vec<(SubscriptionId, u64)>,
 }
 
@@ -119,6 +120,11 @@ where
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.list.is_empty()
+    }
+
+    /// Ends every stream subscription (their streams then end), when the notifier stops for good.
+    pub(crate) fn close_streams(&mut self) {
+        self.list.retain(|s| matches!(s.sink, Sink::Actor(_)));
     }
 
     /// Removes subscribers whose actor has stopped; answers which.

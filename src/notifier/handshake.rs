@@ -20,15 +20,18 @@ impl Types {
 
     fn get(self, event: EventType) -> bool {
         match event {
+            EventType::ServerNotification => self.notifications,
             EventType::Metrics => self.metrics,
-            _ => self.notifications,
+            _ => false,
         }
     }
 
+    /// Records `event`; a type this client never asks for (unspecified, unknown) is ignored.
     fn set(&mut self, event: EventType) {
         match event {
+            EventType::ServerNotification => self.notifications = true,
             EventType::Metrics => self.metrics = true,
-            _ => self.notifications = true,
+            _ => {}
         }
     }
 
@@ -87,6 +90,11 @@ impl Handshake {
         matches!(self.stage, Stage::Authenticated { .. }) && self.confirmed.covers(needed)
     }
 
+    /// Whether this connection was ever ready.
+    pub(crate) fn was_ready(&self) -> bool {
+        self.was_ready
+    }
+
     /// Whether `event` was asked for and not confirmed yet.
     pub(crate) fn awaiting(&self, event: EventType) -> bool {
         self.requested.get(event) && !self.confirmed.get(event)
@@ -139,7 +147,9 @@ impl Handshake {
                 self.requested.set(event);
             }
         }
-        if self.confirmed.covers(self.requested) {
+        // Only what is still needed must be confirmed in time: a type whose last subscriber left
+        // while its request was unanswered no longer holds the connection up.
+        if self.confirmed.covers(needed) {
             *deadline = None;
         } else if !step.send.is_empty() || deadline.is_none() {
             *deadline = Some(now + self.subscribe_timeout);
@@ -299,6 +309,37 @@ mod tests {
                 "{name}: expiry at {end} s"
             );
         }
+    }
+
+    #[test]
+    fn a_confirmation_of_a_type_never_asked_for_confirms_nothing() {
+        let t0 = Instant::now();
+        let mut handshake = Handshake::start(t0, AUTH, SUBSCRIBE);
+        handshake.on_authenticated(t0, NOTIFICATIONS);
+        for stray in [EventType::Unspecified, EventType::Unknown(7)] {
+            let step = handshake.on_confirmed(stray, t0, NOTIFICATIONS);
+            assert!(!step.ready, "{stray:?}");
+        }
+        assert!(!handshake.is_ready(NOTIFICATIONS));
+        assert!(
+            handshake
+                .on_confirmed(EventType::ServerNotification, t0, NOTIFICATIONS)
+                .ready
+        );
+    }
+
+    #[test]
+    fn a_type_no_longer_needed_stops_holding_up_the_connection() {
+        let t0 = Instant::now();
+        let mut handshake = Handshake::start(t0, AUTH, SUBSCRIBE);
+        handshake.on_authenticated(t0, BOTH);
+        handshake.on_confirmed(EventType::ServerNotification, t0, BOTH);
+        assert!(!handshake.is_ready(BOTH));
+        // The metrics subscriber left before the server answered.
+        let step = handshake.on_wanted(t0, NOTIFICATIONS);
+        assert!(step.ready && step.send.is_empty());
+        assert_eq!(handshake.expired(t0 + SUBSCRIBE * 2), None);
+        assert!(handshake.was_ready());
     }
 
     #[test]

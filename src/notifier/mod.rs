@@ -184,9 +184,12 @@ impl Connection {
 struct Incoming(Option<Result<ws::Frame, actix_http::ws::ProtocolError>>);
 
 impl WsNotifier {
-    /// Starts a notifier for `server_address` (`host:port` as in the official SDKs, or a `ws://`,
-    /// `wss://`, `http://` or `https://` base URL) with the server API token, and every other option
-    /// at its default.
+    /// Starts a notifier for `server_address` with the server API token (Fishjam: the management
+    /// token), and every other option at its default. The address is `host:port` as in the
+    /// official SDKs, a `ws://`, `wss://`, `http://` or `https://` base URL, or a Fishjam ID (one
+    /// word of letters, digits, `-`, `_`; not `localhost`), which means
+    /// `wss://fishjam.io/api/v1/connect/{id}` as in the official SDKs: give a host a port or a
+    /// scheme so it is not taken for one. The URL it connects to is in every log line's span.
     ///
     /// # Panics
     ///
@@ -348,14 +351,13 @@ impl WsNotifier {
     /// Leaves the current phase, cancelling what runs for it. Answers whether a ready connection
     /// was lost.
     fn leave_phase(&mut self, ctx: &mut Context<Self>, close: Option<ws::CloseReason>) -> bool {
-        let needed = self.needed();
         match std::mem::replace(&mut self.phase, Phase::Stopped) {
             Phase::Open(connection) => {
                 if let Some(reason) = close {
                     let _ = connection.writer.send(ws::Message::Close(Some(reason)));
                 }
                 ctx.cancel_future(connection.reader);
-                connection.handshake.is_ready(needed)
+                connection.handshake.was_ready()
             }
             Phase::Opening(task) | Phase::Waiting(task) => {
                 ctx.cancel_future(task);
@@ -374,6 +376,7 @@ impl WsNotifier {
         if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) {
             return;
         }
+        self.note_metrics_refusal();
         if self.leave_phase(ctx, None) {
             self.lost_at = Some(Instant::now());
         }
@@ -410,6 +413,9 @@ impl WsNotifier {
         self.leave_phase(ctx, None);
         tracing::error!(%err, "Jellyfish notifier stopped");
         self.phase = Phase::Failed(err.clone());
+        // Streams end with the notifier; actors hear it from `ConnectionEvent::Failed`.
+        self.notifications.close_streams();
+        self.metrics.close_streams();
         for waiter in self.waiters.drain(..) {
             let _ = waiter.send(Err(err.clone()));
         }
@@ -561,9 +567,10 @@ impl WsNotifier {
         }
     }
 
-    /// A connection ended without a close frame: twice in a row right after asking for metrics
-    /// means the server has none (Fishjam Cloud), so stop asking.
-    fn note_drop(&mut self) {
+    /// A connection ended: twice in a row right after asking for metrics (with or without a close
+    /// frame) means the server has none (Fishjam Cloud), so stop asking. The attempts that cause
+    /// found do not count toward an attempt limit.
+    fn note_metrics_refusal(&mut self) {
         let awaiting_metrics = self
             .connection()
             .is_some_and(|c| c.handshake.awaiting(EventType::Metrics));
@@ -573,6 +580,7 @@ impl WsNotifier {
         self.metrics_drops += 1;
         if self.metrics_drops >= 2 && !self.metrics_unsupported {
             self.metrics_unsupported = true;
+            self.attempts = 0;
             tracing::warn!(
                 "the server dropped the connection on every metrics subscription: it has no metrics \
                  (Fishjam Cloud); no longer asking for them"
@@ -615,10 +623,7 @@ impl StreamHandler<Incoming> for WsNotifier {
         match item {
             Some(Ok(frame)) => self.on_frame(frame, ctx),
             Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.to_string()), ctx),
-            None => {
-                self.note_drop();
-                self.lose(DisconnectReason::Dropped, ctx);
-            }
+            None => self.lose(DisconnectReason::Dropped, ctx),
         }
     }
 
@@ -775,7 +780,12 @@ impl Handler<Unsubscribe> for WsNotifier {
 
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) -> bool {
         // The server has no unsubscribe: frames of a type nobody wants are simply not delivered.
-        self.notifications.remove(msg.0) | self.metrics.remove(msg.0) | self.events.remove(msg.0)
+        let removed = self.notifications.remove(msg.0)
+            | self.metrics.remove(msg.0)
+            | self.events.remove(msg.0);
+        // A type nobody wants any more no longer holds up readiness.
+        self.wanted();
+        removed
     }
 }
 
