@@ -452,10 +452,16 @@ async fn shutdown_closes_the_socket_and_stops_the_actor() {
         "the actor stopped"
     );
     assert!(notifier.send(WaitReady).await.is_err());
+    let records = emulator.connection_records();
+    assert_eq!(records.len(), 1, "no reconnect after shutdown");
+    assert_eq!(records[0].client_close, Some(1000), "a clean close 1000");
     assert_eq!(
-        emulator.connection_records().len(),
-        1,
-        "no reconnect after shutdown"
+        records[0].sent.last(),
+        Some(&jellyfish_emulator::SentFrame::Close {
+            code: 1000,
+            reason: String::new()
+        }),
+        "the server's close reply was written before the notifier let go"
     );
 }
 
@@ -973,4 +979,197 @@ async fn a_notification_stream_ends_when_the_notifier_fails_for_good() {
         notifier.send(WaitReady).await.unwrap(),
         Err(NotifierError::InvalidToken)
     );
+}
+
+/// A subscriber that blocks its thread (the notifier's too) for a while on a marked notification.
+struct Blocker {
+    block_on: &'static str,
+    block_for: Duration,
+    forward: tokio::sync::mpsc::UnboundedSender<Notification>,
+}
+
+impl Actor for Blocker {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notification> for Blocker {
+    type Result = ();
+    fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
+        if notification
+            .room_id()
+            .is_some_and(|room| room == self.block_on)
+        {
+            // The whole actor system stalls, as a paused process or a blocking handler does.
+            std::thread::sleep(self.block_for);
+        }
+        let _ = self.forward.send(notification);
+    }
+}
+
+#[actix_web::test]
+async fn a_stall_longer_than_the_idle_timeout_loses_nothing_the_server_sent() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let blocker = Blocker {
+        block_on: "stall",
+        block_for: Duration::from_millis(1500),
+        forward: tx,
+    }
+    .start();
+    let (recorder, mut received) = Recorder::start();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(fast_backoff())
+        .idle_timeout(Duration::from_millis(400))
+        .ping_interval(Duration::from_millis(100))
+        .subscribe_notifications(blocker.recipient())
+        .subscribe_connection_events(recorder.recipient())
+        .start();
+    ready(&notifier).await;
+    // Frames keep leaving the server (20 ms apart) all through the 1.5 s stall.
+    emulator.set_frame_delay(Duration::from_millis(20));
+    emulator.create_room(&json!({"roomId": "stall"})).unwrap();
+    for i in 0..60 {
+        emulator
+            .create_room(&json!({"roomId": format!("during-{i}")}))
+            .unwrap();
+    }
+    assert_eq!(
+        recv(&mut rx, "the stall marker").await,
+        room_created("stall")
+    );
+    for i in 0..60 {
+        assert_eq!(
+            recv(&mut rx, "a frame sent during the stall").await,
+            room_created(&format!("during-{i}"))
+        );
+    }
+    let stats = stats(&notifier).await;
+    assert_eq!(
+        stats.connection_attempts, 1,
+        "the stall was not taken for a dead link"
+    );
+    while let Ok(event) = received.events.try_recv() {
+        assert!(
+            !matches!(event, ConnectionEvent::Disconnected { .. }),
+            "{event:?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_black_holed_link_is_noticed_within_the_idle_timeout_and_the_gap_covers_the_silence() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let proxy = common::proxy::Proxy::start(emulator.addr()).await;
+    let (recorder, mut received) = Recorder::start();
+    let limit = Duration::from_millis(600);
+    let notifier = WsNotifier::builder(proxy.addr.to_string(), "development")
+        .reconnect(fast_backoff())
+        .idle_timeout(limit)
+        .ping_interval(Duration::from_millis(150))
+        .subscribe_connection_events(recorder.clone().recipient())
+        .subscribe_notifications(recorder.recipient())
+        .start();
+    ready(&notifier).await;
+    // Pings and pongs flow: no false positive over several idle timeouts of quiet.
+    tokio::time::sleep(limit * 3).await;
+    assert_eq!(
+        stats(&notifier).await.connection_attempts,
+        1,
+        "a quiet but live link stays"
+    );
+
+    proxy.blackhole(true);
+    let event = event_where(&mut received.events, "the dead link noticed", |e| {
+        matches!(e, ConnectionEvent::Disconnected { .. })
+    })
+    .await;
+    let ConnectionEvent::Disconnected {
+        reason: DisconnectReason::IdleTimeout { silent, limit: got },
+        ..
+    } = event
+    else {
+        panic!("{event:?}")
+    };
+    assert_eq!(got, limit);
+    assert!(
+        silent > limit && silent < limit + Duration::from_millis(500),
+        "noticed within the bound: {silent:?}"
+    );
+    proxy.blackhole(false);
+    let event = event_where(&mut received.events, "ready again", |e| {
+        matches!(e, ConnectionEvent::Ready { gap: Some(_) })
+    })
+    .await;
+    let ConnectionEvent::Ready { gap: Some(gap) } = event else {
+        unreachable!()
+    };
+    assert!(
+        gap >= silent,
+        "the gap ({gap:?}) covers at least the silence before it was noticed ({silent:?})"
+    );
+}
+
+#[actix_web::test]
+async fn a_crash_looping_server_gets_exponentially_spaced_attempts() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let (recorder, mut received) = Recorder::start();
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .reconnect(
+            Backoff::default()
+                .base(Duration::from_millis(20))
+                .cap(Duration::from_secs(5)),
+        )
+        .subscribe_connection_events(recorder.clone().recipient())
+        .subscribe_notifications(recorder.recipient())
+        .start();
+    // Each connection gets ready, carries one notification, and is dropped.
+    let mut attempts = Vec::new();
+    for cycle in 0..6 {
+        event_where(&mut received.events, "ready", |e| {
+            matches!(e, ConnectionEvent::Ready { .. })
+        })
+        .await;
+        emulator
+            .create_room(&json!({"roomId": format!("loop-{cycle}")}))
+            .unwrap();
+        recv(&mut received.notifications, "the one notification").await;
+        emulator.drop_connections();
+        let event = event_where(&mut received.events, "dropped", |e| {
+            matches!(e, ConnectionEvent::Disconnected { .. })
+        })
+        .await;
+        let ConnectionEvent::Disconnected {
+            attempt, retry_in, ..
+        } = event
+        else {
+            unreachable!()
+        };
+        let ceiling = Duration::from_millis(20) * 2u32.pow(attempt.saturating_sub(1));
+        assert!(
+            retry_in <= ceiling,
+            "attempt {attempt}: {retry_in:?} > {ceiling:?}"
+        );
+        attempts.push(attempt);
+    }
+    assert_eq!(
+        attempts,
+        [1, 2, 3, 4, 5, 6],
+        "ready-then-dropped connections do not reset the backoff"
+    );
+    let made = stats(&notifier).await.connection_attempts;
+    assert!((6..=7).contains(&made), "{made} attempts");
+}
+
+#[actix_web::test]
+async fn a_2xx_answer_to_the_upgrade_is_final_after_one_attempt() {
+    let web_page = refusing_server(200).await;
+    let notifier = WsNotifier::builder(web_page, "development")
+        .reconnect(fast_backoff())
+        .start();
+    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(result, Err(NotifierError::UpgradeRejected { status: 200 }));
+    assert_eq!(stats(&notifier).await.connection_attempts, 1);
 }

@@ -349,6 +349,9 @@ pub struct ConnectionRecord {
     pub sent: Vec<SentFrame>,
     /// Whether the connection has ended.
     pub ended: bool,
+    /// The close code the client sent, if it closed the connection itself (the emulator then
+    /// answers with the same code, recorded in `sent`).
+    pub client_close: Option<u16>,
 }
 
 impl ConnectionRecord {
@@ -520,6 +523,13 @@ impl Shared {
         record.sent.push(frame);
         drop(records);
         self.changed.notify_waiters();
+    }
+
+    /// The client closed with `code`; the echo reply is recorded after this.
+    fn record_client_close(&self, id: u64, code: u16) {
+        if let Some(record) = lock(&self.records).get_mut(&id) {
+            record.client_close = Some(code);
+        }
     }
 
     fn frame_delay(&self) -> Duration {

@@ -154,8 +154,26 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
             // without a WebSocket close frame.
             shared.record(id, SentFrame::Dropped);
         }
-        End::ClientGone(reason) => {
-            let _ = session.close(reason).await;
+        End::ClientGone(Some(reason)) => {
+            // The client closed: echo its close frame, as the protocol (and the real server) does.
+            let code = u16::from(reason.code);
+            let description = reason.description.clone().unwrap_or_default();
+            shared.record_client_close(id, code);
+            let echoed = session.close(Some(reason)).await.is_ok();
+            shared.record(
+                id,
+                if echoed {
+                    SentFrame::Close {
+                        code,
+                        reason: description,
+                    }
+                } else {
+                    SentFrame::Dropped
+                },
+            );
+        }
+        End::ClientGone(None) => {
+            let _ = session.close(None).await;
             shared.record(id, SentFrame::Dropped);
         }
     }

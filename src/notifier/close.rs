@@ -30,12 +30,13 @@ pub(crate) fn classify_close(code: u16, reason: &str) -> Disposition {
 
 /// Classifies an HTTP status that refused the WebSocket upgrade.
 ///
-/// Server errors, 408 and 429 are passing conditions and are retried; any other 4xx (a wrong path,
-/// a proxy denying access) will not change by itself and is fatal.
+/// Server errors, 408 and 429 are passing conditions and are retried. Any other 4xx (a wrong path,
+/// a proxy denying access) and any 1xx–3xx answer (a web page or a redirect: the address is not a
+/// WebSocket endpoint) will not change by itself and is fatal.
 pub(crate) fn classify_upgrade_status(status: u16) -> Disposition {
     match status {
         408 | 429 => Disposition::Retry,
-        400..=499 => Disposition::Fatal(NotifierError::UpgradeRejected { status }),
+        100..=499 => Disposition::Fatal(NotifierError::UpgradeRejected { status }),
         _ => Disposition::Retry,
     }
 }
@@ -96,7 +97,10 @@ mod tests {
             (401, false),
             (403, false),
             (404, false),
-            (200, true),
+            (200, false),
+            (204, false),
+            (301, false),
+            (302, false),
         ];
         for (status, retried) in table {
             assert_eq!(

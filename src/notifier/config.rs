@@ -37,6 +37,9 @@ pub(crate) struct NotifierConfig {
     pub(crate) auth_timeout: Duration,
     pub(crate) subscribe_timeout: Duration,
     pub(crate) idle_timeout: Duration,
+    pub(crate) ping_interval: Duration,
+    pub(crate) stable_after: Duration,
+    pub(crate) close_timeout: Duration,
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) delivery: DeliveryPolicy,
@@ -85,7 +88,7 @@ impl InitialSubscribers {
 /// # #[actix::main] async fn main() {
 /// let mut builder = WsNotifier::builder("localhost:5002", "development")
 ///     .reconnect(Backoff::default().cap(Duration::from_secs(10)))
-///     .idle_timeout(Duration::from_secs(90))
+///     .idle_timeout(Duration::from_secs(20))
 ///     // Subscribed before the start: sees the very first `Connecting`.
 ///     .subscribe_connection_events(Log.start().recipient());
 /// let notifications = builder.notification_stream(1024);
@@ -123,7 +126,10 @@ impl WsNotifierBuilder {
                 connect_timeout: Duration::from_secs(10),
                 auth_timeout: Duration::from_secs(5),
                 subscribe_timeout: Duration::from_secs(5),
-                idle_timeout: Duration::from_secs(75),
+                idle_timeout: Duration::from_secs(25),
+                ping_interval: Duration::from_secs(10),
+                stable_after: Duration::from_secs(30),
+                close_timeout: Duration::from_secs(2),
                 max_frame_size: 16 << 20,
                 max_message_size: 64 << 20,
                 delivery: DeliveryPolicy::Unbounded,
@@ -207,10 +213,38 @@ impl WsNotifierBuilder {
         self
     }
 
-    /// Silence longer than this means the link is dead, and the notifier reconnects. The server
-    /// pings every 30 s, so the default, 75 s, tolerates one lost ping.
+    /// Silence longer than this means the link is dead, and the notifier reconnects. The notifier
+    /// pings the server itself every [`ping_interval`](Self::ping_interval) (and the server
+    /// answers every ping), so with the defaults, 25 s and 10 s, a half-open link is noticed
+    /// within about 25 s while two lost pongs in a row are tolerated.
+    ///
+    /// Silence is counted from the last byte received, and never across a pause of the process
+    /// itself (a stopped process, a blocked actor thread, a laptop lid): after a pause the frames
+    /// waiting in the socket are read and delivered before the link is judged.
     pub fn idle_timeout(mut self, timeout: Duration) -> Self {
         self.config.idle_timeout = timeout;
+        self
+    }
+
+    /// How often the notifier pings the server to prove the link alive. Default 10 s; keep it
+    /// well under the idle timeout.
+    pub fn ping_interval(mut self, interval: Duration) -> Self {
+        self.config.ping_interval = interval;
+        self
+    }
+
+    /// How long a connection must stay up before the reconnect backoff starts again from its base
+    /// delay. A server that accepts connections and drops them sooner (crash-looping) gets the
+    /// same growing, jittered delays as one that is down. Default 30 s.
+    pub fn stable_after(mut self, period: Duration) -> Self {
+        self.config.stable_after = period;
+        self
+    }
+
+    /// How long [`Shutdown`](crate::Shutdown) waits for the server to answer the close frame.
+    /// Default 2 s.
+    pub fn close_timeout(mut self, timeout: Duration) -> Self {
+        self.config.close_timeout = timeout;
         self
     }
 

@@ -80,10 +80,11 @@ pub enum NotifierError {
         /// The close reason.
         reason: String,
     },
-    /// The WebSocket upgrade was refused with a 4xx status that will not change by itself (a wrong
-    /// path or address, a proxy denying access).
+    /// The WebSocket upgrade was answered with a status that will not change by itself: a 4xx (a
+    /// wrong path or address, a proxy denying access), or a 2xx/3xx (a web page or a redirect:
+    /// the address is not the server's WebSocket).
     #[error(
-        "the server refused the WebSocket upgrade with HTTP {status}; check the address; not retried"
+        "the server answered the WebSocket upgrade with HTTP {status}, not 101; check the address (is it the server's port?); not retried"
     )]
     UpgradeRejected {
         /// The HTTP status.
@@ -134,16 +135,18 @@ pub enum NotifierError {
 #[rtype(result = "()")]
 #[non_exhaustive]
 pub enum ConnectionEvent {
-    /// A connection attempt starts (1 for the first attempt after start or after being ready).
+    /// A connection attempt starts (1 for the first attempt after start or after a stable
+    /// connection: one that stayed up for the builder's `stable_after`).
     Connecting {
         /// The consecutive attempt number.
         attempt: u32,
     },
     /// Authenticated and every needed subscription confirmed.
     Ready {
-        /// After a reconnect, how long no connection was ready. The server replays nothing, so
-        /// notifications sent in this window are lost: an application may resync its rooms over
-        /// REST. `None` for the first connection.
+        /// After a reconnect, how long nothing could arrive: from the last frame received on the
+        /// lost connection to this connection's readiness, so never shorter than the real
+        /// silence. The server replays nothing, so notifications sent in this window are lost: an
+        /// application may resync its rooms over REST. `None` for the first connection.
         gap: Option<Duration>,
     },
     /// The connection ended or an attempt failed; another follows after `retry_in`.
@@ -152,7 +155,8 @@ pub enum ConnectionEvent {
         reason: DisconnectReason,
         /// The backoff delay before the next attempt.
         retry_in: Duration,
-        /// The attempt that failed (0 if a ready connection was lost).
+        /// The consecutive attempt count since the last stable connection (0 if a stable
+        /// connection was lost).
         attempt: u32,
     },
     /// The notifier stopped trying for good.

@@ -123,7 +123,8 @@ pub type MetricsStream = MessageStream<MetricsReport>;
 pub struct WsNotifier {
     config: NotifierConfig,
     phase: Phase,
-    /// Consecutive attempts that did not reach ready.
+    /// Consecutive attempts since the last stable connection (one that stayed up for
+    /// `stable_after`): the backoff grows with it, so a crash-looping server is not stormed.
     attempts: u32,
     notifications: FanOut<Notification>,
     metrics: FanOut<MetricsReport>,
@@ -136,6 +137,10 @@ pub struct WsNotifier {
     metrics_drops: u32,
     /// The server does not do metrics (Fishjam Cloud): they are no longer asked for.
     metrics_unsupported: bool,
+    /// When housekeeping last ran: a late tick means the process itself was paused.
+    last_tick: Instant,
+    /// Set by `Shutdown` while it waits for the server's close reply.
+    closing: Option<oneshot::Sender<()>>,
     /// The current connection attempt's span: every log line of the attempt carries its fields.
     span: tracing::Span,
 }
@@ -166,7 +171,12 @@ enum Phase {
 struct Connection {
     writer: mpsc::UnboundedSender<ws::Message>,
     reader: SpawnHandle,
+    /// When the last byte arrived (any frame, pongs included).
     last_received: Instant,
+    /// When this client last pinged the server.
+    last_ping: Instant,
+    /// When it became ready, until it has been up for `stable_after`.
+    ready_since: Option<Instant>,
     handshake: Handshake,
     reassembly: Reassembly,
 }
@@ -225,6 +235,8 @@ impl WsNotifier {
             counters: Counters::default(),
             metrics_drops: 0,
             metrics_unsupported: false,
+            last_tick: Instant::now(),
+            closing: None,
             span: tracing::Span::none(),
         };
         for (id, recipient) in initial.notifications {
@@ -302,6 +314,8 @@ impl WsNotifier {
             writer,
             reader,
             last_received: now,
+            last_ping: now,
+            ready_since: None,
             handshake: Handshake::start(
                 now,
                 self.config.auth_timeout,
@@ -322,9 +336,13 @@ impl WsNotifier {
             for message in &step.send {
                 connection.send(message);
             }
+            if step.ready {
+                // The attempt count resets only once this connection proves stable.
+                connection.ready_since = Some(Instant::now());
+            }
         }
         if step.ready {
-            self.attempts = 0;
+            // From the last frame of the lost connection to now (this connection's latest frame).
             let gap = self.lost_at.take().map(|at| at.elapsed());
             tracing::info!(
                 gap_ms = gap.map(|g| g.as_millis() as u64),
@@ -348,24 +366,31 @@ impl WsNotifier {
         }
     }
 
-    /// Leaves the current phase, cancelling what runs for it. Answers whether a ready connection
-    /// was lost.
-    fn leave_phase(&mut self, ctx: &mut Context<Self>, close: Option<ws::CloseReason>) -> bool {
+    /// Leaves the current phase, cancelling what runs for it. Answers, if a connection that was
+    /// ready is lost, when it last received anything: where the gap starts.
+    fn leave_phase(
+        &mut self,
+        ctx: &mut Context<Self>,
+        close: Option<ws::CloseReason>,
+    ) -> Option<Instant> {
         match std::mem::replace(&mut self.phase, Phase::Stopped) {
             Phase::Open(connection) => {
                 if let Some(reason) = close {
                     let _ = connection.writer.send(ws::Message::Close(Some(reason)));
                 }
                 ctx.cancel_future(connection.reader);
-                connection.handshake.was_ready()
+                connection
+                    .handshake
+                    .was_ready()
+                    .then_some(connection.last_received)
             }
             Phase::Opening(task) | Phase::Waiting(task) => {
                 ctx.cancel_future(task);
-                false
+                None
             }
             finished @ (Phase::Failed(_) | Phase::Stopped) => {
                 self.phase = finished;
-                false
+                None
             }
         }
     }
@@ -376,9 +401,14 @@ impl WsNotifier {
         if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) {
             return;
         }
+        if let Some(closing) = self.closing.take() {
+            // Shutting down: the server answered the close frame (or the link ended).
+            let _ = closing.send(());
+            return;
+        }
         self.note_metrics_refusal();
-        if self.leave_phase(ctx, None) {
-            self.lost_at = Some(Instant::now());
+        if let Some(last_received) = self.leave_phase(ctx, None) {
+            self.lost_at = Some(last_received);
         }
         if !self.config.backoff.may_retry(self.attempts) {
             let attempts = self.attempts;
@@ -410,6 +440,10 @@ impl WsNotifier {
     /// Stops trying for good.
     fn fail(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
+        if let Some(closing) = self.closing.take() {
+            let _ = closing.send(());
+            return;
+        }
         self.leave_phase(ctx, None);
         tracing::error!(%err, "Jellyfish notifier stopped");
         self.phase = Phase::Failed(err.clone());
@@ -548,23 +582,65 @@ impl WsNotifier {
         }
     }
 
-    /// Periodic: the handshake's deadlines, a dead link noticed even when nothing arrives, and
-    /// stopped subscribers leave.
+    /// Periodic: the handshake's deadlines, pings, a dead link noticed even when nothing arrives,
+    /// a connection that proved stable resets the backoff, and stopped subscribers leave.
     fn housekeeping(&mut self, ctx: &mut Context<Self>) {
         self.notifications.prune();
         self.metrics.prune();
         self.events.prune();
         let now = Instant::now();
-        let limit = self.config.idle_timeout;
+        let since_tick = now.saturating_duration_since(self.last_tick);
+        self.last_tick = now;
+        let config = (
+            self.config.idle_timeout,
+            self.config.ping_interval,
+            self.config.stable_after,
+        );
+        let (limit, ping_interval, stable_after) = config;
+        let paused = since_tick > self.tick_period() * 4 + Duration::from_millis(500);
         let Some(connection) = self.connection() else {
             return;
         };
+        if paused {
+            // This process (or its actor thread) was paused, not the link: whatever arrived
+            // meanwhile is waiting in the socket and is read next. Count silence from now.
+            tracing::debug!(
+                paused_ms = since_tick.as_millis() as u64,
+                "housekeeping ran late: the process was paused; not judging the link"
+            );
+            connection.last_received = now;
+            return;
+        }
+        if connection
+            .ready_since
+            .is_some_and(|at| now.saturating_duration_since(at) >= stable_after)
+        {
+            connection.ready_since = None;
+            self.attempts = 0;
+            return;
+        }
+        if now.saturating_duration_since(connection.last_ping) >= ping_interval {
+            connection.last_ping = now;
+            let _ = connection.writer.send(ws::Message::Ping(Bytes::new()));
+        }
         let silent = now.saturating_duration_since(connection.last_received);
         if let Some(expired) = connection.handshake.expired(now) {
             self.lose(expired, ctx);
         } else if silent > limit {
             self.lose(DisconnectReason::IdleTimeout { silent, limit }, ctx);
         }
+    }
+
+    /// How often housekeeping runs: often enough that a deadline fires close to its time, never
+    /// busier than 100 Hz.
+    fn tick_period(&self) -> Duration {
+        let shortest = self
+            .config
+            .idle_timeout
+            .min(self.config.auth_timeout)
+            .min(self.config.subscribe_timeout)
+            .min(self.config.ping_interval);
+        (shortest / 8).clamp(Duration::from_millis(10), Duration::from_millis(250))
     }
 
     /// A connection ended: twice in a row right after asking for metrics (with or without a close
@@ -601,14 +677,8 @@ impl Actor for WsNotifier {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        // Often enough that a deadline fires close to its time, and never busier than 100 Hz.
-        let shortest = self
-            .config
-            .idle_timeout
-            .min(self.config.auth_timeout)
-            .min(self.config.subscribe_timeout);
-        let period = (shortest / 8).clamp(Duration::from_millis(10), Duration::from_millis(250));
-        ctx.run_interval(period, Self::housekeeping);
+        self.last_tick = Instant::now();
+        ctx.run_interval(self.tick_period(), Self::housekeeping);
         self.connect(ctx);
     }
 }
@@ -684,7 +754,8 @@ pub struct Unsubscribe(pub SubscriptionId);
 #[rtype(result = "Result<(), NotifierError>")]
 pub struct WaitReady;
 
-/// Closes the WebSocket with a close frame, stops the timers, and stops the actor.
+/// Closes the WebSocket with close 1000, waits (at most the builder's `close_timeout`, 2 s by
+/// default) for the server's close reply, then stops the actor. Answered once stopped.
 #[derive(Clone, Copy, Debug, actix::Message)]
 #[rtype(result = "()")]
 pub struct Shutdown;
@@ -808,20 +879,45 @@ impl Handler<WaitReady> for WsNotifier {
 }
 
 impl Handler<Shutdown> for WsNotifier {
-    type Result = ();
+    type Result = ResponseActFuture<Self, ()>;
 
-    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) {
-        let close = ws::CloseReason {
-            code: ws::CloseCode::Normal,
-            description: None,
+    /// Sends close 1000 and waits (at most `close_timeout`) for the server's reply, so the server
+    /// sees a clean close, not a dropped socket; then stops.
+    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        let waiting = match self.connection() {
+            Some(connection) => {
+                let close = ws::CloseReason {
+                    code: ws::CloseCode::Normal,
+                    description: None,
+                };
+                let _ = connection.writer.send(ws::Message::Close(Some(close)));
+                true
+            }
+            None => false,
         };
-        self.leave_phase(ctx, Some(close));
-        self.phase = Phase::Stopped;
-        for waiter in self.waiters.drain(..) {
-            let _ = waiter.send(Err(NotifierError::Shutdown));
+        if waiting {
+            self.closing = Some(tx);
         }
-        tracing::info!("Jellyfish notifier shut down");
-        ctx.stop();
+        let timeout = self.config.close_timeout;
+        Box::pin(
+            async move {
+                if waiting {
+                    let _ = tokio::time::timeout(timeout, rx).await;
+                }
+            }
+            .into_actor(self)
+            .map(|(), act, ctx| {
+                act.closing = None;
+                act.leave_phase(ctx, None);
+                act.phase = Phase::Stopped;
+                for waiter in act.waiters.drain(..) {
+                    let _ = waiter.send(Err(NotifierError::Shutdown));
+                }
+                tracing::info!("Jellyfish notifier shut down");
+                ctx.stop();
+            }),
+        )
     }
 }
 

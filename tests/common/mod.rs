@@ -24,6 +24,7 @@ pub fn hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+pub mod proxy;
 pub mod raw_ws;
 pub mod recorder;
 pub mod webhook_sink;
