@@ -49,9 +49,13 @@ pub(crate) struct Args {
     /// Repeat the lifecycle until Ctrl-C (the firehose always runs until Ctrl-C).
     #[arg(long = "loop")]
     looping: bool,
-    /// Sign webhooks as Fishjam Cloud does (x-fishjam-signature-256).
-    #[arg(long, hide_env_values = true)]
+    /// Sign webhooks as Fishjam Cloud does (x-fishjam-signature-256) with this secret (or set
+    /// FISHJAM_WEBHOOK_SECRET, or use --webhook-secret-file).
+    #[arg(long, env = "FISHJAM_WEBHOOK_SECRET", hide_env_values = true)]
     webhook_secret: Option<crate::Secret>,
+    /// Read the webhook signing secret from this file (its first line).
+    #[arg(long, value_name = "PATH", conflicts_with = "webhook_secret")]
+    webhook_secret_file: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,7 +75,15 @@ pub(crate) async fn run(args: Args) -> Outcome {
         .token(args.token.expose())
         .server_version(args.server_version)
         .record(false);
-    if let Some(secret) = &args.webhook_secret {
+    let secret = match crate::secret_from(
+        args.webhook_secret.clone(),
+        args.webhook_secret_file.as_deref(),
+        "--webhook-secret-file",
+    ) {
+        Ok(secret) => secret,
+        Err(outcome) => return outcome,
+    };
+    if let Some(secret) = &secret {
         builder = builder.webhook_secret(secret.expose());
     }
     let emulator = match builder.start().await {
@@ -117,11 +129,22 @@ pub(crate) async fn run(args: Args) -> Outcome {
             }
         }
     };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => Outcome::Ok,
+    let outcome = tokio::select! {
+        () = crate::output::stop_signal() => Outcome::Ok,
         result = traffic => match result {
             Ok(()) => Outcome::Ok,
             Err(err) => Outcome::Failed(err),
         },
+    };
+    // As a restarting server does: every client gets close 1001 "going away" (and may reconnect
+    // elsewhere), then the emulator stops.
+    let closed = emulator.close_connections(1001, "going away");
+    if closed > 0 {
+        emulator
+            .wait_until(std::time::Duration::from_secs(2), |e| {
+                e.socket_counts().open == 0
+            })
+            .await;
     }
+    outcome
 }

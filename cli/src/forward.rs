@@ -27,9 +27,13 @@ pub(crate) struct Args {
     /// The body format: protobuf (what v0.4+ servers send) or json (this crate's JSON shape).
     #[arg(long, value_enum, default_value_t = Format::Protobuf)]
     format: Format,
-    /// Sign each body as Fishjam Cloud does (x-fishjam-signature-256).
-    #[arg(long, hide_env_values = true)]
+    /// Sign each body as Fishjam Cloud does (x-fishjam-signature-256) with this secret (or set
+    /// FISHJAM_WEBHOOK_SECRET, or use --secret-file, so that it is not in the process list).
+    #[arg(long, env = "FISHJAM_WEBHOOK_SECRET", hide_env_values = true)]
     secret: Option<crate::Secret>,
+    /// Read the signing secret from this file (its first line).
+    #[arg(long, value_name = "PATH", conflicts_with = "secret")]
+    secret_file: Option<std::path::PathBuf>,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -116,7 +120,16 @@ pub(crate) async fn run(args: Args) -> Outcome {
             args.to
         ));
     }
-    let notifier = match args.server.notifier().try_start() {
+    let secret = match crate::secret_from(args.secret, args.secret_file.as_deref(), "--secret-file")
+    {
+        Ok(secret) => secret,
+        Err(outcome) => return outcome,
+    };
+    let builder = match args.server.notifier() {
+        Ok(builder) => builder,
+        Err(outcome) => return outcome,
+    };
+    let notifier = match builder.try_start() {
         Ok(notifier) => notifier,
         Err(err) => return output::notifier_failure(err),
     };
@@ -124,7 +137,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let forwarder = Forwarder {
         to: args.to,
         format: args.format,
-        secret: args.secret,
+        secret,
         client: awc::Client::default(),
         failed: Some(failed_tx),
     }

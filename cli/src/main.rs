@@ -24,7 +24,9 @@ struct Cli {
 }
 
 const EXIT_CODES: &str = "\
-Exit codes: 0 success or Ctrl-C, 1 failure, 2 usage error, 3 authentication failed.
+Exit codes: 0 success, or a normal stop (Ctrl-C, SIGTERM, or stdout closed as by `| head`);
+1 failure (stdout full or failing included), 2 usage error, 3 authentication failed.
+Secrets: --token-file, --secret-file and the environment keep them out of the process list.
 Environment: JF_SERVER_ADDRESS (or FISHJAM_URL, FISHJAM_ID) and JF_SERVER_API_TOKEN (or
 FISHJAM_MANAGEMENT_TOKEN) stand in for --server and --token.
 Logs go to stderr; set RUST_LOG (e.g. RUST_LOG=debug) for more.";
@@ -115,6 +117,9 @@ pub(crate) struct ServerArgs {
     /// one on the command line: other users see it in the process list).
     #[arg(long, hide_default_value = true)]
     token: Option<String>,
+    /// Read the token from this file (its first line) instead.
+    #[arg(long, value_name = "PATH", conflicts_with = "token")]
+    token_file: Option<std::path::PathBuf>,
     /// Use wss:// for a host:port address.
     #[arg(long)]
     secure: bool,
@@ -125,6 +130,7 @@ impl std::fmt::Debug for ServerArgs {
         f.debug_struct("ServerArgs")
             .field("server", &self.server)
             .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("token_file", &self.token_file)
             .field("secure", &self.secure)
             .finish()
     }
@@ -155,6 +161,26 @@ impl std::fmt::Debug for Secret {
     }
 }
 
+/// A secret from its flag (or environment variable) or from a file (its first line).
+pub(crate) fn secret_from(
+    given: Option<Secret>,
+    file: Option<&std::path::Path>,
+    flag: &str,
+) -> Result<Option<Secret>, Outcome> {
+    match file {
+        None => Ok(given),
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(text) => Ok(Some(Secret(
+                text.lines().next().unwrap_or_default().trim().to_owned(),
+            ))),
+            Err(err) => Err(Outcome::Usage(format!(
+                "cannot read {flag} {}: {err}",
+                path.display()
+            ))),
+        },
+    }
+}
+
 /// The first of these environment variables that is set and not empty.
 fn first_env(names: &[&str]) -> Option<String> {
     names.iter().find_map(|name| {
@@ -173,15 +199,23 @@ impl ServerArgs {
             .unwrap_or_else(|| "localhost:5002".to_owned())
     }
 
-    fn token(&self) -> String {
-        self.token
+    fn token(&self) -> Result<String, Outcome> {
+        if let Some(path) = &self.token_file {
+            return secret_from(None, Some(path), "--token-file")
+                .map(|secret| secret.map(|s| s.0).unwrap_or_default());
+        }
+        Ok(self
+            .token
             .clone()
             .or_else(|| first_env(&["JF_SERVER_API_TOKEN", "FISHJAM_MANAGEMENT_TOKEN"]))
-            .unwrap_or_else(|| "development".to_owned())
+            .unwrap_or_else(|| "development".to_owned()))
     }
 
     /// A notifier builder for this server.
-    pub(crate) fn notifier(&self) -> jellyfish_notifier::WsNotifierBuilder {
-        jellyfish_notifier::WsNotifier::builder(self.server(), self.token()).secure(self.secure)
+    pub(crate) fn notifier(&self) -> Result<jellyfish_notifier::WsNotifierBuilder, Outcome> {
+        Ok(
+            jellyfish_notifier::WsNotifier::builder(self.server(), self.token()?)
+                .secure(self.secure),
+        )
     }
 }

@@ -41,12 +41,81 @@ impl Source {
     }
 }
 
-/// Writes one line to stdout and flushes it, so a pipe sees every line as it happens.
-pub(crate) fn line(text: &str) {
+/// The first failure to write to stdout, for whoever waits for it ([`stdout_failed`]).
+static STDOUT_FAILURE: std::sync::OnceLock<(
+    std::sync::Mutex<Option<std::io::Error>>,
+    tokio::sync::Notify,
+)> = std::sync::OnceLock::new();
+
+fn stdout_failure() -> &'static (
+    std::sync::Mutex<Option<std::io::Error>>,
+    tokio::sync::Notify,
+) {
+    STDOUT_FAILURE.get_or_init(Default::default)
+}
+
+/// Writes one line to stdout and flushes it, so a pipe sees every line as it happens. Answers
+/// whether it was written; a failure (a closed pipe, a full disk) is kept for [`stdout_failed`],
+/// which ends the command.
+pub(crate) fn line(text: &str) -> bool {
     let mut stdout = std::io::stdout().lock();
-    // A closed pipe (e.g. `| head`) is not an error worth reporting line by line.
-    let _ = writeln!(stdout, "{text}");
-    let _ = stdout.flush();
+    let written = writeln!(stdout, "{text}").and_then(|()| stdout.flush());
+    match written {
+        Ok(()) => true,
+        Err(err) => {
+            let (failure, notify) = stdout_failure();
+            let mut failure = failure.lock().unwrap_or_else(|p| p.into_inner());
+            if failure.is_none() {
+                *failure = Some(err);
+                notify.notify_waiters();
+                notify.notify_one();
+            }
+            false
+        }
+    }
+}
+
+/// Resolves once writing to stdout has failed: a closed pipe (`| head`) ends the command quietly
+/// with exit 0, as `head` users expect; any other failure ends it with a message and exit 1.
+pub(crate) async fn stdout_failed() -> crate::Outcome {
+    let (failure, notify) = stdout_failure();
+    loop {
+        let notified = notify.notified();
+        if let Some(err) = failure.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return if err.kind() == std::io::ErrorKind::BrokenPipe {
+                crate::Outcome::Ok
+            } else {
+                crate::Outcome::Failed(format!(
+                    "cannot write to standard output: {err}; stopping (check the disk or the pipe)"
+                ))
+            };
+        }
+        notified.await;
+    }
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM (what systemd, Docker and Kubernetes send): a normal
+/// stop.
+pub(crate) async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// A notification as one line: the crate's JSON shape with `json`, else `kind {json}`.
@@ -154,19 +223,20 @@ pub(crate) fn notifier_failure(err: jellyfish_notifier::NotifierError) -> crate:
     }
 }
 
-/// Runs until Ctrl-C (then shuts the notifier down: exit 0) or until the notifier fails for good.
+/// Runs until SIGINT or SIGTERM, or until stdout fails (each then closes the WebSocket with 1000
+/// and waits, bounded, for the server's reply), or until the notifier fails for good.
 pub(crate) async fn until_stopped(
     notifier: &actix::Addr<jellyfish_notifier::WsNotifier>,
     failed: tokio::sync::oneshot::Receiver<jellyfish_notifier::NotifierError>,
 ) -> crate::Outcome {
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {
-            let _ = notifier.send(jellyfish_notifier::Shutdown).await;
-            crate::Outcome::Ok
-        }
-        failed = failed => match failed {
+    let outcome = tokio::select! {
+        () = stop_signal() => crate::Outcome::Ok,
+        outcome = stdout_failed() => outcome,
+        failed = failed => return match failed {
             Ok(err) => notifier_failure(err),
             Err(_) => crate::Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
         },
-    }
+    };
+    let _ = notifier.send(jellyfish_notifier::Shutdown).await;
+    outcome
 }

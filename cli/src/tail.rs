@@ -58,7 +58,11 @@ impl Handler<ConnectionEvent> for Printer {
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
-    let notifier = match args.server.notifier().try_start() {
+    let builder = match args.server.notifier() {
+        Ok(builder) => builder,
+        Err(outcome) => return outcome,
+    };
+    let notifier = match builder.try_start() {
         Ok(notifier) => notifier,
         Err(err) => return output::notifier_failure(err),
     };

@@ -1,6 +1,9 @@
 //! `jellyfish-notify webhook`: receive webhooks on any path and print each notification.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use jellyfish_notifier::{Webhook, WebhookConfig};
@@ -22,14 +25,22 @@ pub(crate) struct Args {
     /// One JSON object per line on stdout (the crate's JSON shape).
     #[arg(long)]
     json: bool,
-    /// Require a valid x-fishjam-signature-256 made with this secret.
-    #[arg(long, hide_env_values = true)]
+    /// Require a valid x-fishjam-signature-256 made with this secret (or set
+    /// FISHJAM_WEBHOOK_SECRET, or use --secret-file, so that it is not in the process list).
+    #[arg(long, env = "FISHJAM_WEBHOOK_SECRET", hide_env_values = true)]
     secret: Option<crate::Secret>,
+    /// Read the webhook secret from this file (its first line).
+    #[arg(long, value_name = "PATH", conflicts_with = "secret")]
+    secret_file: Option<PathBuf>,
 }
 
 async fn receive(notifications: Webhook, json: web::Data<bool>) -> HttpResponse {
     for notification in notifications.iter() {
-        line(&output::notification_line(notification, **json, None));
+        if !line(&output::notification_line(notification, **json, None)) {
+            // Not printed, so not delivered: a retrying sender must retry.
+            return HttpResponse::InternalServerError()
+                .body("the notification could not be written to standard output");
+        }
     }
     HttpResponse::Ok().body("OK")
 }
@@ -48,12 +59,37 @@ pub(crate) fn config(secret: Option<&str>) -> WebhookConfig {
 
 pub(crate) async fn run(args: Args) -> Outcome {
     let json = args.json;
-    let secret = args.secret.clone();
+    let secret = match crate::secret_from(
+        args.secret.clone(),
+        args.secret_file.as_deref(),
+        "--secret-file",
+    ) {
+        Ok(secret) => secret,
+        Err(outcome) => return outcome,
+    };
+    let draining = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&draining);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(config(secret.as_ref().map(crate::Secret::expose)))
             .app_data(web::Data::new(json))
             .default_service(web::post().to(receive))
+            // Checked when a request's head arrives: one that started before the stop finishes
+            // (its body is still read); one that starts after is told to come back.
+            .wrap_fn({
+                let draining = Arc::clone(&flag);
+                move |req, service| {
+                    use actix_web::dev::Service as _;
+                    use futures_util::future::Either;
+                    if draining.load(Ordering::SeqCst) {
+                        let response = HttpResponse::ServiceUnavailable()
+                            .body("shutting down; send it again later");
+                        Either::Left(std::future::ready(Ok(req.into_response(response))))
+                    } else {
+                        Either::Right(service.call(req))
+                    }
+                }
+            })
     })
     .workers(1)
     .disable_signals()
@@ -69,7 +105,13 @@ pub(crate) async fn run(args: Args) -> Outcome {
     for addr in addrs {
         eprintln!("receiving webhooks on http://{addr}/ (any path)");
     }
-    let _ = tokio::signal::ctrl_c().await;
+    let outcome = tokio::select! {
+        () = output::stop_signal() => Outcome::Ok,
+        outcome = output::stdout_failed() => outcome,
+    };
+    // Requests already being read finish; new ones get 503 until the server is down.
+    draining.store(true, Ordering::SeqCst);
+    eprintln!("stopping: finishing the requests in flight");
     handle.stop(true).await;
-    Outcome::Ok
+    outcome
 }

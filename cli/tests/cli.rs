@@ -509,3 +509,300 @@ async fn a_cloud_lifecycle_round_emits_every_cloud_kind_and_tail_shows_them() {
     drop(tail);
     drop(emulator);
 }
+
+/// Sends a signal to a child process.
+fn signal(child: &Child, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{name}");
+}
+
+/// Waits for a child to exit (off the actix thread), at most `PATIENCE`-ish.
+async fn exit_status(child: Child) -> std::process::ExitStatus {
+    let mut child = child;
+    let status = actix_web::rt::task::spawn_blocking(move || {
+        for _ in 0..400 {
+            if let Some(status) = child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        None
+    })
+    .await
+    .unwrap();
+    status.expect("the command exited within 20 s")
+}
+
+#[actix_web::test]
+async fn sigterm_makes_tail_and_forward_close_with_1000_and_exit_0() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let sink = WebhookSink::start().await;
+    for args in [
+        vec!["tail".to_owned(), "--json".to_owned()],
+        vec!["forward".to_owned(), "--to".to_owned(), sink.url.clone()],
+    ] {
+        let before = emulator.connection_records().len();
+        let mut command = cli();
+        command
+            .args(&args)
+            .args(["--server", &emulator.server_address()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let child = command.spawn().unwrap();
+        assert!(
+            emulator
+                .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                    == 1)
+                .await,
+            "{args:?} subscribed"
+        );
+        signal(&child, "TERM");
+        let status = exit_status(child).await;
+        assert_eq!(status.code(), Some(0), "{args:?}");
+        let records = emulator.connection_records();
+        assert_eq!(records.len(), before + 1);
+        assert_eq!(
+            records.last().unwrap().client_close,
+            Some(1000),
+            "{args:?}: a clean close, not a dropped socket"
+        );
+        assert!(
+            emulator
+                .wait_until(Duration::from_secs(5), |e| e.socket_counts().open == 0)
+                .await
+        );
+    }
+}
+
+#[actix_web::test]
+async fn sigterm_to_webhook_still_answers_the_upload_in_flight() {
+    let port = free_port();
+    let mut command = cli();
+    command
+        .args(["webhook", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let body = Notification::from(RoomCreated::new("in-flight"))
+        .encode()
+        .unwrap();
+    let pid = child.id();
+    let response = actix_web::rt::task::spawn_blocking(move || {
+        use std::io::{Read as _, Write as _};
+        let mut stderr = BufReader::new(stderr).lines();
+        let started = stderr.next().unwrap().unwrap();
+        assert!(started.contains("receiving webhooks"), "{started}");
+        // A slow sender: the headers and half the body, then the stop, then the rest.
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "POST /webhook HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-protobuf\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .unwrap();
+        let half = body.len() / 2;
+        stream.write_all(&body[..half]).unwrap();
+        stream.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(300)); // the request is being read
+        Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .unwrap();
+        let stopping = stderr.next().unwrap().unwrap();
+        assert!(stopping.contains("stopping"), "{stopping}");
+        stream.write_all(&body[half..]).unwrap();
+        let mut response = String::new();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let _ = stream.read_to_string(&mut response);
+        response
+    })
+    .await
+    .unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert_eq!(exit_status(child).await.code(), Some(0));
+}
+
+#[actix_web::test]
+async fn sigterm_to_emulate_sends_going_away_to_its_clients() {
+    let mut command = cli();
+    command
+        .args(["emulate", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let first = actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    let addr = first.rsplit("//").next().unwrap().to_owned();
+    let mut socket =
+        common::raw_ws::handshake(&addr, "development", &[EventType::ServerNotification]).await;
+    signal(&child, "TERM");
+    let frame = loop {
+        match common::raw_ws::next(&mut socket).await {
+            Some(awc::ws::Frame::Ping(_) | awc::ws::Frame::Pong(_)) => continue,
+            other => break other,
+        }
+    };
+    let Some(awc::ws::Frame::Close(Some(reason))) = frame else {
+        panic!("{frame:?}")
+    };
+    assert_eq!(u16::from(reason.code), 1001);
+    assert_eq!(exit_status(child).await.code(), Some(0));
+}
+
+#[actix_web::test]
+async fn tail_ends_quietly_when_its_stdout_is_closed() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut command = cli();
+    command
+        .args(["tail", "--json", "--server", &emulator.server_address()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    for i in 0..3 {
+        emulator
+            .create_room(&json!({"roomId": format!("head-{i}")}))
+            .unwrap();
+    }
+    // `| head -n 3`: read three lines, then close the pipe.
+    actix_web::rt::task::spawn_blocking(move || {
+        let lines: Vec<String> = BufReader::new(stdout)
+            .lines()
+            .take(3)
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(lines.len(), 3);
+    })
+    .await
+    .unwrap();
+    for i in 3..6 {
+        emulator
+            .create_room(&json!({"roomId": format!("head-{i}")}))
+            .unwrap();
+    }
+    assert_eq!(exit_status(child).await.code(), Some(0));
+    assert_eq!(
+        emulator.connection_records().last().unwrap().client_close,
+        Some(1000)
+    );
+}
+
+#[actix_web::test]
+async fn webhook_answers_5xx_for_a_body_it_could_not_print() {
+    let port = free_port();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let mut command = cli();
+    command
+        .args([
+            "webhook",
+            "--json",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+        ])
+        .stdout(Stdio::from(full))
+        .stderr(Stdio::null());
+    let child = Running(command.spawn().unwrap());
+    let body = Notification::from(RoomCreated::new("unprintable"))
+        .encode()
+        .unwrap();
+    let client = awc::Client::default();
+    let mut status = None;
+    for _ in 0..200 {
+        match client
+            .post(format!("http://127.0.0.1:{port}/webhook"))
+            .content_type("application/x-protobuf")
+            .send_body(body.clone())
+            .await
+        {
+            Ok(response) => {
+                status = Some(response.status().as_u16());
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
+        }
+    }
+    assert_eq!(
+        status,
+        Some(500),
+        "not printed, so not delivered: the sender retries"
+    );
+    drop(child);
+}
+
+#[actix_web::test]
+async fn secrets_come_from_the_environment_or_a_file_and_stay_off_the_command_line() {
+    let secret = "s3cret-from-the-environment";
+    let body = Notification::from(RoomCreated::new("signed"))
+        .encode()
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("jellyfish-cli-secret-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let secret_file = dir.join("secret");
+    std::fs::write(&secret_file, format!("{secret}\n")).unwrap();
+    for how in ["environment", "file"] {
+        let port = free_port();
+        let mut command = cli();
+        command
+            .args(["webhook", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        if how == "environment" {
+            command.env("FISHJAM_WEBHOOK_SECRET", secret);
+        } else {
+            command.arg("--secret-file").arg(&secret_file);
+        }
+        let child = Running(command.spawn().unwrap());
+        let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.0.id())).unwrap();
+        assert!(
+            !String::from_utf8_lossy(&cmdline).contains(secret),
+            "{how}: the secret is not in the process list"
+        );
+        let client = awc::Client::default();
+        let url = format!("http://127.0.0.1:{port}/webhook");
+        let mut unsigned = None;
+        for _ in 0..200 {
+            match client
+                .post(&url)
+                .content_type("application/x-protobuf")
+                .send_body(body.clone())
+                .await
+            {
+                Ok(response) => {
+                    unsigned = Some(response.status().as_u16());
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
+            }
+        }
+        assert_eq!(unsigned, Some(401), "{how}: a signature is required");
+        let signed = client
+            .post(&url)
+            .content_type("application/x-protobuf")
+            .insert_header((SIGNATURE_HEADER, sign_webhook(secret.as_bytes(), &body)))
+            .send_body(body.clone())
+            .await
+            .unwrap();
+        assert_eq!(signed.status().as_u16(), 200, "{how}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

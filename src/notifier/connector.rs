@@ -86,7 +86,9 @@ pub(crate) fn split(
                 break;
             }
         }
-        let _ = sink.close().await;
+        // No `sink.close()`: shutting the socket down here can reset the connection before the
+        // server has read the close frame. After a close frame the server answers and closes the
+        // TCP connection itself (RFC 6455 §7.1.1); the socket goes with the read half.
     });
     let reader = stream
         .map(Some)
