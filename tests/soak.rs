@@ -53,18 +53,27 @@ enum Fault {
     Malformed,
     Unknown,
     Delay,
+    /// The client process stalls longer than the idle timeout in the middle of a burst.
+    Stall,
+    /// The link turns into a black hole (TCP up, nothing passes) until the client notices.
+    HalfOpen,
     None,
 }
 
-const FAULTS: [Fault; 7] = [
+const FAULTS: [Fault; 9] = [
     Fault::Drop,
     Fault::Close,
     Fault::Restart,
     Fault::Malformed,
     Fault::Unknown,
     Fault::Delay,
+    Fault::Stall,
+    Fault::HalfOpen,
     Fault::None,
 ];
+
+/// The soak's idle timeout: short, so that stalls and black holes cost little time.
+const IDLE: Duration = Duration::from_millis(400);
 
 /// What one subscriber got, checked against what was sent.
 #[derive(Default, Debug)]
@@ -146,9 +155,12 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
         .start()
         .await
         .unwrap();
-    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+    // Through a proxy that can black-hole the link.
+    let proxy = common::proxy::Proxy::start(emulator.addr()).await;
+    let notifier = WsNotifier::builder(proxy.addr.to_string(), "development")
         .reconnect(backoff)
-        .idle_timeout(Duration::from_secs(5))
+        .idle_timeout(IDLE)
+        .ping_interval(Duration::from_millis(100))
         .start();
 
     let (fast, mut fast_rx) = Recorder::start();
@@ -193,6 +205,38 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
         let burst = rng.u64(10..60);
         let fault_at = rng.u64(0..burst);
         let mut disconnecting = false;
+        if fault == Fault::HalfOpen {
+            // Before the burst, so nothing is written into the hole: what a black hole swallows
+            // no client can get, as with a dying server.
+            proxy.blackhole(true);
+            let event = event_where(&mut fast_rx.events, "the black hole noticed", |e| {
+                matches!(e, ConnectionEvent::Disconnected { .. })
+            })
+            .await;
+            assert!(
+                matches!(
+                    event,
+                    ConnectionEvent::Disconnected {
+                        reason: DisconnectReason::IdleTimeout { .. },
+                        ..
+                    }
+                ),
+                "cycle {cycle}: {event:?}"
+            );
+            proxy.blackhole(false);
+            event_where(&mut fast_rx.events, "ready after the black hole", |e| {
+                matches!(e, ConnectionEvent::Ready { .. })
+            })
+            .await;
+            // The server lets go of the dead connection once the client has closed its end.
+            assert!(
+                emulator
+                    .wait_until(Duration::from_secs(10), |e| e.socket_counts().open == 1)
+                    .await,
+                "cycle {cycle}: the half-open connection is gone at the server"
+            );
+            reconnects += 1;
+        }
         for i in 0..burst {
             if i == fault_at {
                 disconnecting = match fault {
@@ -213,9 +257,15 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
                         emulator.set_frame_delay(Duration::from_micros(rng.u64(0..500)));
                         false
                     }
+                    Fault::Stall => {
+                        // The notifier's own thread stops (as SIGSTOP, a blocking handler or a
+                        // blocked stdout stop it) while frames are on their way.
+                        std::thread::sleep(IDLE + Duration::from_millis(rng.u64(50..400)));
+                        false
+                    }
                     // A restart loses what the dying server had not flushed, which a real server
                     // crash loses too; it is injected between bursts (below) so the record stays exact.
-                    Fault::Restart | Fault::None => false,
+                    Fault::Restart | Fault::HalfOpen | Fault::None => false,
                 };
             }
             emulator.push_notification(&firehose_notification(seq));
@@ -286,10 +336,16 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
             &mut fast_rx.notifications,
             marker,
             &mut fast_got,
-            "fast subscriber",
+            &format!("fast subscriber, cycle {cycle} ({fault:?})"),
         )
         .await;
-        drain_until(&mut slow_rx, marker, &mut slow_got, "slow subscriber").await;
+        drain_until(
+            &mut slow_rx,
+            marker,
+            &mut slow_got,
+            &format!("slow subscriber, cycle {cycle} ({fault:?})"),
+        )
+        .await;
 
         let records = emulator.connection_records();
         let sent: Vec<u64> = records

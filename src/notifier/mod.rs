@@ -597,18 +597,20 @@ impl WsNotifier {
             self.config.stable_after,
         );
         let (limit, ping_interval, stable_after) = config;
-        let paused = since_tick > self.tick_period() * 4 + Duration::from_millis(500);
+        // A tick that comes late means this process (or its actor thread) did not run: paused,
+        // stopped, blocked. That time is not the link's silence.
+        let period = self.tick_period();
+        let paused_for = since_tick.saturating_sub(period);
         let Some(connection) = self.connection() else {
             return;
         };
-        if paused {
-            // This process (or its actor thread) was paused, not the link: whatever arrived
-            // meanwhile is waiting in the socket and is read next. Count silence from now.
+        if paused_for > period {
             tracing::debug!(
-                paused_ms = since_tick.as_millis() as u64,
-                "housekeeping ran late: the process was paused; not judging the link"
+                paused_ms = paused_for.as_millis() as u64,
+                "housekeeping ran late: the process was paused; not counting that as silence"
             );
-            connection.last_received = now;
+            connection.last_received = (connection.last_received + paused_for).min(now);
+            // Judge on the next tick, once the frames waiting in the socket have been read.
             return;
         }
         if connection
