@@ -311,6 +311,24 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// POSTs a protobuf body to a `webhook` command that may still be starting: retries while the
+/// connection is refused (at most 5 s), then answers the status.
+async fn post_when_listening(url: &str, body: &[u8]) -> u16 {
+    let client = awc::Client::default();
+    for _ in 0..200 {
+        match client
+            .post(url)
+            .content_type("application/x-protobuf")
+            .send_body(body.to_vec())
+            .await
+        {
+            Ok(response) => return response.status().as_u16(),
+            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
+        }
+    }
+    panic!("{url} never listened")
+}
+
 #[actix_web::test]
 async fn webhook_prints_what_it_receives_and_answers_like_the_extractor() {
     let port = free_port();
@@ -331,22 +349,7 @@ async fn webhook_prints_what_it_receives_and_answers_like_the_extractor() {
     let body = Notification::from(PeerConnected::new("r", "p"))
         .encode()
         .unwrap();
-    let mut status = None;
-    for _ in 0..200 {
-        match client
-            .post(&url)
-            .content_type("application/x-protobuf")
-            .send_body(body.clone())
-            .await
-        {
-            Ok(response) => {
-                status = Some(response.status().as_u16());
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
-        }
-    }
-    assert_eq!(status, Some(200));
+    assert_eq!(post_when_listening(&url, &body).await, 200);
     let refused = client
         .post(&url)
         .content_type("text/plain")
@@ -725,25 +728,9 @@ async fn webhook_answers_5xx_for_a_body_it_could_not_print() {
     let body = Notification::from(RoomCreated::new("unprintable"))
         .encode()
         .unwrap();
-    let client = awc::Client::default();
-    let mut status = None;
-    for _ in 0..200 {
-        match client
-            .post(format!("http://127.0.0.1:{port}/webhook"))
-            .content_type("application/x-protobuf")
-            .send_body(body.clone())
-            .await
-        {
-            Ok(response) => {
-                status = Some(response.status().as_u16());
-                break;
-            }
-            Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
-        }
-    }
+    let status = post_when_listening(&format!("http://127.0.0.1:{port}/webhook"), &body).await;
     assert_eq!(
-        status,
-        Some(500),
+        status, 500,
         "not printed, so not delivered: the sender retries"
     );
     drop(child);
@@ -779,22 +766,8 @@ async fn secrets_come_from_the_environment_or_a_file_and_stay_off_the_command_li
         );
         let client = awc::Client::default();
         let url = format!("http://127.0.0.1:{port}/webhook");
-        let mut unsigned = None;
-        for _ in 0..200 {
-            match client
-                .post(&url)
-                .content_type("application/x-protobuf")
-                .send_body(body.clone())
-                .await
-            {
-                Ok(response) => {
-                    unsigned = Some(response.status().as_u16());
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(25)).await, // still starting
-            }
-        }
-        assert_eq!(unsigned, Some(401), "{how}: a signature is required");
+        let unsigned = post_when_listening(&url, &body).await;
+        assert_eq!(unsigned, 401, "{how}: a signature is required");
         let signed = client
             .post(&url)
             .content_type("application/x-protobuf")

@@ -56,6 +56,25 @@ fn python() -> String {
     })
 }
 
+/// The strings of a JSON array.
+fn strings(value: &serde_json::Value) -> Vec<&str> {
+    value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|item| item.as_str().expect("a string"))
+        .collect()
+}
+
+/// The kinds an SDK's notifier hands on, of what the emulator wrote on one connection, in order.
+fn handled<'a>(record: &'a jellyfish_emulator::ConnectionRecord, kinds: &[&str]) -> Vec<&'a str> {
+    record
+        .notifications()
+        .map(Notification::kind)
+        .filter(|kind| kinds.contains(kind))
+        .collect()
+}
+
 /// Runs a command off the actix thread (the in-process emulator keeps serving) and returns its
 /// standard output; a non-zero exit fails the test with the SDK's own error.
 async fn run_command(mut command: Command) -> String {
@@ -103,12 +122,7 @@ async fn the_python_sdk_client_notifier_and_webhook_helpers_work_against_the_clo
     ])
     .await;
     let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let calls: Vec<&str> = report["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let calls = strings(&report["calls"]);
     for expected in [
         "check_credentials",
         "create_room(README options)",
@@ -141,17 +155,8 @@ async fn the_python_sdk_client_notifier_and_webhook_helpers_work_against_the_clo
     // The notifier got everything the emulator sent on its connection that it handles, in order.
     let records = emulator.connection_records();
     assert_eq!(records.len(), 1, "one notifier connection, never dropped");
-    let sent: Vec<&str> = records[0]
-        .notifications()
-        .map(Notification::kind)
-        .filter(|kind| PYTHON_NOTIFIER_KINDS.contains(kind))
-        .collect();
-    let received: Vec<&str> = report["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap())
-        .collect();
+    let sent = handled(&records[0], &PYTHON_NOTIFIER_KINDS);
+    let received = strings(&report["notifications"]);
     assert_eq!(
         received, sent,
         "the Python notifier's view of the lifecycle"
@@ -231,12 +236,7 @@ async fn the_python_sdk_client_notifier_and_webhook_helpers_work_against_the_clo
             .map(Notification::kind)
             .filter(|kind| PYTHON_NOTIFIER_KINDS.contains(kind))
             .collect();
-        let got: Vec<&str> = theirs["notifications"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n.as_str().unwrap())
-            .collect();
+        let got = strings(&theirs["notifications"]);
         assert_eq!(got, expected, "{theirs}");
         if ours.len() > 1 {
             batches += 1;
@@ -312,12 +312,7 @@ async fn the_js_sdk_client_and_notifier_work_against_the_cloud_emulator() {
         .env("NODE_PATH", node_path);
     let out = run_command(command).await;
     let report: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
-    let calls: Vec<&str> = report["calls"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
+    let calls = strings(&report["calls"]);
     for expected in [
         "createRoom",
         "createRoom(options)",
@@ -341,17 +336,8 @@ async fn the_js_sdk_client_and_notifier_work_against_the_cloud_emulator() {
         .filter(|r| r.notifications().next().is_some())
         .collect();
     assert_eq!(subscribed.len(), 1, "one notifier connection");
-    let sent: Vec<&str> = subscribed[0]
-        .notifications()
-        .map(Notification::kind)
-        .filter(|kind| JS_NOTIFIER_KINDS.contains(kind))
-        .collect();
-    let received: Vec<&str> = report["notifications"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap())
-        .collect();
+    let sent = handled(subscribed[0], &JS_NOTIFIER_KINDS);
+    let received = strings(&report["notifications"]);
     assert_eq!(received, sent, "the JS notifier's view of the lifecycle");
     println!(
         "js sdk: {} client calls, {} notifications received of {} sent on its socket",
