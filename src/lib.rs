@@ -4,6 +4,7 @@
 mod address;
 mod codec;
 mod control;
+mod forwarder;
 mod notification;
 mod notifier;
 mod room_api;
@@ -29,6 +30,10 @@ pub use codec::{
     receive_binary, receive_json, receive_json_body,
 };
 pub use control::{ApiToken, ControlMessage, EventType};
+pub use forwarder::{
+    BodyFormat, Drain, DrainOutcome, ForwardEvent, ForwarderStats, GetForwarderStats,
+    IDEMPOTENCY_HEADER, WebhookForwarder, WebhookForwarderBuilder,
+};
 pub use notification::{
     ChannelAdded, ChannelId, ChannelRemoved, ComponentCrashed, ComponentId, Endpoint, HlsPlayable,
     HlsUploadCrashed, HlsUploaded, InputId, Kind, Metadata, MetricsReport, Notification,

@@ -1,27 +1,37 @@
-//! `jellyfish-notify forward`: WebSocket in, webhook POSTs out.
+//! `jellyfish-notify forward`: WebSocket in, webhook POSTs out, through the library's
+//! [`WebhookForwarder`]: in order, at least once, with retries, an idempotency key, bounded memory
+//! and an optional disk spool.
+
+use std::path::PathBuf;
+use std::time::Duration;
 
 use actix::prelude::*;
 use jellyfish_notifier::{
-    ConnectionEvent, Notification, NotifierError, SIGNATURE_HEADER, SubscribeConnectionEvents,
-    SubscribeServerNotifications, sign_webhook,
+    BodyFormat, ConnectionEvent, Drain, ForwardEvent, GetForwarderStats, Notification,
+    NotifierError, WebhookForwarder,
 };
 use tokio::sync::oneshot;
 
 use crate::output;
 use crate::{Outcome, ServerArgs};
 
-/// Subscribe over the WebSocket and POST every notification to a webhook endpoint, one at a time,
-/// in order, reporting each answer — so a webhook handler can be exercised against a server that
-/// cannot reach it. Reconnects like the notifier.
+/// Subscribe over the WebSocket and POST every notification to a webhook endpoint: one at a time,
+/// in server order, at least once. Failures (refused, reset, timeout, 5xx, 408, 429) are retried
+/// with growing, jittered delays (honouring Retry-After); another 4xx is final and counted. Each
+/// POST carries a `webhook-id` header, the same on every retry and after a restart, so the target
+/// can drop duplicates. The queue is bounded (--memory-max-mib); with --spool it is kept on disk and
+/// what a killed forward left is delivered first on the next start. What no bound can hold is
+/// dropped, counted and reported. On SIGINT/SIGTERM it delivers for --drain-timeout, then says
+/// what is left (exit 1 if anything was lost).
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   jellyfish-notify forward --to http://localhost:5003/webhook
-  jellyfish-notify forward --to http://localhost:4000/webhook --format json
-  jellyfish-notify forward --server jf.example.com:443 --secure --to http://localhost:5003/hook --secret s3cret")]
+  jellyfish-notify forward --to http://localhost:4000/webhook --format json --spool ./spool
+  FISHJAM_WEBHOOK_SECRET=s3cret jellyfish-notify forward --server jf.example.com:443 --secure --to http://localhost:5003/hook")]
 pub(crate) struct Args {
     #[command(flatten)]
     server: ServerArgs,
-    /// Where to POST each notification.
+    /// Where to POST each notification (http:// or https://).
     #[arg(long)]
     to: String,
     /// The body format: protobuf (what v0.4+ servers send) or json (this crate's JSON shape).
@@ -33,7 +43,28 @@ pub(crate) struct Args {
     secret: Option<crate::Secret>,
     /// Read the signing secret from this file (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "secret")]
-    secret_file: Option<std::path::PathBuf>,
+    secret_file: Option<PathBuf>,
+    /// How long one POST may take before it is retried, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    timeout: f64,
+    /// The first retry delay, in milliseconds (then doubling, with full jitter).
+    #[arg(long, default_value_t = 500)]
+    retry_base_ms: u64,
+    /// The longest retry delay, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    retry_cap: f64,
+    /// The most memory the queue may take, in MiB.
+    #[arg(long, default_value_t = 64)]
+    memory_max_mib: usize,
+    /// Keep the queue in this folder, so that a restart delivers what was left first.
+    #[arg(long, value_name = "DIR")]
+    spool: Option<PathBuf>,
+    /// The most the spool may hold, in MiB.
+    #[arg(long, default_value_t = 1024)]
+    spool_max_mib: u64,
+    /// On SIGINT/SIGTERM, how long to keep delivering what is queued, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    drain_timeout: f64,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,75 +73,54 @@ pub(crate) enum Format {
     Json,
 }
 
-/// The body and content type a notification is forwarded as.
-pub(crate) fn body(
-    notification: &Notification,
-    format: Format,
-) -> Result<(&'static str, Vec<u8>), String> {
-    match format {
-        Format::Protobuf => notification
-            .encode()
-            .map(|bytes| ("application/x-protobuf", bytes))
-            .map_err(|err| err.to_string()),
-        Format::Json => serde_json::to_vec(notification)
-            .map(|bytes| ("application/json", bytes))
-            .map_err(|err| err.to_string()),
-    }
-}
-
-struct Forwarder {
-    to: String,
-    format: Format,
-    secret: Option<crate::Secret>,
-    client: awc::Client,
+/// Reports the forwarder's and the notifier's events on stderr.
+struct Reporter {
     failed: Option<oneshot::Sender<NotifierError>>,
 }
 
-impl Actor for Forwarder {
+impl Actor for Reporter {
     type Context = Context<Self>;
 }
 
-impl Handler<Notification> for Forwarder {
+impl Handler<ForwardEvent> for Reporter {
     type Result = ();
-
-    fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
-        let kind = notification.kind();
-        let (content_type, body) = match body(&notification, self.format) {
-            Ok(body) => body,
-            Err(err) => {
-                eprintln!("cannot forward {kind}: {err}");
-                return;
+    fn handle(&mut self, event: ForwardEvent, _: &mut Context<Self>) {
+        match event {
+            ForwardEvent::Delivered {
+                what,
+                status,
+                attempts,
+            } if attempts > 1 => eprintln!("→ {status} {what} (after {attempts} attempts)"),
+            ForwardEvent::Delivered { what, status, .. } => eprintln!("→ {status} {what}"),
+            ForwardEvent::Retrying {
+                what,
+                reason,
+                retry_in,
+            } => eprintln!(
+                "→ retrying {what} in {:.1}s: {reason}",
+                retry_in.as_secs_f64()
+            ),
+            ForwardEvent::Rejected { what, status } => {
+                eprintln!("→ {status} {what}: rejected by the target, not retried")
             }
-        };
-        let mut request = self
-            .client
-            .post(self.to.as_str())
-            .insert_header(("content-type", content_type));
-        if let Some(secret) = &self.secret {
-            request = request.insert_header((
-                SIGNATURE_HEADER,
-                sign_webhook(secret.expose().as_bytes(), &body),
-            ));
+            ForwardEvent::Dropped { what, total } => eprintln!(
+                "→ DROPPED {what}: the queue is full ({total} dropped in all); raise --memory-max-mib or use --spool"
+            ),
+            other => eprintln!("{other:?}"),
         }
-        // `wait` holds the mailbox until this POST is answered: notifications go out one at a
-        // time, in order, as the real server sends webhooks.
-        ctx.wait(
-            async move {
-                match request.send_body(body).await {
-                    Ok(response) => eprintln!("→ {} {kind}", response.status().as_u16()),
-                    Err(err) => eprintln!("→ failed {kind}: {err}"),
-                }
-            }
-            .into_actor(self),
-        );
     }
 }
 
-impl Handler<ConnectionEvent> for Forwarder {
+impl Handler<ConnectionEvent> for Reporter {
     type Result = ();
     fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
         output::report_event(&event, &mut self.failed);
     }
+}
+
+fn seconds(value: f64, flag: &str) -> Result<Duration, Outcome> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| Outcome::Usage(format!("{flag} must be a number of seconds, got {value}")))
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
@@ -125,28 +135,104 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(secret) => secret,
         Err(outcome) => return outcome,
     };
+    let (timeout, retry_cap, drain_timeout) = match (
+        seconds(args.timeout, "--timeout"),
+        seconds(args.retry_cap, "--retry-cap"),
+        seconds(args.drain_timeout, "--drain-timeout"),
+    ) {
+        (Ok(a), Ok(b), Ok(c)) => (a, b, c),
+        (Err(outcome), _, _) | (_, Err(outcome), _) | (_, _, Err(outcome)) => return outcome,
+    };
     let builder = match args.server.notifier() {
         Ok(builder) => builder,
         Err(outcome) => return outcome,
     };
-    let notifier = match builder.try_start() {
-        Ok(notifier) => notifier,
-        Err(err) => return output::notifier_failure(err),
-    };
     let (failed_tx, failed_rx) = oneshot::channel();
-    let forwarder = Forwarder {
-        to: args.to,
-        format: args.format,
-        secret,
-        client: awc::Client::default(),
+    let reporter = Reporter {
         failed: Some(failed_tx),
     }
     .start();
-    let _events = notifier
-        .send(SubscribeConnectionEvents(forwarder.clone().recipient()))
-        .await;
-    let _notifications = notifier
-        .send(SubscribeServerNotifications(forwarder.recipient()))
-        .await;
-    output::until_stopped(&notifier, failed_rx).await
+    let mut forwarder = WebhookForwarder::builder(args.to.as_str())
+        .format(match args.format {
+            Format::Protobuf => BodyFormat::Protobuf,
+            Format::Json => BodyFormat::Json,
+        })
+        .timeout(timeout)
+        .retry(
+            jellyfish_notifier::Backoff::default()
+                .base(Duration::from_millis(args.retry_base_ms.max(1)))
+                .cap(retry_cap),
+        )
+        .memory_limit(args.memory_max_mib.saturating_mul(1 << 20))
+        .events(reporter.clone().recipient());
+    if let Some(secret) = &secret {
+        forwarder = forwarder.secret(secret.expose());
+    }
+    if let Some(dir) = &args.spool {
+        forwarder = forwarder.spool(dir, args.spool_max_mib.saturating_mul(1 << 20));
+    }
+    let forwarder = match forwarder.start() {
+        Ok(forwarder) => forwarder,
+        Err(err) => return Outcome::Failed(format!("cannot use the spool: {err}")),
+    };
+    let backlog = forwarder
+        .send(GetForwarderStats)
+        .await
+        .map(|s| s.queued)
+        .unwrap_or(0);
+    if backlog > 0 {
+        eprintln!("delivering {backlog} notifications left in the spool first");
+    }
+    let notifier = match builder
+        .subscribe_connection_events(reporter.recipient())
+        .subscribe_notifications(forwarder.clone().recipient::<Notification>())
+        .try_start()
+    {
+        Ok(notifier) => notifier,
+        Err(err) => return output::notifier_failure(err),
+    };
+    let status = {
+        let forwarder = forwarder.clone();
+        actix_web::rt::spawn(async move {
+            let mut ticker = tokio::time::interval(Duration::from_secs(5));
+            ticker.tick().await;
+            loop {
+                ticker.tick().await;
+                let Ok(stats) = forwarder.send(GetForwarderStats).await else {
+                    return;
+                };
+                eprintln!(
+                    "forward: queued {} (spooled {}), delivered {}, retries {}, rejected {}, dropped {}",
+                    stats.queued,
+                    stats.spooled,
+                    stats.delivered,
+                    stats.retries,
+                    stats.rejected,
+                    stats.dropped
+                );
+            }
+        })
+    };
+    let outcome = output::until_stopped(&notifier, failed_rx).await;
+    status.abort();
+    let left = match forwarder
+        .send(Drain {
+            timeout: drain_timeout,
+        })
+        .await
+    {
+        Ok(left) => left,
+        Err(_) => return Outcome::Failed("the forwarder stopped unexpectedly".to_owned()),
+    };
+    eprintln!(
+        "forward stopped: delivered {}, rejected {}, dropped {}; {} left in the spool (delivered first next time), {} lost",
+        left.stats.delivered, left.stats.rejected, left.stats.dropped, left.spooled, left.lost
+    );
+    if left.lost > 0 {
+        return Outcome::Failed(format!(
+            "{} queued notifications were lost (use --spool to keep them)",
+            left.lost
+        ));
+    }
+    outcome
 }
