@@ -116,7 +116,8 @@ pub enum ForwardEvent {
         /// The HTTP status.
         status: u16,
     },
-    /// The queue (and the spool) were full: the notification was dropped.
+    /// The queue (and the spool) were full: notifications were dropped. Sent when the total
+    /// reaches 1, 2, 4, 8, …; [`ForwarderStats::dropped`] has the exact count.
     Dropped {
         /// The notification's kind and room.
         what: String,
@@ -132,7 +133,8 @@ pub struct ForwarderStats {
     pub queued: usize,
     /// Of those, kept in the spool on disk.
     pub spooled: usize,
-    /// Bytes of queued bodies held in memory (plus the index of spooled ones).
+    /// Memory the queue takes: bodies held in memory with their entries, and the index of
+    /// spooled ones.
     pub memory_bytes: usize,
     /// Answered 2xx.
     pub delivered: u64,
@@ -420,11 +422,12 @@ impl WebhookForwarder {
                 }
             }
             None => {
-                if self.stats.memory_bytes + size > self.config.memory_limit {
+                let cost = size + entry_cost(&what);
+                if self.stats.memory_bytes + cost > self.config.memory_limit {
                     self.drop_one(what);
                     return;
                 }
-                self.stats.memory_bytes += size;
+                self.stats.memory_bytes += cost;
                 Entry {
                     seq,
                     run: self.run,
@@ -439,13 +442,15 @@ impl WebhookForwarder {
         self.stats.queued = self.queue.len();
     }
 
+    /// Counts a dropped notification; says so when the total reaches 1, 2, 4, 8, … (a firehose
+    /// into a full queue must not become a firehose of reports).
     fn drop_one(&mut self, what: String) {
         self.stats.dropped += 1;
         let total = self.stats.dropped;
         if total.is_power_of_two() {
             tracing::warn!(total, %what, "forward queue full: notifications dropped");
+            self.emit(ForwardEvent::Dropped { what, total });
         }
-        self.emit(ForwardEvent::Dropped { what, total });
     }
 
     /// Removes the head entry after its final answer.
@@ -464,7 +469,8 @@ impl WebhookForwarder {
             self.stats.spooled = self.stats.spooled.saturating_sub(1);
             self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(SPOOLED_ENTRY_COST);
         } else {
-            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(entry.size);
+            let cost = entry.size + entry_cost(&entry.what);
+            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
         }
         self.stats.queued = self.queue.len();
         self.attempts = 0;
@@ -610,6 +616,12 @@ fn http_client(timeout: Duration) -> std::io::Result<awc::Client> {
     {
         Ok(awc::Client::builder().timeout(timeout).finish())
     }
+}
+
+/// What an entry held in memory costs besides its body: the entry, its description, and the
+/// allocations' bookkeeping.
+fn entry_cost(what: &str) -> usize {
+    std::mem::size_of::<Entry>() + what.len() + 64
 }
 
 /// "`peer_added` of room r1".

@@ -779,3 +779,183 @@ async fn secrets_come_from_the_environment_or_a_file_and_stay_off_the_command_li
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// The resident memory of a process, in bytes.
+fn rss_of(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .unwrap()
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|kb| kb.trim().trim_end_matches(" kB").trim().parse::<u64>().ok())
+        .expect("VmRSS")
+        * 1024
+}
+
+#[actix_web::test]
+async fn forward_with_a_spool_killed_with_a_backlog_delivers_it_first_after_a_restart() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut target = common::target::Target::new(); // down for now
+    let spool = std::env::temp_dir().join(format!("jellyfish-cli-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let target_url = target.url();
+    let forward = |spool: &std::path::Path| {
+        let mut command = cli();
+        command
+            .args(["forward", "--server", &emulator.server_address()])
+            .args([
+                "--to",
+                &target_url,
+                "--retry-base-ms",
+                "50",
+                "--retry-cap",
+                "0.2",
+            ])
+            .arg("--spool")
+            .arg(spool)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        command.spawn().unwrap()
+    };
+    let first = forward(&spool);
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    for i in 0..5 {
+        emulator
+            .create_room(&json!({"roomId": format!("backlog-{i}")}))
+            .unwrap();
+    }
+    let spooled = |dir: &std::path::Path| std::fs::read_dir(dir).map_or(0, |d| d.count());
+    for _ in 0..400 {
+        if spooled(&spool) == 5 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(spooled(&spool), 5, "the backlog is on disk");
+    signal(&first, "KILL");
+    exit_status(first).await;
+
+    target.up();
+    let second = Running(forward(&spool));
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    emulator.create_room(&json!({"roomId": "after"})).unwrap();
+    let delivered = || {
+        let mut ids = std::collections::HashSet::new();
+        target
+            .posts()
+            .into_iter()
+            .filter(|post| ids.insert(post.id.clone()))
+            .map(|post| receive_binary(&post.body).unwrap().remove(0))
+            .collect::<Vec<_>>()
+    };
+    for _ in 0..400 {
+        if delivered().len() == 6 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let mut expected: Vec<Notification> = (0..5)
+        .map(|i| Notification::from(RoomCreated::new(format!("backlog-{i}"))))
+        .collect();
+    expected.push(Notification::from(RoomCreated::new("after")));
+    assert_eq!(
+        delivered(),
+        expected,
+        "the backlog first, in order, nothing lost"
+    );
+    drop(second);
+    let _ = std::fs::remove_dir_all(&spool);
+}
+
+#[actix_web::test]
+async fn forward_into_a_target_that_never_answers_stays_within_its_memory_bound() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/webhook", silent.local_addr().unwrap());
+    let mut command = cli();
+    command
+        .args([
+            "forward",
+            "--server",
+            &emulator.server_address(),
+            "--to",
+            &url,
+        ])
+        .args([
+            "--memory-max-mib",
+            "4",
+            "--timeout",
+            "120",
+            "--drain-timeout",
+            "0",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    let before = rss_of(child.id());
+    let pushed = emulator
+        .run_firehose(&jellyfish_emulator::FirehoseConfig {
+            total: Some(200_000),
+            high_water: 1024,
+        })
+        .await;
+    // Let it take in what the socket still holds.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after = rss_of(child.id());
+    let growth = after.saturating_sub(before);
+    println!(
+        "forward: {pushed} notifications into a silent target; RSS {} MiB -> {} MiB",
+        before >> 20,
+        after >> 20
+    );
+    assert!(
+        growth < (4 << 20) * 2 + (16 << 20),
+        "memory grew by {} MiB with a 4 MiB bound",
+        growth >> 20
+    );
+    signal(&child, "TERM");
+    let status = exit_status(child).await;
+    let report = actix_web::rt::task::spawn_blocking(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut BufReader::new(stderr), &mut text).unwrap();
+        text
+    })
+    .await
+    .unwrap();
+    assert!(report.contains("DROPPED"), "{report}");
+    let last = report
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("forward stopped"))
+        .unwrap();
+    let dropped: u64 = last
+        .split("dropped ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{last}"));
+    assert!(dropped > 100_000, "{last}");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "queued notifications were lost: {last}"
+    );
+    drop(silent);
+}

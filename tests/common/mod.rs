@@ -27,4 +27,5 @@ pub fn hex(text: &str) -> Vec<u8> {
 pub mod proxy;
 pub mod raw_ws;
 pub mod recorder;
+pub mod target;
 pub mod webhook_sink;
