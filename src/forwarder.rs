@@ -621,7 +621,7 @@ fn http_client(timeout: Duration) -> std::io::Result<awc::Client> {
 /// What an entry held in memory costs besides its body: the entry, its description, and the
 /// allocations' bookkeeping.
 fn entry_cost(what: &str) -> usize {
-    std::mem::size_of::<Entry>() + what.len() + 64
+    size_of::<Entry>() + what.len() + 64
 }
 
 /// "`peer_added` of room r1".
