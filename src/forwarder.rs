@@ -509,50 +509,35 @@ impl WebhookForwarder {
                 }
             }
         };
-        let mut request = self
-            .client
-            .post(self.config.url.as_str())
-            .insert_header(("content-type", self.config.format.content_type()))
-            .insert_header((IDEMPOTENCY_HEADER, entry.idempotency_key()));
-        if let Some(secret) = &self.config.secret {
-            request = request.insert_header((
-                SIGNATURE_HEADER,
-                sign_webhook(secret.expose().as_bytes(), &body),
-            ));
-        }
+        let request = WebhookRequest {
+            url: self.config.url.clone(),
+            content_type: self.config.format.content_type(),
+            body,
+            secret: self.config.secret.clone(),
+            idempotency_key: Some(entry.idempotency_key()),
+        };
         self.in_flight = true;
+        let client = self.client.clone();
         ctx.spawn(
-            async move {
-                match request.send_body(body).await {
-                    Ok(mut response) => {
-                        // Read the answer so that the connection can be reused.
-                        let _ = response.body().limit(64 * 1024).await;
-                        let retry_after = response
-                            .headers()
-                            .get("retry-after")
-                            .and_then(|v| v.to_str().ok())
-                            .and_then(|v| v.trim().parse::<u64>().ok())
-                            .map(Duration::from_secs);
-                        Answer::Status(response.status().as_u16(), retry_after)
-                    }
-                    Err(err) => Answer::Failed(err.to_string()),
-                }
-            }
-            .into_actor(self)
-            .map(|answer, act, ctx| {
-                act.in_flight = false;
-                act.on_answer(answer, ctx);
-            }),
+            async move { request.send(&client).await }
+                .into_actor(self)
+                .map(|answer, act, ctx| {
+                    act.in_flight = false;
+                    act.on_answer(answer, ctx);
+                }),
         );
     }
 
-    fn on_answer(&mut self, answer: Answer, ctx: &mut Context<Self>) {
+    fn on_answer(&mut self, answer: WebhookAnswer, ctx: &mut Context<Self>) {
         let Some(entry) = self.queue.front() else {
             return;
         };
         let what = entry.what.clone();
         let retry = match answer {
-            Answer::Status(status @ 200..=299, _) => {
+            WebhookAnswer::Status {
+                status: status @ 200..=299,
+                ..
+            } => {
                 self.stats.delivered += 1;
                 let attempts = self.attempts + 1;
                 self.finish_head();
@@ -563,10 +548,11 @@ impl WebhookForwarder {
                 });
                 None
             }
-            Answer::Status(status @ (408 | 429 | 500..=599), retry_after) => {
-                Some((format!("the target answered HTTP {status}"), retry_after))
-            }
-            Answer::Status(status, _) => {
+            WebhookAnswer::Status {
+                status: status @ (408 | 429 | 500..=599),
+                retry_after,
+            } => Some((format!("the target answered HTTP {status}"), retry_after)),
+            WebhookAnswer::Status { status, .. } => {
                 self.stats.rejected += 1;
                 self.finish_head();
                 self.emit(ForwardEvent::Rejected {
@@ -575,7 +561,7 @@ impl WebhookForwarder {
                 });
                 None
             }
-            Answer::Failed(reason) => Some((reason, None)),
+            WebhookAnswer::Failed(reason) => Some((reason, None)),
         };
         match retry {
             None => self.kick(ctx),
@@ -595,9 +581,83 @@ impl WebhookForwarder {
     }
 }
 
-enum Answer {
-    Status(u16, Option<Duration>),
+/// One webhook POST as Fishjam servers send it: the body with its content type, the
+/// `x-fishjam-signature-256` signature when there is a secret, and an idempotency key when the
+/// sender retries. The emulator's webhook sender and [`WebhookForwarder`] both send through it.
+#[derive(Clone)]
+pub struct WebhookRequest {
+    /// Where to POST.
+    pub url: String,
+    /// `application/x-protobuf` or `application/json`.
+    pub content_type: &'static str,
+    /// The body.
+    pub body: Bytes,
+    /// Signs the body when set.
+    pub secret: Option<ApiToken>,
+    /// Sent as [`IDEMPOTENCY_HEADER`] when set.
+    pub idempotency_key: Option<String>,
+}
+
+impl std::fmt::Debug for WebhookRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookRequest")
+            .field("url", &self.url)
+            .field("content_type", &self.content_type)
+            .field("body_len", &self.body.len())
+            .field("secret", &self.secret)
+            .field("idempotency_key", &self.idempotency_key)
+            .finish()
+    }
+}
+
+/// How a [`WebhookRequest`] ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WebhookAnswer {
+    /// The target answered (any status), with its `Retry-After` in seconds if it sent one.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// `Retry-After`, when it is a number of seconds.
+        retry_after: Option<Duration>,
+    },
+    /// No answer: refused, reset, timed out, TLS failure; the transport's words.
     Failed(String),
+}
+
+impl WebhookRequest {
+    /// Sends it with `client` (whose timeout bounds the whole exchange) and reads the answer, so
+    /// that the connection can be reused.
+    pub async fn send(self, client: &awc::Client) -> WebhookAnswer {
+        let mut request = client
+            .post(self.url.as_str())
+            .insert_header(("content-type", self.content_type));
+        if let Some(key) = &self.idempotency_key {
+            request = request.insert_header((IDEMPOTENCY_HEADER, key.as_str()));
+        }
+        if let Some(secret) = &self.secret {
+            request = request.insert_header((
+                SIGNATURE_HEADER,
+                sign_webhook(secret.expose().as_bytes(), &self.body),
+            ));
+        }
+        match request.send_body(self.body).await {
+            Ok(mut response) => {
+                let _ = response.body().limit(64 * 1024).await;
+                let retry_after = response
+                    .headers()
+                    .get("retry-after")
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+                    .map(Duration::from_secs);
+                WebhookAnswer::Status {
+                    status: response.status().as_u16(),
+                    retry_after,
+                }
+            }
+            Err(err) => WebhookAnswer::Failed(err.to_string()),
+        }
+    }
 }
 
 /// An HTTP client with this crate's TLS roots (feature `rustls`).

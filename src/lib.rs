@@ -32,7 +32,7 @@ pub use codec::{
 pub use control::{ApiToken, ControlMessage, EventType};
 pub use forwarder::{
     BodyFormat, Drain, DrainOutcome, ForwardEvent, ForwarderStats, GetForwarderStats,
-    IDEMPOTENCY_HEADER, WebhookForwarder, WebhookForwarderBuilder,
+    IDEMPOTENCY_HEADER, WebhookAnswer, WebhookForwarder, WebhookForwarderBuilder, WebhookRequest,
 };
 pub use notification::{
     ChannelAdded, ChannelId, ChannelRemoved, ComponentCrashed, ComponentId, Endpoint, HlsPlayable,

@@ -8,8 +8,7 @@ use tokio::sync::mpsc;
 
 use super::{Shared, lock};
 use jellyfish_notifier::Notification;
-use jellyfish_notifier::{JsonWebhook, encode_batch};
-use jellyfish_notifier::{SIGNATURE_HEADER, sign_webhook};
+use jellyfish_notifier::{JsonWebhook, WebhookAnswer, WebhookRequest, encode_batch};
 
 /// A notification for one room's webhook URL.
 pub(crate) struct Job {
@@ -116,22 +115,19 @@ async fn post(
         Ok(body) => body,
         Err(reason) => return WebhookOutcome::Failed(reason),
     };
-    let mut request = client
-        .post(url)
-        .insert_header(("content-type", content_type));
-    if let Some(secret) = &config.webhook_secret {
-        request = request.insert_header((
-            SIGNATURE_HEADER,
-            sign_webhook(secret.expose().as_bytes(), &body),
-        ));
-    }
-    match request.send_body(body).await {
-        Ok(mut response) => {
-            // Read the answer so the connection can be reused; its content does not matter.
-            let _ = response.body().limit(64 * 1024).await;
-            WebhookOutcome::Status(response.status().as_u16())
-        }
-        Err(err) => WebhookOutcome::Failed(err.to_string()),
+    // The library's webhook sender, as `jellyfish-notify forward` uses it; the real server sends
+    // once and never retries, so neither does the emulator.
+    let request = WebhookRequest {
+        url: url.to_owned(),
+        content_type,
+        body: body.into(),
+        secret: config.webhook_secret.clone(),
+        idempotency_key: None,
+    };
+    match request.send(client).await {
+        WebhookAnswer::Status { status, .. } => WebhookOutcome::Status(status),
+        WebhookAnswer::Failed(reason) => WebhookOutcome::Failed(reason),
+        other => WebhookOutcome::Failed(format!("{other:?}")),
     }
 }
 
