@@ -20,11 +20,13 @@
 //!
 //! Every notification handed to the forwarder is POSTed until the target answers 2xx (at least
 //! once: a target that stores the body and then fails to answer gets it again, with the same
-//! `webhook-id` header so that it can drop the duplicate), in the order received. A 4xx other than
-//! 408 and 429 is the target's final word: counted as rejected, and delivery moves on. Connection
+//! `webhook-id` header so that it can drop the duplicate), in the order received. Connection
 //! failures, timeouts, 5xx, 408 and 429 are retried for ever with exponential backoff and full
-//! jitter, honouring `Retry-After` (in seconds). What does not fit in the bounds (memory, and the
-//! spool if there is one) is dropped, counted and reported — never silently.
+//! jitter, honouring `Retry-After` (in seconds, kept between 50 ms and the backoff's cap). Any other
+//! answer (a 4xx, or a 1xx/3xx: redirects are not followed, as a redirected POST would lose its
+//! body) is the target's final word: counted as rejected, and delivery moves on. What does not fit
+//! in the bounds (memory, and the spool if there is one), and a spool file that cannot be written
+//! or no longer decodes, is dropped, counted and reported — never silently.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -41,9 +43,6 @@ use crate::signature::{SIGNATURE_HEADER, sign_webhook};
 /// The header carrying each notification's idempotency key (as in the Standard Webhooks
 /// specification): the same value on every retry and after a restart from the spool.
 pub const IDEMPOTENCY_HEADER: &str = "webhook-id";
-
-/// What memory an entry kept on disk costs in the queue's index.
-const SPOOLED_ENTRY_COST: usize = 48;
 
 /// How a notification is written in the POST body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -116,8 +115,9 @@ pub enum ForwardEvent {
         /// The HTTP status.
         status: u16,
     },
-    /// The queue (and the spool) were full: notifications were dropped. Sent when the total
-    /// reaches 1, 2, 4, 8, …; [`ForwarderStats::dropped`] has the exact count.
+    /// Notifications were dropped: the queue (and the spool) were full, or one could not be
+    /// encoded, written to or read back from the spool. Sent when the total reaches 1, 2, 4, 8, …;
+    /// [`ForwarderStats::dropped`] has the exact count.
     Dropped {
         /// The notification's kind and room.
         what: String,
@@ -218,7 +218,8 @@ impl WebhookForwarderBuilder {
         self
     }
 
-    /// The retry schedule. Default: 500 ms base, 30 s cap, full jitter, no attempt limit.
+    /// The retry schedule. Default: 500 ms base, 30 s cap, full jitter. Its attempt limit is not
+    /// used: a notification is retried until the target answers.
     pub fn retry(mut self, backoff: Backoff) -> Self {
         self.retry = backoff;
         self
@@ -258,6 +259,8 @@ impl WebhookForwarderBuilder {
             in_flight: false,
             attempts: 0,
             draining: Vec::new(),
+            retry_timer: None,
+            _spool_lock: None,
             config: self,
         };
         forwarder.load_spool()?;
@@ -295,6 +298,10 @@ pub struct WebhookForwarder {
     /// Failed POSTs of the head entry so far.
     attempts: u32,
     draining: Vec<tokio::sync::oneshot::Sender<()>>,
+    /// The pending retry, brought forward by a drain.
+    retry_timer: Option<SpawnHandle>,
+    /// Held for the forwarder's life: one process per spool.
+    _spool_lock: Option<std::fs::File>,
 }
 
 impl WebhookForwarder {
@@ -331,6 +338,16 @@ impl WebhookForwarder {
             return Ok(());
         };
         std::fs::create_dir_all(&dir)?;
+        // An advisory lock, released by the kernel when the process dies: two forwarders on one
+        // spool would deliver the same files twice.
+        let lock = std::fs::File::create(dir.join(".lock"))?;
+        if lock.try_lock().is_err() {
+            return Err(std::io::Error::other(format!(
+                "the spool {} is in use by another process",
+                dir.display()
+            )));
+        }
+        self._spool_lock = Some(lock);
         let mut found = Vec::new();
         for entry in std::fs::read_dir(&dir)? {
             let entry = entry?;
@@ -361,12 +378,20 @@ impl WebhookForwarder {
         found.sort_unstable();
         for (seq, run, size) in found {
             let path = Self::spool_path(&dir, run, seq, self.config.format);
-            let what = std::fs::read(&path)
+            let decoded = std::fs::read(&path)
                 .ok()
-                .and_then(|body| self.config.format.decode(&body))
-                .map_or_else(|| "a spooled notification".to_owned(), |n| describe(&n));
+                .and_then(|body| self.config.format.decode(&body));
+            let Some(notification) = decoded else {
+                // Set aside, not sent: a file cut short cannot be what was received.
+                let aside = path.with_extension("corrupt");
+                tracing::error!(path = %path.display(), aside = %aside.display(), "a spooled notification does not decode; set aside");
+                let _ = std::fs::rename(&path, &aside);
+                self.drop_one(format!("spooled notification {seq}"));
+                continue;
+            };
+            let what = describe(&notification);
             self.spool_bytes += size;
-            self.stats.memory_bytes += SPOOLED_ENTRY_COST;
+            self.stats.memory_bytes += entry_cost(&what);
             self.next_seq = self.next_seq.max(seq + 1);
             self.queue.push_back(Entry {
                 seq,
@@ -397,20 +422,21 @@ impl WebhookForwarder {
         let size = body.len();
         let entry = match &self.config.spool {
             Some((dir, max)) => {
+                let cost = entry_cost(&what);
                 let fits = self.spool_bytes + size as u64 <= *max
-                    && self.stats.memory_bytes + SPOOLED_ENTRY_COST <= self.config.memory_limit;
+                    && self.stats.memory_bytes + cost <= self.config.memory_limit;
                 if !fits {
                     self.drop_one(what);
                     return;
                 }
                 let path = Self::spool_path(dir, self.run, seq, self.config.format);
-                if let Err(err) = std::fs::write(&path, &body) {
+                if let Err(err) = write_atomically(&path, &body) {
                     tracing::error!(path = %path.display(), %err, "cannot write to the spool; dropped");
                     self.drop_one(what);
                     return;
                 }
                 self.spool_bytes += size as u64;
-                self.stats.memory_bytes += SPOOLED_ENTRY_COST;
+                self.stats.memory_bytes += cost;
                 self.stats.spooled += 1;
                 Entry {
                     seq,
@@ -467,7 +493,8 @@ impl WebhookForwarder {
             }
             self.spool_bytes = self.spool_bytes.saturating_sub(entry.size as u64);
             self.stats.spooled = self.stats.spooled.saturating_sub(1);
-            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(SPOOLED_ENTRY_COST);
+            let cost = entry_cost(&entry.what);
+            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
         } else {
             let cost = entry.size + entry_cost(&entry.what);
             self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
@@ -498,12 +525,20 @@ impl WebhookForwarder {
                 let path = Self::spool_path(dir, entry.run, entry.seq, self.config.format);
                 match std::fs::read(&path) {
                     Ok(body) => Bytes::from(body),
-                    Err(err) => {
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                         let what = entry.what.clone();
-                        tracing::error!(path = %path.display(), %err, "a spooled notification cannot be read; dropped");
+                        tracing::error!(path = %path.display(), "a spooled notification is gone from the spool; dropped");
                         self.finish_head();
                         self.drop_one(what);
                         ctx.notify(Kick);
+                        return;
+                    }
+                    Err(err) => {
+                        // Transient (no file descriptors, an I/O error): try again later.
+                        self.on_answer(
+                            WebhookAnswer::Failed(format!("cannot read the spool: {err}")),
+                            ctx,
+                        );
                         return;
                     }
                 }
@@ -568,14 +603,21 @@ impl WebhookForwarder {
             Some((reason, retry_after)) => {
                 self.attempts += 1;
                 self.stats.retries += 1;
-                let retry_in =
-                    retry_after.unwrap_or_else(|| self.config.retry.next_delay(self.attempts));
+                let cap = self.config.retry.ceiling(u32::MAX);
+                let floor = Duration::from_millis(50);
+                let retry_in = match retry_after {
+                    Some(asked) => asked.clamp(floor, cap.max(floor)),
+                    None => self.config.retry.next_delay(self.attempts),
+                };
                 self.emit(ForwardEvent::Retrying {
                     what,
                     reason,
                     retry_in,
                 });
-                ctx.run_later(retry_in, |act, ctx| act.kick(ctx));
+                self.retry_timer = Some(ctx.run_later(retry_in, |act, ctx| {
+                    act.retry_timer = None;
+                    act.kick(ctx);
+                }));
             }
         }
     }
@@ -669,13 +711,28 @@ fn http_client(timeout: Duration) -> std::io::Result<awc::Client> {
             .map_err(std::io::Error::other)?;
         Ok(awc::Client::builder()
             .timeout(timeout)
+            .disable_redirects()
             .connector(awc::Connector::new().rustls_0_23(tls))
             .finish())
     }
     #[cfg(not(feature = "rustls"))]
     {
-        Ok(awc::Client::builder().timeout(timeout).finish())
+        Ok(awc::Client::builder()
+            .timeout(timeout)
+            .disable_redirects()
+            .finish())
     }
+}
+
+/// Writes a spool file whole or not at all: a temporary file, synced, then renamed (a kill in the
+/// middle leaves a `.tmp` that loading ignores).
+fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let temporary = path.with_extension("tmp");
+    let mut file = std::fs::File::create(&temporary)?;
+    file.write_all(body)?;
+    file.sync_data()?;
+    std::fs::rename(&temporary, path)
 }
 
 /// What an entry held in memory costs besides its body: the entry, its description, and the
@@ -734,7 +791,12 @@ impl Handler<GetForwarderStats> for WebhookForwarder {
 impl Handler<Drain> for WebhookForwarder {
     type Result = ResponseActFuture<Self, DrainOutcome>;
 
-    fn handle(&mut self, drain: Drain, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, drain: Drain, ctx: &mut Context<Self>) -> Self::Result {
+        // A target that recovered gets the queue now, not after the pending retry delay.
+        if let Some(timer) = self.retry_timer.take() {
+            ctx.cancel_future(timer);
+            self.kick(ctx);
+        }
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.queue.is_empty() {
             let _ = tx.send(());

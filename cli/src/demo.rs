@@ -121,7 +121,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
         .start()
         .await
         .map_err(|err| format!("cannot start the emulator: {err}"))?;
-    eprintln!(
+    say!(
         "emulator (Jellyfish {}) on {}",
         args.server_version,
         emulator.http_url()
@@ -143,7 +143,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
     let receiver = receiver.run();
     let receiver_handle = receiver.handle();
     actix_web::rt::spawn(receiver);
-    eprintln!("webhook receiver on {webhook_url}");
+    say!("webhook receiver on {webhook_url}");
 
     let (ws_printer, via_websocket) = printer(Source::WebSocket);
     let notifier = WsNotifier::builder(emulator.server_address(), emulator.token().clone())
@@ -159,7 +159,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
         .await
         .map_err(mailbox)?;
     match tokio::time::timeout(Duration::from_secs(5), notifier.send(WaitReady)).await {
-        Ok(Ok(Ok(()))) => eprintln!("notifier connected and subscribed\n"),
+        Ok(Ok(Ok(()))) => say!("notifier connected and subscribed\n"),
         Ok(Ok(Err(err))) => return Ok(output::notifier_failure(err)),
         Ok(Err(err)) => return Err(mailbox(err)),
         Err(_) => return Err("the notifier was not ready within 5 s".to_owned()),
@@ -225,7 +225,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
         "same order on both paths: {}",
         if got_ws == got_webhook { "yes" } else { "no" }
     ));
-    eprintln!("done in {:.1}s", started.elapsed().as_secs_f64());
+    say!("done in {:.1}s", started.elapsed().as_secs_f64());
     if missing_ws + missing_webhook == 0 && !sent_ws.is_empty() {
         Ok(Outcome::Ok)
     } else {

@@ -51,7 +51,7 @@ pub(crate) struct Args {
     looping: bool,
     /// Sign webhooks as Fishjam Cloud does (x-fishjam-signature-256) with this secret (or set
     /// FISHJAM_WEBHOOK_SECRET, or use --webhook-secret-file).
-    #[arg(long, env = "FISHJAM_WEBHOOK_SECRET", hide_env_values = true)]
+    #[arg(long)]
     webhook_secret: Option<crate::Secret>,
     /// Read the webhook signing secret from this file (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "webhook_secret")]

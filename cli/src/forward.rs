@@ -37,9 +37,9 @@ pub(crate) struct Args {
     /// The body format: protobuf (what v0.4+ servers send) or json (this crate's JSON shape).
     #[arg(long, value_enum, default_value_t = Format::Protobuf)]
     format: Format,
-    /// Sign each body as Fishjam Cloud does (x-fishjam-signature-256) with this secret (or set
-    /// FISHJAM_WEBHOOK_SECRET, or use --secret-file, so that it is not in the process list).
-    #[arg(long, env = "FISHJAM_WEBHOOK_SECRET", hide_env_values = true)]
+    /// Sign each body as Fishjam Cloud does (x-fishjam-signature-256) with this secret. Better:
+    /// set FISHJAM_WEBHOOK_SECRET, or use --secret-file, so that it is not in the process list.
+    #[arg(long)]
     secret: Option<crate::Secret>,
     /// Read the signing secret from this file (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "secret")]
@@ -90,23 +90,23 @@ impl Handler<ForwardEvent> for Reporter {
                 what,
                 status,
                 attempts,
-            } if attempts > 1 => eprintln!("→ {status} {what} (after {attempts} attempts)"),
-            ForwardEvent::Delivered { what, status, .. } => eprintln!("→ {status} {what}"),
+            } if attempts > 1 => say!("→ {status} {what} (after {attempts} attempts)"),
+            ForwardEvent::Delivered { what, status, .. } => say!("→ {status} {what}"),
             ForwardEvent::Retrying {
                 what,
                 reason,
                 retry_in,
-            } => eprintln!(
+            } => say!(
                 "→ retrying {what} in {:.1}s: {reason}",
                 retry_in.as_secs_f64()
             ),
             ForwardEvent::Rejected { what, status } => {
-                eprintln!("→ {status} {what}: rejected by the target, not retried")
+                say!("→ {status} {what}: rejected by the target, not retried")
             }
-            ForwardEvent::Dropped { what, total } => eprintln!(
+            ForwardEvent::Dropped { what, total } => say!(
                 "→ DROPPED {what}: the queue is full ({total} dropped in all); raise --memory-max-mib or use --spool"
             ),
-            other => eprintln!("{other:?}"),
+            other => say!("{other:?}"),
         }
     }
 }
@@ -123,6 +123,16 @@ fn seconds(value: f64, flag: &str) -> Result<Duration, Outcome> {
         .map_err(|_| Outcome::Usage(format!("{flag} must be a number of seconds, got {value}")))
 }
 
+/// A duration that must not be zero (a zero timeout fails every POST; a zero retry cap spins).
+fn positive_seconds(value: f64, flag: &str) -> Result<Duration, Outcome> {
+    match seconds(value, flag)? {
+        duration if duration.is_zero() => Err(Outcome::Usage(format!(
+            "{flag} must be more than 0 seconds"
+        ))),
+        duration => Ok(duration),
+    }
+}
+
 pub(crate) async fn run(args: Args) -> Outcome {
     if !(args.to.starts_with("http://") || args.to.starts_with("https://")) {
         return Outcome::Usage(format!(
@@ -136,13 +146,19 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Err(outcome) => return outcome,
     };
     let (timeout, retry_cap, drain_timeout) = match (
-        seconds(args.timeout, "--timeout"),
-        seconds(args.retry_cap, "--retry-cap"),
+        positive_seconds(args.timeout, "--timeout"),
+        positive_seconds(args.retry_cap, "--retry-cap"),
         seconds(args.drain_timeout, "--drain-timeout"),
     ) {
         (Ok(a), Ok(b), Ok(c)) => (a, b, c),
         (Err(outcome), _, _) | (_, Err(outcome), _) | (_, _, Err(outcome)) => return outcome,
     };
+    if Duration::from_millis(args.retry_base_ms) > retry_cap {
+        return Outcome::Usage(format!(
+            "--retry-base-ms ({} ms) must not exceed --retry-cap ({} s)",
+            args.retry_base_ms, args.retry_cap
+        ));
+    }
     let builder = match args.server.notifier() {
         Ok(builder) => builder,
         Err(outcome) => return outcome,
@@ -181,7 +197,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         .map(|s| s.queued)
         .unwrap_or(0);
     if backlog > 0 {
-        eprintln!("delivering {backlog} notifications left in the spool first");
+        say!("delivering {backlog} notifications left in the spool first");
     }
     let notifier = match builder
         .subscribe_connection_events(reporter.recipient())
@@ -201,7 +217,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
                 let Ok(stats) = forwarder.send(GetForwarderStats).await else {
                     return;
                 };
-                eprintln!(
+                say!(
                     "forward: queued {} (spooled {}), delivered {}, retries {}, rejected {}, dropped {}",
                     stats.queued,
                     stats.spooled,
@@ -224,13 +240,19 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(left) => left,
         Err(_) => return Outcome::Failed("the forwarder stopped unexpectedly".to_owned()),
     };
-    eprintln!(
+    say!(
         "forward stopped: delivered {}, rejected {}, dropped {}; {} left in the spool (delivered first next time), {} lost",
-        left.stats.delivered, left.stats.rejected, left.stats.dropped, left.spooled, left.lost
+        left.stats.delivered,
+        left.stats.rejected,
+        left.stats.dropped,
+        left.spooled,
+        left.lost
     );
-    if left.lost > 0 {
+    if left.lost > 0 || left.stats.dropped > 0 {
         return Outcome::Failed(format!(
-            "{} queued notifications were lost (use --spool to keep them)",
+            "{} notifications were lost: {} dropped because the queue was full, {} still queued at the stop (use --spool and raise its bounds to keep them)",
+            left.lost as u64 + left.stats.dropped,
+            left.stats.dropped,
             left.lost
         ));
     }

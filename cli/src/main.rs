@@ -1,7 +1,16 @@
 //! `jellyfish-notify`: the command-line face of jellyfish-notifier. Thin: it parses flags and calls
 //! the library.
 //!
-//! Exit codes: 0 success (or Ctrl-C), 1 any other failure, 2 usage error, 3 authentication failed.
+//! Exit codes: 0 success or a normal stop (Ctrl-C, SIGTERM, a closed stdout), 1 any other
+//! failure, 2 usage error, 3 authentication failed.
+
+/// `eprintln!` that cannot panic: a closed stderr (`2>&1 | head`) must not crash a command.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 mod demo;
 mod emulate;
@@ -59,15 +68,15 @@ impl Outcome {
         match self {
             Outcome::Ok => ExitCode::SUCCESS,
             Outcome::Failed(message) => {
-                eprintln!("error: {message}");
+                say!("error: {message}");
                 ExitCode::from(1)
             }
             Outcome::AuthFailed(message) => {
-                eprintln!("error: {message}");
+                say!("error: {message}");
                 ExitCode::from(3)
             }
             Outcome::Usage(message) => {
-                eprintln!("error: {message}");
+                say!("error: {message}");
                 ExitCode::from(2)
             }
         }
@@ -161,14 +170,18 @@ impl std::fmt::Debug for Secret {
     }
 }
 
-/// A secret from its flag (or environment variable) or from a file (its first line).
+/// Where the webhook secret comes from when neither its flag nor its file is given.
+pub(crate) const WEBHOOK_SECRET_ENV: &str = "FISHJAM_WEBHOOK_SECRET";
+
+/// A secret from a file (its first line), else its flag, else the environment
+/// ([`WEBHOOK_SECRET_ENV`]).
 pub(crate) fn secret_from(
     given: Option<Secret>,
     file: Option<&std::path::Path>,
     flag: &str,
 ) -> Result<Option<Secret>, Outcome> {
     match file {
-        None => Ok(given),
+        None => Ok(given.or_else(|| first_env(&[WEBHOOK_SECRET_ENV]).map(Secret))),
         Some(path) => match std::fs::read_to_string(path) {
             Ok(text) => Ok(Some(Secret(
                 text.lines().next().unwrap_or_default().trim().to_owned(),

@@ -177,18 +177,18 @@ pub(crate) fn report_event(
     use jellyfish_notifier::ConnectionEvent;
     match event {
         ConnectionEvent::Connecting { attempt } if *attempt > 1 => {
-            eprintln!("connecting (attempt {attempt})…");
+            say!("connecting (attempt {attempt})…");
         }
-        ConnectionEvent::Connecting { .. } => eprintln!("connecting…"),
-        ConnectionEvent::Ready { gap: None } => eprintln!("connected and subscribed"),
-        ConnectionEvent::Ready { gap: Some(gap) } => eprintln!(
+        ConnectionEvent::Connecting { .. } => say!("connecting…"),
+        ConnectionEvent::Ready { gap: None } => say!("connected and subscribed"),
+        ConnectionEvent::Ready { gap: Some(gap) } => say!(
             "reconnected after {:.1}s; notifications sent meanwhile are lost (the server replays nothing)",
             gap.as_secs_f64()
         ),
         ConnectionEvent::Disconnected {
             reason, retry_in, ..
         } => {
-            eprintln!(
+            say!(
                 "disconnected: {reason}; retrying in {:.1}s",
                 retry_in.as_secs_f64()
             );
@@ -202,12 +202,12 @@ pub(crate) fn report_event(
             subscription,
             total,
         } => {
-            eprintln!("subscriber {subscription:?} is too slow: {total} dropped");
+            say!("subscriber {subscription:?} is too slow: {total} dropped");
         }
-        ConnectionEvent::MetricsUnsupported => eprintln!(
-            "this server has no metrics (Fishjam Cloud removed them): --metrics shows nothing"
-        ),
-        other => eprintln!("{other:?}"),
+        ConnectionEvent::MetricsUnsupported => {
+            say!("this server has no metrics (Fishjam Cloud removed them): --metrics shows nothing")
+        }
+        other => say!("{other:?}"),
     }
 }
 

@@ -10,7 +10,8 @@ use tokio::sync::oneshot;
 use crate::output::{self, line};
 use crate::{Outcome, ServerArgs};
 
-/// Print every notification from a server until Ctrl-C. Reconnects by itself.
+/// Print every notification from a server until Ctrl-C or SIGTERM (or until stdout closes).
+/// Reconnects by itself.
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:
   jellyfish-notify tail                                  # localhost:5002, token development

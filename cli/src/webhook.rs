@@ -25,9 +25,9 @@ pub(crate) struct Args {
     /// One JSON object per line on stdout (the crate's JSON shape).
     #[arg(long)]
     json: bool,
-    /// Require a valid x-fishjam-signature-256 made with this secret (or set
-    /// FISHJAM_WEBHOOK_SECRET, or use --secret-file, so that it is not in the process list).
-    #[arg(long, env = "FISHJAM_WEBHOOK_SECRET", hide_env_values = true)]
+    /// Require a valid x-fishjam-signature-256 made with this secret. Better: set
+    /// FISHJAM_WEBHOOK_SECRET, or use --secret-file, so that it is not in the process list.
+    #[arg(long)]
     secret: Option<crate::Secret>,
     /// Read the webhook secret from this file (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "secret")]
@@ -48,7 +48,7 @@ async fn receive(notifications: Webhook, json: web::Data<bool>) -> HttpResponse 
 /// The extractor's config for this command: refused requests are reported on stderr.
 pub(crate) fn config(secret: Option<&str>) -> WebhookConfig {
     let config = WebhookConfig::default().error_handler(|err, req: &HttpRequest| {
-        eprintln!("refused a webhook to {}: {err}", req.path());
+        say!("refused a webhook to {}: {err}", req.path());
         err.into()
     });
     match secret {
@@ -103,7 +103,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let handle = server.handle();
     actix_web::rt::spawn(server);
     for addr in addrs {
-        eprintln!("receiving webhooks on http://{addr}/ (any path)");
+        say!("receiving webhooks on http://{addr}/ (any path)");
     }
     let outcome = tokio::select! {
         () = output::stop_signal() => Outcome::Ok,
@@ -111,7 +111,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     };
     // Requests already being read finish; new ones get 503 until the server is down.
     draining.store(true, Ordering::SeqCst);
-    eprintln!("stopping: finishing the requests in flight");
+    say!("stopping: finishing the requests in flight");
     handle.stop(true).await;
     outcome
 }

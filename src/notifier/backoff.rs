@@ -5,8 +5,9 @@ use std::time::Duration;
 /// How the notifier waits between connection attempts: exponential backoff with full jitter.
 ///
 /// Before retry `n` (1 for the first retry) it waits a random time in
-/// `[0, min(cap, base · 2^(n-1))]`. The count resets once the notifier is ready again. After
-/// `max_attempts` consecutive attempts that never reached ready it gives up with
+/// `[0, min(cap, base · 2^(n-1))]`. The count starts over once a connection has stayed up for the
+/// builder's `stable_after` (30 s by default), so a server that crash-loops gets growing delays.
+/// After `max_attempts` consecutive attempts without such a stable connection it gives up with
 /// [`NotifierError::RetriesExhausted`](crate::NotifierError::RetriesExhausted).
 ///
 /// ```

@@ -96,7 +96,7 @@ pub enum NotifierError {
     /// [`Backoff::max_attempts`]: crate::Backoff::max_attempts
     #[error("gave up after {attempts} connection attempts; the last failure: {last_error}")]
     RetriesExhausted {
-        /// Consecutive attempts made.
+        /// Consecutive attempts made since the last stable connection.
         attempts: u32,
         /// Why the last one failed.
         last_error: DisconnectReason,

@@ -141,6 +141,10 @@ pub struct WsNotifier {
     last_tick: Instant,
     /// Set by `Shutdown` while it waits for the server's close reply.
     closing: Option<oneshot::Sender<()>>,
+    /// `Shutdown` is under way: nothing reconnects or fails any more.
+    shutting_down: bool,
+    /// Consecutive late housekeeping ticks: a thread that is always late is busy, not paused.
+    late_ticks: u32,
     /// The current connection attempt's span: every log line of the attempt carries its fields.
     span: tracing::Span,
 }
@@ -171,7 +175,9 @@ enum Phase {
 struct Connection {
     writer: mpsc::UnboundedSender<ws::Message>,
     reader: SpawnHandle,
-    /// When the last byte arrived (any frame, pongs included).
+    /// When the last byte arrived (any frame, pongs included): where a gap starts.
+    last_byte: Instant,
+    /// The same, moved forward across pauses of this process: what the idle timeout judges.
     last_received: Instant,
     /// When this client last pinged the server.
     last_ping: Instant,
@@ -237,6 +243,8 @@ impl WsNotifier {
             metrics_unsupported: false,
             last_tick: Instant::now(),
             closing: None,
+            shutting_down: false,
+            late_ticks: 0,
             span: tracing::Span::none(),
         };
         for (id, recipient) in initial.notifications {
@@ -313,6 +321,7 @@ impl WsNotifier {
         let connection = Connection {
             writer,
             reader,
+            last_byte: now,
             last_received: now,
             last_ping: now,
             ready_since: None,
@@ -382,7 +391,7 @@ impl WsNotifier {
                 connection
                     .handshake
                     .was_ready()
-                    .then_some(connection.last_received)
+                    .then_some(connection.last_byte)
             }
             Phase::Opening(task) | Phase::Waiting(task) => {
                 ctx.cancel_future(task);
@@ -401,9 +410,11 @@ impl WsNotifier {
         if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) {
             return;
         }
-        if let Some(closing) = self.closing.take() {
-            // Shutting down: the server answered the close frame (or the link ended).
-            let _ = closing.send(());
+        if self.shutting_down {
+            // The server answered the close frame (or the link ended): `Shutdown` finishes.
+            if let Some(closing) = self.closing.take() {
+                let _ = closing.send(());
+            }
             return;
         }
         self.note_metrics_refusal();
@@ -440,8 +451,10 @@ impl WsNotifier {
     /// Stops trying for good.
     fn fail(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
-        if let Some(closing) = self.closing.take() {
-            let _ = closing.send(());
+        if self.shutting_down {
+            if let Some(closing) = self.closing.take() {
+                let _ = closing.send(());
+            }
             return;
         }
         self.leave_phase(ctx, None);
@@ -601,10 +614,15 @@ impl WsNotifier {
         // stopped, blocked. That time is not the link's silence.
         let period = self.tick_period();
         let paused_for = since_tick.saturating_sub(period);
+        let late = paused_for > period;
+        self.late_ticks = if late { self.late_ticks + 1 } else { 0 };
+        let paused = late && self.late_ticks <= 2;
         let Some(connection) = self.connection() else {
             return;
         };
-        if paused_for > period {
+        // A real pause makes one late tick (the interval then starts afresh); a thread that is
+        // late on every tick is overloaded, and the link is judged as usual.
+        if paused {
             tracing::debug!(
                 paused_ms = paused_for.as_millis() as u64,
                 "housekeeping ran late: the process was paused; not counting that as silence"
@@ -691,7 +709,9 @@ impl StreamHandler<Incoming> for WsNotifier {
         let Some(connection) = self.connection() else {
             return;
         };
-        connection.last_received = Instant::now();
+        let now = Instant::now();
+        connection.last_byte = now;
+        connection.last_received = now;
         match item {
             Some(Ok(frame)) => self.on_frame(frame, ctx),
             Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.to_string()), ctx),
@@ -901,6 +921,7 @@ impl Handler<Shutdown> for WsNotifier {
         if waiting {
             self.closing = Some(tx);
         }
+        self.shutting_down = true;
         let timeout = self.config.close_timeout;
         Box::pin(
             async move {
