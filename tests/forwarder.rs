@@ -204,7 +204,10 @@ async fn a_spool_survives_a_restart_and_is_delivered_first() {
         .spool(&dir, 1 << 20)
         .start()
         .unwrap_err();
-    assert!(err.to_string().contains("in use"), "one process per spool: {err}");
+    assert!(
+        err.to_string().contains("in use"),
+        "one process per spool: {err}"
+    );
     second.do_send(room_created(5));
     until(&second, |s| s.delivered == 6).await;
     let (order, _) = accepted(&target);

@@ -129,12 +129,7 @@ async fn tail_json_prints_one_notification_per_line_and_honours_the_environment(
         .stderr(Stdio::null());
     let mut child = Running(command.spawn().unwrap());
     let stdout = child.0.stdout.take().unwrap();
-    assert!(
-        emulator
-            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                == 1)
-            .await
-    );
+    until_subscribed(&emulator).await;
     emulator.create_room(&json!({"roomId": "tailed"})).unwrap();
     emulator.delete_room("tailed").unwrap();
     let lines = actix_web::rt::task::spawn_blocking(move || {
@@ -179,12 +174,7 @@ async fn forward_in(format: &str, secret: Option<&str>) {
         command.args(["--secret", secret]);
     }
     let _child = Running(command.spawn().unwrap());
-    assert!(
-        emulator
-            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                == 1)
-            .await
-    );
+    until_subscribed(&emulator).await;
     let ids: Vec<String> = (0..5).map(|i| format!("fwd-{i}")).collect();
     for id in &ids {
         emulator.create_room(&json!({"roomId": id})).unwrap();
@@ -301,6 +291,17 @@ async fn the_demo_runs_to_completion_with_nothing_missing() {
         "a metrics line"
     );
     assert!(stdout.contains("same order on both paths: yes"));
+}
+
+/// Waits until one client has subscribed to the emulator's notifications.
+async fn until_subscribed(emulator: &Emulator) {
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
+                == 1)
+            .await,
+        "a client subscribed"
+    );
 }
 
 /// A port that was free a moment ago.
@@ -557,13 +558,7 @@ async fn sigterm_makes_tail_and_forward_close_with_1000_and_exit_0() {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let child = command.spawn().unwrap();
-        assert!(
-            emulator
-                .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                    == 1)
-                .await,
-            "{args:?} subscribed"
-        );
+        until_subscribed(&emulator).await;
         signal(&child, "TERM");
         let status = exit_status(child).await;
         assert_eq!(status.code(), Some(0), "{args:?}");
@@ -674,12 +669,7 @@ async fn tail_ends_quietly_when_its_stdout_is_closed() {
         .stderr(Stdio::null());
     let mut child = command.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
-    assert!(
-        emulator
-            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                == 1)
-            .await
-    );
+    until_subscribed(&emulator).await;
     for i in 0..3 {
         emulator
             .create_room(&json!({"roomId": format!("head-{i}")}))
@@ -818,12 +808,7 @@ async fn forward_with_a_spool_killed_with_a_backlog_delivers_it_first_after_a_re
         command.spawn().unwrap()
     };
     let first = forward(&spool);
-    assert!(
-        emulator
-            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                == 1)
-            .await
-    );
+    until_subscribed(&emulator).await;
     for i in 0..5 {
         emulator
             .create_room(&json!({"roomId": format!("backlog-{i}")}))
@@ -852,12 +837,7 @@ async fn forward_with_a_spool_killed_with_a_backlog_delivers_it_first_after_a_re
 
     target.up();
     let second = Running(forward(&spool));
-    assert!(
-        emulator
-            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                == 1)
-            .await
-    );
+    until_subscribed(&emulator).await;
     emulator.create_room(&json!({"roomId": "after"})).unwrap();
     let delivered = || {
         let mut ids = std::collections::HashSet::new();
@@ -914,12 +894,7 @@ async fn forward_into_a_target_that_never_answers_stays_within_its_memory_bound(
         .stderr(Stdio::piped());
     let mut child = command.spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
-    assert!(
-        emulator
-            .wait_until(Duration::from_secs(20), |e| e.socket_counts().notifications
-                == 1)
-            .await
-    );
+    until_subscribed(&emulator).await;
     let before = rss_of(child.id());
     let pushed = emulator
         .run_firehose(&jellyfish_emulator::FirehoseConfig {
