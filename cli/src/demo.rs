@@ -160,7 +160,9 @@ async fn play(args: Args) -> Result<Outcome, String> {
         .map_err(mailbox)?;
     match tokio::time::timeout(Duration::from_secs(5), notifier.send(WaitReady)).await {
         Ok(Ok(Ok(()))) => say!("notifier connected and subscribed\n"),
-        Ok(Ok(Err(err))) => return Ok(output::notifier_failure(err)),
+        Ok(Ok(Err(err))) => {
+            return Ok(output::notifier_failure(err, &emulator.server_address()));
+        }
         Ok(Err(err)) => return Err(mailbox(err)),
         Err(_) => return Err("the notifier was not ready within 5 s".to_owned()),
     }

@@ -1,6 +1,6 @@
 //! `jellyfish-notify emulate`: a Jellyfish-compatible server until Ctrl-C.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::ToSocketAddrs as _;
 
 use jellyfish_emulator::{Emulator, FirehoseConfig, LifecycleConfig, ServerVersion};
 
@@ -16,9 +16,9 @@ use crate::Outcome;
   jellyfish-notify emulate --scenario firehose               # as fast as clients read
   jellyfish-notify emulate --server-version cloud --scenario lifecycle   # every Fishjam Cloud kind")]
 pub(crate) struct Args {
-    /// The address to listen on.
+    /// The address or host name to listen on.
     #[arg(long, default_value = "127.0.0.1")]
-    host: IpAddr,
+    host: String,
     /// The port (0 picks a free one).
     #[arg(long, default_value_t = 5002)]
     port: u16,
@@ -46,6 +46,10 @@ pub(crate) struct Args {
     /// Lifecycle actions per second.
     #[arg(long, default_value_t = 5.0)]
     rate: f64,
+    /// The lifecycle creates its rooms with this webhookUrl, so their notifications are also
+    /// POSTed there (e.g. to `jellyfish-notify webhook` or your app).
+    #[arg(long, value_name = "URL")]
+    webhook_url: Option<String>,
     /// Repeat the lifecycle until Ctrl-C (the firehose always runs until Ctrl-C).
     #[arg(long = "loop")]
     looping: bool,
@@ -70,8 +74,19 @@ fn parse_version(text: &str) -> Result<ServerVersion, String> {
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
+    let bind = match (args.host.as_str(), args.port).to_socket_addrs() {
+        // IPv4 first: `localhost` then means 127.0.0.1, where clients look first.
+        Ok(addrs) => {
+            let addrs: Vec<_> = addrs.collect();
+            match addrs.iter().find(|a| a.is_ipv4()).or(addrs.first()) {
+                Some(addr) => *addr,
+                None => return Outcome::Usage(format!("--host {}: no address", args.host)),
+            }
+        }
+        Err(err) => return Outcome::Usage(format!("--host {}: {err}", args.host)),
+    };
     let mut builder = Emulator::builder()
-        .bind(SocketAddr::new(args.host, args.port))
+        .bind(bind)
         .token(args.token.expose())
         .server_version(args.server_version)
         .record(false);
@@ -109,7 +124,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
                     peers_per_room: args.peers,
                     rate: args.rate,
                     looping: args.looping,
-                    webhook_url: None,
+                    webhook_url: args.webhook_url.clone(),
                 };
                 emulator
                     .run_lifecycle(&config)

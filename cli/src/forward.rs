@@ -75,6 +75,7 @@ pub(crate) enum Format {
 
 /// Reports the forwarder's and the notifier's events on stderr.
 struct Reporter {
+    url: String,
     failed: Option<oneshot::Sender<NotifierError>>,
 }
 
@@ -114,7 +115,7 @@ impl Handler<ForwardEvent> for Reporter {
 impl Handler<ConnectionEvent> for Reporter {
     type Result = ();
     fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
-        output::report_event(&event, &mut self.failed);
+        output::report_event(&event, &self.url, &mut self.failed);
     }
 }
 
@@ -159,12 +160,17 @@ pub(crate) async fn run(args: Args) -> Outcome {
             args.retry_base_ms, args.retry_cap
         ));
     }
+    let url = match args.server.websocket_url() {
+        Ok(url) => url,
+        Err(outcome) => return outcome,
+    };
     let builder = match args.server.notifier() {
         Ok(builder) => builder,
         Err(outcome) => return outcome,
     };
     let (failed_tx, failed_rx) = oneshot::channel();
     let reporter = Reporter {
+        url: url.clone(),
         failed: Some(failed_tx),
     }
     .start();
@@ -205,7 +211,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         .try_start()
     {
         Ok(notifier) => notifier,
-        Err(err) => return output::notifier_failure(err),
+        Err(err) => return output::notifier_failure(err, &url),
     };
     let status = {
         let forwarder = forwarder.clone();
@@ -229,7 +235,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
             }
         })
     };
-    let outcome = output::until_stopped(&notifier, failed_rx).await;
+    let outcome = output::until_stopped(&notifier, &url, failed_rx).await;
     status.abort();
     let left = match forwarder
         .send(Drain {

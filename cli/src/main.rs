@@ -85,9 +85,11 @@ impl Outcome {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // The commands say every connection event and failure themselves, once; the library's own
+    // log lines stay for RUST_LOG (e.g. RUST_LOG=jellyfish_notifier=debug).
     let default_level = match &cli.command {
         Command::Emulate(_) => "info",
-        _ => "warn",
+        _ => "warn,jellyfish_notifier=off",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
@@ -222,6 +224,21 @@ impl ServerArgs {
             .clone()
             .or_else(|| first_env(&["JF_SERVER_API_TOKEN", "FISHJAM_MANAGEMENT_TOKEN"]))
             .unwrap_or_else(|| "development".to_owned()))
+    }
+
+    /// The WebSocket URL this resolves to (for messages); says once if `--server` has no port.
+    pub(crate) fn websocket_url(&self) -> Result<String, Outcome> {
+        let server = self.server();
+        let url = jellyfish_notifier::server_websocket_url(&server, self.secure)
+            .map_err(|err| Outcome::Usage(err.to_string()))?;
+        let bare_host = !server.contains("://") && !server.contains(':');
+        if bare_host && !url.contains("fishjam.io/api/v1/connect/") {
+            let port = if self.secure { 443 } else { 80 };
+            say!(
+                "warning: --server {server} has no port, so {url} (port {port}) it is; a local Jellyfish listens on {server}:5002"
+            );
+        }
+        Ok(url)
     }
 
     /// A notifier builder for this server.

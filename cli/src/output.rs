@@ -169,27 +169,29 @@ pub(crate) fn metrics_line(report: &MetricsReport, json: bool) -> String {
     }
 }
 
-/// Reports a connection event on stderr; hands a fatal error to whoever waits for it.
+/// Reports a connection event on stderr, one line each, naming the server's URL; hands a fatal
+/// error to whoever waits for it (which says it, once).
 pub(crate) fn report_event(
     event: &jellyfish_notifier::ConnectionEvent,
+    url: &str,
     failed: &mut Option<tokio::sync::oneshot::Sender<jellyfish_notifier::NotifierError>>,
 ) {
     use jellyfish_notifier::ConnectionEvent;
     match event {
-        ConnectionEvent::Connecting { attempt } if *attempt > 1 => {
-            say!("connecting (attempt {attempt})…");
-        }
-        ConnectionEvent::Connecting { .. } => say!("connecting…"),
-        ConnectionEvent::Ready { gap: None } => say!("connected and subscribed"),
+        // A failed attempt is said by its `Disconnected`; success by `Ready`.
+        ConnectionEvent::Connecting { .. } => {}
+        ConnectionEvent::Ready { gap: None } => say!("connected to {url} and subscribed"),
         ConnectionEvent::Ready { gap: Some(gap) } => say!(
-            "reconnected after {:.1}s; notifications sent meanwhile are lost (the server replays nothing)",
+            "reconnected to {url} after {:.1}s; notifications sent meanwhile are lost (the server replays nothing)",
             gap.as_secs_f64()
         ),
         ConnectionEvent::Disconnected {
-            reason, retry_in, ..
+            reason,
+            retry_in,
+            attempt,
         } => {
             say!(
-                "disconnected: {reason}; retrying in {:.1}s",
+                "cannot reach {url}: {reason}; retrying in {:.1}s (attempt {attempt}); check --server and that the server is running",
                 retry_in.as_secs_f64()
             );
         }
@@ -211,15 +213,18 @@ pub(crate) fn report_event(
     }
 }
 
-/// The outcome for a notifier that stopped for good.
-pub(crate) fn notifier_failure(err: jellyfish_notifier::NotifierError) -> crate::Outcome {
+/// The outcome for a notifier that stopped for good, naming the server's URL.
+pub(crate) fn notifier_failure(
+    err: jellyfish_notifier::NotifierError,
+    url: &str,
+) -> crate::Outcome {
     use jellyfish_notifier::NotifierError;
     match err {
-        NotifierError::InvalidToken => crate::Outcome::AuthFailed(
-            "authentication failed: the server rejected the API token (--token / JF_SERVER_API_TOKEN)".to_owned(),
-        ),
+        NotifierError::InvalidToken => crate::Outcome::AuthFailed(format!(
+            "authentication failed: {url} rejected the token; give the right one with --token, JF_SERVER_API_TOKEN or FISHJAM_MANAGEMENT_TOKEN"
+        )),
         NotifierError::InvalidAddress { .. } => crate::Outcome::Usage(err.to_string()),
-        other => crate::Outcome::Failed(other.to_string()),
+        other => crate::Outcome::Failed(format!("{url}: {other}")),
     }
 }
 
@@ -227,13 +232,14 @@ pub(crate) fn notifier_failure(err: jellyfish_notifier::NotifierError) -> crate:
 /// and waits, bounded, for the server's reply), or until the notifier fails for good.
 pub(crate) async fn until_stopped(
     notifier: &actix::Addr<jellyfish_notifier::WsNotifier>,
+    url: &str,
     failed: tokio::sync::oneshot::Receiver<jellyfish_notifier::NotifierError>,
 ) -> crate::Outcome {
     let outcome = tokio::select! {
         () = stop_signal() => crate::Outcome::Ok,
         outcome = stdout_failed() => outcome,
         failed = failed => return match failed {
-            Ok(err) => notifier_failure(err),
+            Ok(err) => notifier_failure(err, url),
             Err(_) => crate::Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
         },
     };

@@ -1,10 +1,7 @@
 //! `jellyfish-notify tail`: print what a server sends.
 
 use actix::prelude::*;
-use jellyfish_notifier::{
-    ConnectionEvent, MetricsReport, Notification, NotifierError, SubscribeConnectionEvents,
-    SubscribeMetrics, SubscribeServerNotifications,
-};
+use jellyfish_notifier::{ConnectionEvent, MetricsReport, Notification, NotifierError};
 use tokio::sync::oneshot;
 
 use crate::output::{self, line};
@@ -30,6 +27,7 @@ pub(crate) struct Args {
 
 struct Printer {
     json: bool,
+    url: String,
     failed: Option<oneshot::Sender<NotifierError>>,
 }
 
@@ -54,34 +52,36 @@ impl Handler<MetricsReport> for Printer {
 impl Handler<ConnectionEvent> for Printer {
     type Result = ();
     fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
-        output::report_event(&event, &mut self.failed);
+        output::report_event(&event, &self.url, &mut self.failed);
     }
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
+    let url = match args.server.websocket_url() {
+        Ok(url) => url,
+        Err(outcome) => return outcome,
+    };
     let builder = match args.server.notifier() {
         Ok(builder) => builder,
         Err(outcome) => return outcome,
     };
-    let notifier = match builder.try_start() {
-        Ok(notifier) => notifier,
-        Err(err) => return output::notifier_failure(err),
-    };
     let (failed_tx, failed_rx) = oneshot::channel();
     let printer = Printer {
         json: args.json,
+        url: url.clone(),
         failed: Some(failed_tx),
     }
     .start();
-    // The notifier runs on this thread, so these sends only fail if it already stopped.
-    let _events = notifier
-        .send(SubscribeConnectionEvents(printer.clone().recipient()))
-        .await;
-    let _notifications = notifier
-        .send(SubscribeServerNotifications(printer.clone().recipient()))
-        .await;
+    // Subscribed before the start, so that not even the first attempt goes unreported.
+    let mut builder = builder
+        .subscribe_connection_events(printer.clone().recipient())
+        .subscribe_notifications(printer.clone().recipient());
     if args.metrics {
-        let _metrics = notifier.send(SubscribeMetrics(printer.recipient())).await;
+        builder = builder.subscribe_metrics(printer.recipient());
     }
-    output::until_stopped(&notifier, failed_rx).await
+    let notifier = match builder.try_start() {
+        Ok(notifier) => notifier,
+        Err(err) => return output::notifier_failure(err, &url),
+    };
+    output::until_stopped(&notifier, &url, failed_rx).await
 }

@@ -101,7 +101,14 @@ async fn tail_with_a_wrong_token_exits_3_at_once_naming_the_token() {
     let output = run(command).await;
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("API token"), "{stderr}");
+    let url = format!("ws://{}/socket/server/websocket", emulator.server_address());
+    assert_eq!(
+        stderr.lines().collect::<Vec<_>>(),
+        [format!(
+            "error: authentication failed: {url} rejected the token; give the right one with --token, JF_SERVER_API_TOKEN or FISHJAM_MANAGEMENT_TOKEN"
+        )],
+        "said once, naming the URL"
+    );
     assert!(
         !stderr.contains("wrong-token"),
         "the token itself is never printed: {stderr}"
@@ -944,4 +951,110 @@ async fn forward_into_a_target_that_never_answers_stays_within_its_memory_bound(
         "queued notifications were lost: {last}"
     );
     drop(silent);
+}
+
+/// The first `n` lines a command writes to stderr, then it is stopped.
+async fn first_stderr_lines(mut command: Command, n: usize) -> Vec<String> {
+    command.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = Running(command.spawn().unwrap());
+    let stderr = child.0.stderr.take().unwrap();
+    actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stderr)
+            .lines()
+            .take(n)
+            .map(Result::unwrap)
+            .collect()
+    })
+    .await
+    .unwrap()
+}
+
+#[actix_web::test]
+async fn a_refused_connection_is_said_once_per_attempt_naming_the_url() {
+    let port = free_port(); // nothing listens there
+    let mut command = cli();
+    command.args(["tail", "--server", &format!("127.0.0.1:{port}")]);
+    let lines = first_stderr_lines(command, 3).await;
+    let url = format!("ws://127.0.0.1:{port}/socket/server/websocket");
+    for (attempt, line) in (1..).zip(&lines) {
+        assert!(
+            line.starts_with(&format!("cannot reach {url}: connection refused"))
+                && line.contains(&format!("(attempt {attempt})")),
+            "one line per attempt, naming the URL and what to do: {lines:#?}"
+        );
+    }
+}
+
+#[actix_web::test]
+async fn a_server_without_a_port_gets_one_warning_naming_the_url_it_picked() {
+    let mut command = cli();
+    command.args(["tail", "--server", "localhost"]);
+    let lines = first_stderr_lines(command, 2).await;
+    assert_eq!(
+        lines[0],
+        "warning: --server localhost has no port, so ws://localhost/socket/server/websocket (port 80) it is; a local Jellyfish listens on localhost:5002"
+    );
+    assert!(
+        lines[1].contains("ws://localhost/socket/server/websocket"),
+        "the next line names the URL too: {lines:#?}"
+    );
+}
+
+#[actix_web::test]
+async fn emulate_takes_a_host_name_and_sends_its_lifecycle_to_a_webhook_url() {
+    let sink = WebhookSink::start().await;
+    let mut command = cli();
+    command
+        .args(["emulate", "--host", "localhost", "--port", "0"])
+        .args([
+            "--scenario",
+            "lifecycle",
+            "--rooms",
+            "1",
+            "--peers",
+            "1",
+            "--rate",
+            "200",
+        ])
+        .args(["--webhook-url", &sink.url])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Running(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let first = actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
+    let deleted = |sink: &WebhookSink| {
+        sink.all().iter().any(|post| {
+            receive_binary(&post.body)
+                .unwrap()
+                .iter()
+                .any(|n| n.kind() == "room_deleted")
+        })
+    };
+    for _ in 0..400 {
+        if deleted(&sink) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let kinds: Vec<&str> = sink
+        .all()
+        .iter()
+        .flat_map(|post| receive_binary(&post.body).unwrap())
+        .map(|n| n.kind())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"room_created"), "{kinds:?}");
+    assert_eq!(kinds.last(), Some(&"room_deleted"), "{kinds:?}");
+    for kind in [
+        "peer_added",
+        "peer_connected",
+        "track_added",
+        "peer_disconnected",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
 }
