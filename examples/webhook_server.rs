@@ -1,6 +1,7 @@
-//! The seed's webhook example (Phoenix / Flask) in Rust: an actix-web route that extracts webhook
-//! notifications and hands them to the same actor type that receives them from the WebSocket
-//! notifier, with `do_send`.
+//! The Jellyfish documentation's webhook example (a Phoenix or Flask route) in Rust: an actix-web
+//! route that extracts webhook notifications and hands them to the same actor type that receives
+//! them from the WebSocket notifier, with `do_send`. Without arguments it runs a whole room
+//! lifecycle against a built-in emulator and ends once the handler has seen the room deleted.
 //!
 //! ```sh
 //! cargo run --example webhook_server                       # with a built-in emulator
@@ -11,8 +12,10 @@ use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use jellyfish_notifier::{Notification, RoomApi, RoomConfig, Webhook};
 
-/// Handles notifications, whichever path they came by.
-struct Handlers;
+/// Handles notifications, whichever path they came by; says when it has seen a room deleted.
+struct Handlers {
+    room_deleted: Option<tokio::sync::oneshot::Sender<()>>,
+}
 
 impl Actor for Handlers {
     type Context = Context<Self>;
@@ -23,6 +26,11 @@ impl Handler<Notification> for Handlers {
 
     fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
         println!("Received a notification: {notification:?}");
+        if let Notification::RoomDeleted(_) = notification
+            && let Some(done) = self.room_deleted.take()
+        {
+            let _ = done.send(());
+        }
     }
 }
 
@@ -56,7 +64,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let handlers = web::Data::new(Handlers.start());
+    let (room_deleted, deleted) = tokio::sync::oneshot::channel();
+    let handlers = web::Data::new(
+        Handlers {
+            room_deleted: Some(room_deleted),
+        }
+        .start(),
+    );
     let server = HttpServer::new(move || {
         App::new()
             .app_data(handlers.clone())
@@ -88,10 +102,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             emulator.connect_peer(&created.room.id, &peer.peer.id)?;
             emulator.disconnect_peer(&created.room.id, &peer.peer.id)?;
             room_api.delete_room(&created.room.id).await?;
-            let all_sent = |e: &jellyfish_emulator::Emulator| e.webhook_deliveries().len() == 5;
-            emulator
-                .wait_until(std::time::Duration::from_secs(5), all_sent)
-                .await;
+            // Done when the handler has the last notification, not when the server sent it.
+            tokio::time::timeout(std::time::Duration::from_secs(10), deleted)
+                .await
+                .map_err(|_| "the handler did not get room_deleted within 10 s")??;
         }
         None => {
             tokio::signal::ctrl_c().await?;
