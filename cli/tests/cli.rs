@@ -245,12 +245,7 @@ async fn emulate_prints_its_address_and_serves_the_protocol() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = Running(command.spawn().unwrap());
-    let stdout = child.0.stdout.take().unwrap();
-    let first = actix_web::rt::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().next().unwrap().unwrap()
-    })
-    .await
-    .unwrap();
+    let first = first_stdout_line(&mut child.0).await;
     let url = first.rsplit(' ').next().unwrap().to_owned();
     assert!(
         first.starts_with("Jellyfish emulator (server 0.5.0) listening on http://127.0.0.1:"),
@@ -309,6 +304,17 @@ async fn until_subscribed(emulator: &Emulator) {
             .await,
         "a client subscribed"
     );
+}
+
+/// The first line a child writes to stdout (the emulator's "listening on …"), read off the actix
+/// thread.
+async fn first_stdout_line(child: &mut Child) -> String {
+    let stdout = child.stdout.take().expect("stdout is piped");
+    actix_web::rt::task::spawn_blocking(move || {
+        BufReader::new(stdout).lines().next().unwrap().unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 /// A port that was free a moment ago.
@@ -445,12 +451,7 @@ async fn a_cloud_lifecycle_round_emits_every_cloud_kind_and_tail_shows_them() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut emulator = Running(emulate.spawn().unwrap());
-    let stdout = emulator.0.stdout.take().unwrap();
-    let first = actix_web::rt::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().next().unwrap().unwrap()
-    })
-    .await
-    .unwrap();
+    let first = first_stdout_line(&mut emulator.0).await;
     assert!(first.contains("(server cloud)"), "{first}");
     let url = first.rsplit(' ').next().unwrap().to_owned();
 
@@ -643,12 +644,7 @@ async fn sigterm_to_emulate_sends_going_away_to_its_clients() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = command.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let first = actix_web::rt::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().next().unwrap().unwrap()
-    })
-    .await
-    .unwrap();
+    let first = first_stdout_line(&mut child).await;
     let addr = first.rsplit("//").next().unwrap().to_owned();
     let mut socket =
         common::raw_ws::handshake(&addr, "development", &[EventType::ServerNotification]).await;
@@ -1020,12 +1016,7 @@ async fn emulate_takes_a_host_name_and_sends_its_lifecycle_to_a_webhook_url() {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     let mut child = Running(command.spawn().unwrap());
-    let stdout = child.0.stdout.take().unwrap();
-    let first = actix_web::rt::task::spawn_blocking(move || {
-        BufReader::new(stdout).lines().next().unwrap().unwrap()
-    })
-    .await
-    .unwrap();
+    let first = first_stdout_line(&mut child.0).await;
     assert!(first.contains("listening on http://127.0.0.1:"), "{first}");
     let deleted = |sink: &WebhookSink| {
         sink.all().iter().any(|post| {
