@@ -9,6 +9,7 @@ mod notification;
 mod notifier;
 mod room_api;
 mod rooms;
+mod rooms_view;
 mod signature;
 #[cfg(feature = "rustls")]
 mod tls;
@@ -58,6 +59,10 @@ pub use rooms::{
     ErrorResponse, Peer, PeerDetails, PeerOptions, PeerStatus, Room, RoomConfig, RoomType,
     SubscribeMode, Subscriptions, TrackForwardingInfo, TrackInfo, VapiOptions, VideoCodec,
     WebRtcOptions,
+};
+pub use rooms_view::{
+    GetRoom, GetRooms, GetViewStats, Resync, RoomChange, RoomsModel, RoomsView, RoomsViewBuilder,
+    RoomsViewStats, SubscribeRoomChanges, SyncReason, SyncReport, SyncScope, WaitSynced,
 };
 pub use signature::{SIGNATURE_HEADER, sign_webhook, verify_webhook_signature};
 pub use webhook::{Webhook, WebhookConfig, WebhookError};
