@@ -123,6 +123,9 @@ pub struct RoomsViewStats {
     pub webhook_duplicates: u64,
     /// Gaps seen: reconnects after a loss, and stream lags.
     pub gaps: u64,
+    /// Whether a fetch runs, waits to be retried, or is asked for: `false` once the view has
+    /// learned everything it knows it is missing.
+    pub fetching: bool,
     /// Rooms in the view.
     pub rooms: usize,
     /// Current subscribers.
@@ -695,6 +698,10 @@ impl Handler<GetViewStats> for RoomsView {
     fn handle(&mut self, _: GetViewStats, _: &mut Context<Self>) -> Self::Result {
         self.subscribers.retain(|s| s.connected());
         MessageResult(RoomsViewStats {
+            fetching: self.fetch.is_some()
+                || self.retry_pending
+                || self.queue.all.is_some()
+                || !self.queue.rooms.is_empty(),
             rooms: self.model.len(),
             subscribers: self.subscribers.len(),
             ..self.stats.clone()

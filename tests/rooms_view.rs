@@ -1,0 +1,339 @@
+//! The rooms view against the emulator: live changes, gaps, the snapshot race, webhooks only, and
+//! Fishjam Cloud's shapes. Every check compares with the server's own `GET /room` JSON.
+
+mod common;
+#[path = "common/rooms.rs"]
+mod rooms;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix::prelude::*;
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_notifier::*;
+use rooms::{Follower, converged, model_json, server_rooms};
+use serde_json::json;
+use tokio::sync::{Mutex, mpsc};
+
+const LIMIT: Duration = Duration::from_secs(10);
+
+async fn emulator(version: ServerVersion) -> Emulator {
+    Emulator::builder()
+        .server_version(version)
+        .start()
+        .await
+        .expect("emulator")
+}
+
+fn notifier(emulator: &Emulator) -> Addr<WsNotifier> {
+    WsNotifier::builder(emulator.server_address(), emulator.token().expose())
+        .reconnect(Backoff::default().base(Duration::from_millis(20)).cap(Duration::from_millis(200)))
+        .start()
+}
+
+fn api(address: &str, emulator: &Emulator) -> RoomApi {
+    RoomApi::new(address, emulator.token().expose()).expect("room api")
+}
+
+fn quick() -> Backoff {
+    Backoff::default()
+        .base(Duration::from_millis(20))
+        .cap(Duration::from_millis(200))
+}
+
+fn peer(emulator: &Emulator, room: &str) -> String {
+    emulator.add_peer(room).expect("peer").peer.id.to_string()
+}
+
+#[actix::test]
+async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_state() {
+    let emulator = emulator(ServerVersion::V0_5).await;
+    let room = emulator.create_room(&json!({"maxPeers": 4})).unwrap().id.to_string();
+    let before = peer(&emulator, &room);
+    emulator.connect_peer(&room, &before).unwrap();
+
+    let (follower, mut followed) = Follower::start();
+    let view = RoomsView::builder(api(&emulator.server_address(), &emulator))
+        .notifier(notifier(&emulator))
+        .subscribe(follower.recipient())
+        .start();
+    tokio::time::timeout(LIMIT, view.send(WaitSynced)).await.unwrap().unwrap();
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    let first = view.send(GetViewStats).await.unwrap();
+
+    // Live: a new room (whose configuration only REST knows), peers, tracks, metadata.
+    let other = emulator
+        .create_room(&json!({"roomId": "live-room", "videoCodec": "h264", "maxPeers": 2}))
+        .unwrap();
+    let joined = peer(&emulator, &room);
+    emulator.connect_peer(&room, &joined).unwrap();
+    emulator.update_peer_metadata(&room, &joined, json!({"name": "Zoë", "z": [1, 2]})).unwrap();
+    let owner = TrackOwner::Peer(joined.clone());
+    let track = emulator.add_track(&room, &owner, TrackType::Video, json!({"source": "camera"})).unwrap();
+    emulator.update_track_metadata(&room, &owner, &track, json!({"source": "screen"})).unwrap();
+    emulator.disconnect_peer(&room, &before).unwrap();
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    let live = view.send(GetRoom("live-room".into())).await.unwrap().expect("the new room");
+    assert_eq!(live.config, other.config, "the configuration came from REST");
+
+    // Nothing was synthesized for changes the view saw live.
+    let stats = view.send(GetViewStats).await.unwrap();
+    assert_eq!(stats.synthesized, first.synthesized);
+    assert_eq!(stats.gaps, 0);
+    assert_eq!(stats.live, 7, "{stats:?}");
+
+    // A subscriber that comes late starts from the whole state.
+    let (late, late_followed) = Follower::start();
+    view.send(SubscribeRoomChanges(late.recipient())).await.unwrap();
+    let server = server_rooms(&emulator).await;
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    while late_followed.json() != server {
+        assert!(tokio::time::Instant::now() < deadline, "the late subscriber never caught up");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Changes made while no connection is up come back as synthesized notifications, then the rooms.
+#[actix::test]
+async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resynced() {
+    let emulator = emulator(ServerVersion::V0_5).await;
+    let room = emulator.create_room(&json!({})).unwrap().id.to_string();
+    let leaves = peer(&emulator, &room);
+    emulator.connect_peer(&room, &leaves).unwrap();
+    let owner = TrackOwner::Peer(leaves.clone());
+    emulator.add_track(&room, &owner, TrackType::Audio, json!(null)).unwrap();
+    let doomed = emulator.create_room(&json!({})).unwrap().id.to_string();
+
+    let (follower, mut followed) = Follower::start();
+    let view = RoomsView::builder(api(&emulator.server_address(), &emulator))
+        .notifier(notifier(&emulator))
+        .backoff(quick())
+        .subscribe(follower.recipient())
+        .start();
+    converged(&view, &emulator, LIMIT).await;
+    while followed.changes.try_recv().is_ok() {}
+
+    // Down for 300 ms; meanwhile a peer leaves, one arrives, a room goes, one comes.
+    let changes = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(emulator.socket_counts().open, 0, "the server is down");
+        emulator.delete_peer(&room, &leaves).unwrap();
+        let arrives = peer(&emulator, &room);
+        emulator.connect_peer(&room, &arrives).unwrap();
+        emulator.delete_room(&doomed).unwrap();
+        emulator.create_room(&json!({"roomId": "born-in-the-gap"})).unwrap();
+        arrives
+    };
+    let (restarted, arrives) = tokio::join!(emulator.restart(Duration::from_millis(300)), changes);
+    restarted.unwrap();
+
+    let mut synthesized = Vec::new();
+    let report = followed
+        .next_where("a resync after the gap", |change| match change {
+            RoomChange::Synthesized(n) => {
+                let who = n.view();
+                synthesized.push(format!("{} {}", n.kind(), match who {
+                    NotificationRef::PeerDeleted(p) => p.peer_id.to_string(),
+                    NotificationRef::PeerAdded(p) => p.peer_id.to_string(),
+                    NotificationRef::PeerConnected(p) => p.peer_id.to_string(),
+                    NotificationRef::TrackRemoved(t) => t.track.id.to_string(),
+                    _ => n.room_id().map(ToString::to_string).unwrap_or_default(),
+                }));
+                None
+            }
+            RoomChange::Synced(report) if matches!(report.reason, SyncReason::Gap(_)) => Some(report),
+            _ => None,
+        })
+        .await;
+    assert_eq!(report.scope, SyncScope::All);
+    let track = emulator_track_gone(&synthesized);
+    let mut expected = vec![
+        "room_created born-in-the-gap".to_string(),
+        track.clone(),
+        format!("peer_deleted {leaves}"),
+        format!("peer_added {arrives}"),
+        format!("peer_connected {arrives}"),
+        format!("room_deleted {doomed}"),
+    ];
+    let position = |line: &String| synthesized.iter().position(|l| l == line);
+    // In the order the server would have sent them: a leaving peer's tracks first.
+    assert!(position(&track) < position(&expected[2]), "{synthesized:?}");
+    assert!(position(&expected[3]) < position(&expected[4]), "{synthesized:?}");
+    let mut got = synthesized.clone();
+    got.sort();
+    expected.sort();
+    assert_eq!(got, expected);
+    assert_eq!(report.synthesized, 6);
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    assert_eq!(view.send(GetViewStats).await.unwrap().gaps, 1);
+}
+
+/// The synthesized `track_removed` line (its id is the emulator's).
+fn emulator_track_gone(synthesized: &[String]) -> String {
+    synthesized
+        .iter()
+        .find(|line| line.starts_with("track_removed "))
+        .cloned()
+        .expect("the leaving peer's track is removed")
+}
+
+/// A REST proxy in front of the emulator that can hold a `GET /room` twice: once after the request
+/// arrived (before the server takes its snapshot) and once after the snapshot (before the answer
+/// leaves), telling the test at each stop and waiting for its word to go on.
+struct HeldProxy {
+    url: String,
+    stops: mpsc::UnboundedReceiver<&'static str>,
+    go: mpsc::UnboundedSender<()>,
+    armed: Arc<AtomicBool>,
+}
+
+struct ProxyState {
+    upstream: String,
+    armed: Arc<AtomicBool>,
+    stops: mpsc::UnboundedSender<&'static str>,
+    go: Mutex<mpsc::UnboundedReceiver<()>>,
+}
+
+async fn forward(request: HttpRequest, body: web::Bytes, state: web::Data<ProxyState>) -> HttpResponse {
+    let held = state.armed.load(Ordering::SeqCst)
+        && request.method() == actix_web::http::Method::GET
+        && request.path() == "/room";
+    let mut go = if held { Some(state.go.lock().await) } else { None };
+    if let Some(go) = &mut go {
+        state.stops.send("request").unwrap();
+        go.recv().await;
+    }
+    let mut upstream = awc::Client::default()
+        .request(request.method().clone(), format!("{}{}", state.upstream, request.uri()));
+    if let Some(auth) = request.headers().get("authorization") {
+        upstream = upstream.insert_header(("authorization", auth.clone()));
+    }
+    let mut answer = upstream
+        .insert_header(("content-type", "application/json"))
+        .send_body(body)
+        .await
+        .expect("the emulator answers");
+    let bytes = answer.body().limit(64 << 20).await.expect("a body");
+    if let Some(go) = &mut go {
+        state.stops.send("snapshot").unwrap();
+        go.recv().await;
+    }
+    HttpResponse::build(answer.status())
+        .content_type("application/json")
+        .body(bytes)
+}
+
+impl HeldProxy {
+    fn start(emulator: &Emulator) -> Self {
+        let (stops_tx, stops) = mpsc::unbounded_channel();
+        let (go, go_rx) = mpsc::unbounded_channel();
+        let armed = Arc::new(AtomicBool::new(false));
+        let state = web::Data::new(ProxyState {
+            upstream: emulator.http_url(),
+            armed: Arc::clone(&armed),
+            stops: stops_tx,
+            go: Mutex::new(go_rx),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .default_service(web::to(forward))
+        })
+        .workers(1)
+        .bind(("127.0.0.1", 0))
+        .expect("bind");
+        let addr = server.addrs()[0];
+        actix::spawn(server.run());
+        Self {
+            url: format!("http://{addr}"),
+            stops,
+            go,
+            armed,
+        }
+    }
+
+    async fn stop(&mut self, expected: &str) {
+        let stop = tokio::time::timeout(LIMIT, self.stops.recv()).await.unwrap().unwrap();
+        assert_eq!(stop, expected);
+    }
+}
+
+/// Live notifications received, up to `n`.
+async fn live(followed: &mut rooms::Followed, n: usize) -> Vec<Notification> {
+    let mut got = Vec::new();
+    while got.len() < n {
+        got.push(
+            followed
+                .next_where("a live notification", |change| match change {
+                    RoomChange::Notification(n) => Some(n),
+                    _ => None,
+                })
+                .await,
+        );
+    }
+    got
+}
+
+/// The snapshot race: notifications that land after the snapshot request went out (some before
+/// the server took the snapshot, some after it, before the answer arrived) are neither lost nor
+/// applied out of order, and nothing is synthesized for them.
+#[actix::test]
+async fn notifications_landing_during_the_snapshot_are_neither_lost_nor_reordered() {
+    let emulator = emulator(ServerVersion::V0_5).await;
+    let room = emulator.create_room(&json!({})).unwrap().id.to_string();
+    let first = peer(&emulator, &room);
+    let mut proxy = HeldProxy::start(&emulator);
+    let (follower, mut followed) = Follower::start();
+    let view = RoomsView::builder(api(&proxy.url, &emulator))
+        .notifier(notifier(&emulator))
+        .subscribe(follower.recipient())
+        .start();
+    converged(&view, &emulator, LIMIT).await;
+    while followed.changes.try_recv().is_ok() {}
+
+    // A gap: the resync's `GET /room` is held at both stops.
+    proxy.armed.store(true, Ordering::SeqCst);
+    emulator.drop_connections();
+    proxy.stop("request").await;
+    // Before the snapshot: it will include these, and the view gets them live too.
+    emulator.connect_peer(&room, &first).unwrap();
+    emulator.update_peer_metadata(&room, &first, json!({"v": 1})).unwrap();
+    let owner = TrackOwner::Peer(first.clone());
+    let t1 = emulator.add_track(&room, &owner, TrackType::Audio, json!({"t": 1})).unwrap();
+    live(&mut followed, 3).await;
+    proxy.go.send(()).unwrap();
+    proxy.stop("snapshot").await;
+    // After the snapshot, before its answer: the snapshot lacks these.
+    emulator.update_peer_metadata(&room, &first, json!({"v": 2})).unwrap();
+    let t2 = emulator.add_track(&room, &owner, TrackType::Video, json!({"t": 2})).unwrap();
+    emulator.remove_track(&room, &owner, &t1).unwrap();
+    emulator.update_track_metadata(&room, &owner, &t2, json!({"t": 3})).unwrap();
+    let second = peer(&emulator, &room);
+    emulator.connect_peer(&room, &second).unwrap();
+    let late = live(&mut followed, 6).await;
+    assert_eq!(late.last().map(Notification::kind), Some("peer_connected"));
+    proxy.armed.store(false, Ordering::SeqCst);
+    proxy.go.send(()).unwrap();
+
+    let report = followed
+        .next_where("the resync's report", |change| match change {
+            RoomChange::Synced(report) => Some(report),
+            RoomChange::Synthesized(n) => panic!("synthesized {n:?}: the view saw everything live"),
+            _ => None,
+        })
+        .await;
+    assert_eq!(report.replayed, 9, "every notification since the request was applied again");
+    assert_eq!(report.synthesized, 0);
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    let state = view.send(GetRoom(room.as_str().into())).await.unwrap().unwrap();
+    let peer = state.peers.iter().find(|p| *p.id == *first).unwrap();
+    assert_eq!(peer.metadata.as_str(), r#"{"v":2}"#, "the later metadata won");
+    assert_eq!(peer.tracks.len(), 1);
+    assert_eq!((peer.tracks[0].id.as_str(), peer.tracks[0].metadata.as_str()), (t2.as_str(), r#"{"t":3}"#));
+}
