@@ -13,7 +13,7 @@ use actix::prelude::*;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
 use jellyfish_notifier::*;
-use rooms::{Follower, converged, model_json, server_rooms};
+use rooms::{Follower, converged, server_rooms};
 use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
 
@@ -29,7 +29,11 @@ async fn emulator(version: ServerVersion) -> Emulator {
 
 fn notifier(emulator: &Emulator) -> Addr<WsNotifier> {
     WsNotifier::builder(emulator.server_address(), emulator.token().expose())
-        .reconnect(Backoff::default().base(Duration::from_millis(20)).cap(Duration::from_millis(200)))
+        .reconnect(
+            Backoff::default()
+                .base(Duration::from_millis(20))
+                .cap(Duration::from_millis(200)),
+        )
         .start()
 }
 
@@ -50,16 +54,23 @@ fn peer(emulator: &Emulator, room: &str) -> String {
 #[actix::test]
 async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_state() {
     let emulator = emulator(ServerVersion::V0_5).await;
-    let room = emulator.create_room(&json!({"maxPeers": 4})).unwrap().id.to_string();
+    let room = emulator
+        .create_room(&json!({"maxPeers": 4}))
+        .unwrap()
+        .id
+        .to_string();
     let before = peer(&emulator, &room);
     emulator.connect_peer(&room, &before).unwrap();
 
-    let (follower, mut followed) = Follower::start();
+    let (follower, followed) = Follower::start();
     let view = RoomsView::builder(api(&emulator.server_address(), &emulator))
         .notifier(notifier(&emulator))
         .subscribe(follower.recipient())
         .start();
-    tokio::time::timeout(LIMIT, view.send(WaitSynced)).await.unwrap().unwrap();
+    tokio::time::timeout(LIMIT, view.send(WaitSynced))
+        .await
+        .unwrap()
+        .unwrap();
     converged(&view, &emulator, LIMIT).await;
     assert_eq!(followed.json(), server_rooms(&emulator).await);
     let first = view.send(GetViewStats).await.unwrap();
@@ -70,15 +81,28 @@ async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_stat
         .unwrap();
     let joined = peer(&emulator, &room);
     emulator.connect_peer(&room, &joined).unwrap();
-    emulator.update_peer_metadata(&room, &joined, json!({"name": "Zoë", "z": [1, 2]})).unwrap();
+    emulator
+        .update_peer_metadata(&room, &joined, json!({"name": "Zoë", "z": [1, 2]}))
+        .unwrap();
     let owner = TrackOwner::Peer(joined.clone());
-    let track = emulator.add_track(&room, &owner, TrackType::Video, json!({"source": "camera"})).unwrap();
-    emulator.update_track_metadata(&room, &owner, &track, json!({"source": "screen"})).unwrap();
+    let track = emulator
+        .add_track(&room, &owner, TrackType::Video, json!({"source": "camera"}))
+        .unwrap();
+    emulator
+        .update_track_metadata(&room, &owner, &track, json!({"source": "screen"}))
+        .unwrap();
     emulator.disconnect_peer(&room, &before).unwrap();
     converged(&view, &emulator, LIMIT).await;
     assert_eq!(followed.json(), server_rooms(&emulator).await);
-    let live = view.send(GetRoom("live-room".into())).await.unwrap().expect("the new room");
-    assert_eq!(live.config, other.config, "the configuration came from REST");
+    let live = view
+        .send(GetRoom("live-room".into()))
+        .await
+        .unwrap()
+        .expect("the new room");
+    assert_eq!(
+        live.config, other.config,
+        "the configuration came from REST"
+    );
 
     // Nothing was synthesized for changes the view saw live.
     let stats = view.send(GetViewStats).await.unwrap();
@@ -88,11 +112,16 @@ async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_stat
 
     // A subscriber that comes late starts from the whole state.
     let (late, late_followed) = Follower::start();
-    view.send(SubscribeRoomChanges(late.recipient())).await.unwrap();
+    view.send(SubscribeRoomChanges(late.recipient()))
+        .await
+        .unwrap();
     let server = server_rooms(&emulator).await;
     let deadline = tokio::time::Instant::now() + LIMIT;
     while late_followed.json() != server {
-        assert!(tokio::time::Instant::now() < deadline, "the late subscriber never caught up");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the late subscriber never caught up"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
@@ -105,7 +134,9 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
     let leaves = peer(&emulator, &room);
     emulator.connect_peer(&room, &leaves).unwrap();
     let owner = TrackOwner::Peer(leaves.clone());
-    emulator.add_track(&room, &owner, TrackType::Audio, json!(null)).unwrap();
+    emulator
+        .add_track(&room, &owner, TrackType::Audio, json!(null))
+        .unwrap();
     let doomed = emulator.create_room(&json!({})).unwrap().id.to_string();
 
     let (follower, mut followed) = Follower::start();
@@ -125,7 +156,9 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
         let arrives = peer(&emulator, &room);
         emulator.connect_peer(&room, &arrives).unwrap();
         emulator.delete_room(&doomed).unwrap();
-        emulator.create_room(&json!({"roomId": "born-in-the-gap"})).unwrap();
+        emulator
+            .create_room(&json!({"roomId": "born-in-the-gap"}))
+            .unwrap();
         arrives
     };
     let (restarted, arrives) = tokio::join!(emulator.restart(Duration::from_millis(300)), changes);
@@ -136,16 +169,22 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
         .next_where("a resync after the gap", |change| match change {
             RoomChange::Synthesized(n) => {
                 let who = n.view();
-                synthesized.push(format!("{} {}", n.kind(), match who {
-                    NotificationRef::PeerDeleted(p) => p.peer_id.to_string(),
-                    NotificationRef::PeerAdded(p) => p.peer_id.to_string(),
-                    NotificationRef::PeerConnected(p) => p.peer_id.to_string(),
-                    NotificationRef::TrackRemoved(t) => t.track.id.to_string(),
-                    _ => n.room_id().map(ToString::to_string).unwrap_or_default(),
-                }));
+                synthesized.push(format!(
+                    "{} {}",
+                    n.kind(),
+                    match who {
+                        NotificationRef::PeerDeleted(p) => p.peer_id.to_string(),
+                        NotificationRef::PeerAdded(p) => p.peer_id.to_string(),
+                        NotificationRef::PeerConnected(p) => p.peer_id.to_string(),
+                        NotificationRef::TrackRemoved(t) => t.track.id.to_string(),
+                        _ => n.room_id().map(ToString::to_string).unwrap_or_default(),
+                    }
+                ));
                 None
             }
-            RoomChange::Synced(report) if matches!(report.reason, SyncReason::Gap(_)) => Some(report),
+            RoomChange::Synced(report) if matches!(report.reason, SyncReason::Gap(_)) => {
+                Some(report)
+            }
             _ => None,
         })
         .await;
@@ -162,7 +201,10 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
     let position = |line: &String| synthesized.iter().position(|l| l == line);
     // In the order the server would have sent them: a leaving peer's tracks first.
     assert!(position(&track) < position(&expected[2]), "{synthesized:?}");
-    assert!(position(&expected[3]) < position(&expected[4]), "{synthesized:?}");
+    assert!(
+        position(&expected[3]) < position(&expected[4]),
+        "{synthesized:?}"
+    );
     let mut got = synthesized.clone();
     got.sort();
     expected.sort();
@@ -199,17 +241,27 @@ struct ProxyState {
     go: Mutex<mpsc::UnboundedReceiver<()>>,
 }
 
-async fn forward(request: HttpRequest, body: web::Bytes, state: web::Data<ProxyState>) -> HttpResponse {
+async fn forward(
+    request: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<ProxyState>,
+) -> HttpResponse {
     let held = state.armed.load(Ordering::SeqCst)
         && request.method() == actix_web::http::Method::GET
         && request.path() == "/room";
-    let mut go = if held { Some(state.go.lock().await) } else { None };
+    let mut go = if held {
+        Some(state.go.lock().await)
+    } else {
+        None
+    };
     if let Some(go) = &mut go {
         state.stops.send("request").unwrap();
         go.recv().await;
     }
-    let mut upstream = awc::Client::default()
-        .request(request.method().clone(), format!("{}{}", state.upstream, request.uri()));
+    let mut upstream = awc::Client::default().request(
+        request.method().clone(),
+        format!("{}{}", state.upstream, request.uri()),
+    );
     if let Some(auth) = request.headers().get("authorization") {
         upstream = upstream.insert_header(("authorization", auth.clone()));
     }
@@ -258,7 +310,10 @@ impl HeldProxy {
     }
 
     async fn stop(&mut self, expected: &str) {
-        let stop = tokio::time::timeout(LIMIT, self.stops.recv()).await.unwrap().unwrap();
+        let stop = tokio::time::timeout(LIMIT, self.stops.recv())
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(stop, expected);
     }
 }
@@ -302,17 +357,27 @@ async fn notifications_landing_during_the_snapshot_are_neither_lost_nor_reordere
     proxy.stop("request").await;
     // Before the snapshot: it will include these, and the view gets them live too.
     emulator.connect_peer(&room, &first).unwrap();
-    emulator.update_peer_metadata(&room, &first, json!({"v": 1})).unwrap();
+    emulator
+        .update_peer_metadata(&room, &first, json!({"v": 1}))
+        .unwrap();
     let owner = TrackOwner::Peer(first.clone());
-    let t1 = emulator.add_track(&room, &owner, TrackType::Audio, json!({"t": 1})).unwrap();
+    let t1 = emulator
+        .add_track(&room, &owner, TrackType::Audio, json!({"t": 1}))
+        .unwrap();
     live(&mut followed, 3).await;
     proxy.go.send(()).unwrap();
     proxy.stop("snapshot").await;
     // After the snapshot, before its answer: the snapshot lacks these.
-    emulator.update_peer_metadata(&room, &first, json!({"v": 2})).unwrap();
-    let t2 = emulator.add_track(&room, &owner, TrackType::Video, json!({"t": 2})).unwrap();
+    emulator
+        .update_peer_metadata(&room, &first, json!({"v": 2}))
+        .unwrap();
+    let t2 = emulator
+        .add_track(&room, &owner, TrackType::Video, json!({"t": 2}))
+        .unwrap();
     emulator.remove_track(&room, &owner, &t1).unwrap();
-    emulator.update_track_metadata(&room, &owner, &t2, json!({"t": 3})).unwrap();
+    emulator
+        .update_track_metadata(&room, &owner, &t2, json!({"t": 3}))
+        .unwrap();
     let second = peer(&emulator, &room);
     emulator.connect_peer(&room, &second).unwrap();
     let late = live(&mut followed, 6).await;
@@ -327,13 +392,213 @@ async fn notifications_landing_during_the_snapshot_are_neither_lost_nor_reordere
             _ => None,
         })
         .await;
-    assert_eq!(report.replayed, 9, "every notification since the request was applied again");
+    assert_eq!(
+        report.replayed, 9,
+        "every notification since the request was applied again"
+    );
     assert_eq!(report.synthesized, 0);
     converged(&view, &emulator, LIMIT).await;
     assert_eq!(followed.json(), server_rooms(&emulator).await);
-    let state = view.send(GetRoom(room.as_str().into())).await.unwrap().unwrap();
+    let state = view
+        .send(GetRoom(room.as_str().into()))
+        .await
+        .unwrap()
+        .unwrap();
     let peer = state.peers.iter().find(|p| *p.id == *first).unwrap();
-    assert_eq!(peer.metadata.as_str(), r#"{"v":2}"#, "the later metadata won");
+    assert_eq!(
+        peer.metadata.as_str(),
+        r#"{"v":2}"#,
+        "the later metadata won"
+    );
     assert_eq!(peer.tracks.len(), 1);
-    assert_eq!((peer.tracks[0].id.as_str(), peer.tracks[0].metadata.as_str()), (t2.as_str(), r#"{"t":3}"#));
+    assert_eq!(
+        (peer.tracks[0].id.as_str(), peer.tracks[0].metadata.as_str()),
+        (t2.as_str(), r#"{"t":3}"#)
+    );
+}
+
+/// Fishjam Cloud: typed peers with metadata and subscription settings that only REST shows (the
+/// view fetches the room when such a peer arrives), Cloud's room configuration, no components.
+#[actix::test]
+async fn a_cloud_view_matches_cloud_rest_shapes() {
+    let emulator = emulator(ServerVersion::Cloud).await;
+    let (follower, followed) = Follower::start();
+    let view = RoomsView::builder(api(&emulator.http_url(), &emulator))
+        .notifier(notifier(&emulator))
+        .subscribe(follower.recipient())
+        .start();
+    converged(&view, &emulator, LIMIT).await;
+    let room = emulator
+        .create_room(&json!({"roomType": "audio_only", "maxPeers": 3}))
+        .unwrap()
+        .id
+        .to_string();
+    let webrtc = emulator
+        .add_peer_with(
+            &room,
+            &PeerOptions::Webrtc(WebRtcOptions {
+                metadata: Some(Metadata::new(r#"{"name":"Zoë"}"#)),
+                subscribe_mode: Some(SubscribeMode::Manual),
+                ..WebRtcOptions::default()
+            }),
+        )
+        .unwrap();
+    emulator
+        .add_peer_with(&room, &PeerOptions::Agent(AgentOptions::default()))
+        .unwrap();
+    emulator.connect_peer(&room, &webrtc.peer.id).unwrap();
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    let state = view
+        .send(GetRoom(room.as_str().into()))
+        .await
+        .unwrap()
+        .unwrap();
+    let agent = state
+        .peers
+        .iter()
+        .find(|p| p.peer_type == PeerType::Agent)
+        .expect("the agent");
+    assert!(
+        agent.subscribe_mode.is_some(),
+        "Cloud's subscription settings came from REST"
+    );
+    assert_eq!(state.config.room_type, Some(RoomType::AudioOnly));
+}
+
+/// Webhooks only: live changes come through the extractor; a change no webhook reports (a room
+/// without a webhook URL) is found by the periodic resync, since a lost webhook is invisible.
+#[actix::test]
+async fn a_webhook_fed_view_finds_what_no_webhook_said_on_its_periodic_resync() {
+    let emulator = emulator(ServerVersion::V0_5).await;
+    let (follower, mut followed) = Follower::start();
+    let view = RoomsView::builder(api(&emulator.server_address(), &emulator))
+        .resync_every(Some(Duration::from_millis(300)))
+        .subscribe(follower.recipient())
+        .start();
+    let hook = view.clone();
+    let server = HttpServer::new(move || {
+        let view = hook.clone();
+        App::new().route(
+            "/webhook",
+            web::post().to(move |notifications: Webhook| {
+                for notification in notifications {
+                    view.do_send(notification);
+                }
+                async { HttpResponse::Ok().finish() }
+            }),
+        )
+    })
+    .workers(1)
+    .bind(("127.0.0.1", 0))
+    .unwrap();
+    let webhook_url = format!("http://{}/webhook", server.addrs()[0]);
+    actix::spawn(server.run());
+    tokio::time::timeout(LIMIT, view.send(WaitSynced))
+        .await
+        .unwrap()
+        .unwrap();
+
+    let hooked = emulator
+        .create_room(&json!({"webhookUrl": webhook_url}))
+        .unwrap()
+        .id
+        .to_string();
+    let joined = peer(&emulator, &hooked);
+    emulator.connect_peer(&hooked, &joined).unwrap();
+    let kinds: Vec<&str> = live(&mut followed, 3)
+        .await
+        .iter()
+        .map(Notification::kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        ["room_created", "peer_added", "peer_connected"],
+        "live, by webhook"
+    );
+
+    let silent = emulator.create_room(&json!({})).unwrap().id.to_string();
+    peer(&emulator, &silent);
+    let mut synthesized = Vec::new();
+    followed
+        .next_where("the periodic resync", |change| match change {
+            RoomChange::Synthesized(n) => {
+                synthesized.push(n);
+                None
+            }
+            RoomChange::Synced(report)
+                if report.reason == SyncReason::Periodic && !synthesized.is_empty() =>
+            {
+                Some(())
+            }
+            _ => None,
+        })
+        .await;
+    let kinds: Vec<(&str, Option<&RoomId>)> = synthesized
+        .iter()
+        .map(|n| (n.kind(), n.room_id()))
+        .collect();
+    let silent_id: RoomId = silent.as_str().into();
+    assert_eq!(
+        kinds,
+        [
+            ("room_created", Some(&silent_id)),
+            ("peer_added", Some(&silent_id))
+        ]
+    );
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+}
+
+/// With both feeds, webhook copies are skipped while the notifier is connected (they would arrive
+/// a second time, maybe out of order), and applied while it is not.
+#[actix::test]
+async fn with_both_feeds_webhooks_count_only_while_the_notifier_is_down() {
+    let emulator = emulator(ServerVersion::V0_5).await;
+    let room = emulator.create_room(&json!({})).unwrap().id.to_string();
+    let (follower, mut followed) = Follower::start();
+    let view = RoomsView::builder(api(&emulator.server_address(), &emulator))
+        .notifier(notifier(&emulator))
+        .subscribe(follower.recipient())
+        .start();
+    converged(&view, &emulator, LIMIT).await;
+    // A copy of something the notifier delivers: skipped.
+    view.send(Notification::from(PeerAdded::new(room.as_str(), "ghost")))
+        .await
+        .unwrap();
+    let stats = view.send(GetViewStats).await.unwrap();
+    assert_eq!(stats.webhook_duplicates, 1);
+    assert!(
+        view.send(GetRoom(room.as_str().into()))
+            .await
+            .unwrap()
+            .unwrap()
+            .peers
+            .is_empty()
+    );
+    while followed.changes.try_recv().is_ok() {}
+    // While the server is down, a webhook is the only news: applied at once.
+    let restart = emulator.restart(Duration::from_millis(400));
+    let news = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let joined = peer(&emulator, &room);
+        view.send(Notification::from(PeerAdded::new(
+            room.as_str(),
+            joined.as_str(),
+        )))
+        .await
+        .unwrap();
+        let got = live(&mut followed, 1).await;
+        assert_eq!(got[0].kind(), "peer_added");
+        assert_eq!(
+            emulator.socket_counts().open,
+            0,
+            "applied while the server was down"
+        );
+    };
+    let (restarted, ()) = tokio::join!(restart, news);
+    restarted.unwrap();
+    converged(&view, &emulator, LIMIT).await;
+    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    assert_eq!(view.send(GetViewStats).await.unwrap().webhook_duplicates, 1);
 }

@@ -296,11 +296,9 @@ impl RoomsViewBuilder {
 
     /// Starts the view in the current actix system.
     pub fn start(self) -> Addr<RoomsView> {
-        let resync_every = self.resync_every.unwrap_or_else(|| {
-            self.notifier
-                .is_none()
-                .then_some(Duration::from_secs(60))
-        });
+        let resync_every = self
+            .resync_every
+            .unwrap_or_else(|| self.notifier.is_none().then_some(Duration::from_secs(60)));
         RoomsView {
             api: self.api,
             notifier: self.notifier,
@@ -442,7 +440,12 @@ impl RoomsView {
         );
     }
 
-    fn fetched(&mut self, id: u64, answer: Result<Vec<Room>, RoomApiError>, ctx: &mut Context<Self>) {
+    fn fetched(
+        &mut self,
+        id: u64,
+        answer: Result<Vec<Room>, RoomApiError>,
+        ctx: &mut Context<Self>,
+    ) {
         // A fetch dropped by a gap (its buffer missed what the gap lost) is forgotten.
         let Some(fetch) = self.fetch.take_if(|fetch| fetch.id == id) else {
             return;
@@ -459,7 +462,9 @@ impl RoomsView {
                 );
                 match &fetch.scope {
                     SyncScope::All => {
-                        self.queue.all.get_or_insert((fetch.reason.clone(), fetch.asked));
+                        self.queue
+                            .all
+                            .get_or_insert((fetch.reason.clone(), fetch.asked));
                     }
                     SyncScope::Room(room) => self.want_room(room.clone()),
                 }
@@ -495,7 +500,12 @@ impl RoomsView {
             incomplete.extend(fresh.apply_notification(notification));
         }
         let ids: BTreeSet<RoomId> = match &fetch.scope {
-            SyncScope::All => self.model.room_ids().chain(fresh.room_ids()).cloned().collect(),
+            SyncScope::All => self
+                .model
+                .room_ids()
+                .chain(fresh.room_ids())
+                .cloned()
+                .collect(),
             SyncScope::Room(room) => BTreeSet::from([room.clone()]),
         };
         let mut synthesized = Vec::new();
@@ -598,7 +608,10 @@ impl StreamHandler<Result<Notification, Lagged>> for RoomsView {
         match item {
             Ok(notification) => self.live(notification, ctx),
             Err(lagged) => {
-                tracing::warn!(missed = lagged.missed, "rooms view: fell behind the notifier; resyncing");
+                tracing::warn!(
+                    missed = lagged.missed,
+                    "rooms view: fell behind the notifier; resyncing"
+                );
                 self.stats.gaps += 1;
                 self.refetch_all(SyncReason::Lagged(lagged.missed));
                 self.pump(ctx);

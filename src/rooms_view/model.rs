@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::RoomChange;
 use crate::notification::{
     ComponentId, Endpoint, Metadata, Notification, NotificationRef, PeerAdded, PeerConnected,
-    PeerDeleted, PeerDisconnected, PeerId, PeerMetadataUpdated, PeerType, RoomCreated,
-    RoomDeleted, RoomId, Track, TrackAdded, TrackMetadataUpdated, TrackRemoved,
+    PeerDeleted, PeerDisconnected, PeerId, PeerMetadataUpdated, PeerType, RoomCreated, RoomDeleted,
+    RoomId, Track, TrackAdded, TrackMetadataUpdated, TrackRemoved,
 };
 use crate::rooms::{Component, Peer, PeerStatus, Room, RoomConfig, TrackInfo};
 
@@ -62,7 +62,10 @@ impl RoomsModel {
     /// A model holding these rooms, as a `GET /room` answer gives them.
     pub fn from_rooms(rooms: impl IntoIterator<Item = Room>) -> Self {
         Self {
-            rooms: rooms.into_iter().map(|room| (room.id.clone(), room)).collect(),
+            rooms: rooms
+                .into_iter()
+                .map(|room| (room.id.clone(), room))
+                .collect(),
         }
     }
 
@@ -391,7 +394,10 @@ fn peer_diff(room_id: &RoomId, old: Option<&Peer>, new: &Peer, out: &mut Vec<Not
     if is_connected && !was_connected {
         out.push(PeerConnected::new(room_id.clone(), new.id.clone()).into_typed(new));
     }
-    if !same_metadata(&old.map_or_else(Metadata::null, |p| p.metadata.clone()), &new.metadata) {
+    if !same_metadata(
+        &old.map_or_else(Metadata::null, |p| p.metadata.clone()),
+        &new.metadata,
+    ) {
         out.push(
             PeerMetadataUpdated::new(room_id.clone(), new.id.clone(), new.metadata.clone())
                 .into_typed(new),
@@ -523,7 +529,10 @@ mod tests {
             model.apply(&RoomChange::Synthesized(notification.clone()));
         }
         let got = model.room("r").expect("the room");
-        assert!(got.components[0].tracks.is_empty(), "the component keeps no track");
+        assert!(
+            got.components[0].tracks.is_empty(),
+            "the component keeps no track"
+        );
         let ids = |room: &Room| {
             room.peers
                 .iter()
@@ -564,9 +573,24 @@ mod tests {
             PeerAdded::new("r", "p").into(),
             PeerConnected::new("r", "p").into(),
             PeerMetadataUpdated::new("r", "p", Metadata::new(r#"{"n":1}"#)).into(),
-            TrackAdded::new("r", Endpoint::Peer("p".into()), Track::new("t", crate::TrackType::Audio, "null")).into(),
-            TrackMetadataUpdated::new("r", Endpoint::Peer("p".into()), Track::new("t", crate::TrackType::Audio, "{}")).into(),
-            TrackRemoved::new("r", Endpoint::Peer("p".into()), Track::new("t", crate::TrackType::Audio, "{}")).into(),
+            TrackAdded::new(
+                "r",
+                Endpoint::Peer("p".into()),
+                Track::new("t", crate::TrackType::Audio, "null"),
+            )
+            .into(),
+            TrackMetadataUpdated::new(
+                "r",
+                Endpoint::Peer("p".into()),
+                Track::new("t", crate::TrackType::Audio, "{}"),
+            )
+            .into(),
+            TrackRemoved::new(
+                "r",
+                Endpoint::Peer("p".into()),
+                Track::new("t", crate::TrackType::Audio, "{}"),
+            )
+            .into(),
             PeerDisconnected::new("r", "p").into(),
             PeerDeleted::new("r", "p").into(),
             RoomDeleted::new("r").into(),
@@ -579,13 +603,28 @@ mod tests {
             assert_eq!(once, twice, "notification {i} ({}) applied twice", n.kind());
         }
         let mut model = RoomsModel::default();
-        assert_eq!(model.apply_notification(&notifications[0]).as_deref(), Some("r"), "a new room's config is only in REST");
-        assert_eq!(model.apply_notification(&notifications[1]), None, "a Jellyfish peer is all in the notification");
+        assert_eq!(
+            model.apply_notification(&notifications[0]).as_deref(),
+            Some("r"),
+            "a new room's config is only in REST"
+        );
+        assert_eq!(
+            model.apply_notification(&notifications[1]),
+            None,
+            "a Jellyfish peer is all in the notification"
+        );
         let cloud = Notification::from(PeerAdded::new("r", "q")).with_peer_type(PeerType::Agent);
-        assert_eq!(model.apply_notification(&cloud).as_deref(), Some("r"), "a Cloud peer has subscriptions");
+        assert_eq!(
+            model.apply_notification(&cloud).as_deref(),
+            Some("r"),
+            "a Cloud peer has subscriptions"
+        );
         let unknown = Notification::from(PeerConnected::new("r", "nobody"));
         assert_eq!(model.apply_notification(&unknown).as_deref(), Some("r"));
         let peer = &model.room("r").expect("room").peers[2];
-        assert_eq!((peer.id.as_str(), peer.status), ("nobody", PeerStatus::Connected));
+        assert_eq!(
+            (peer.id.as_str(), peer.status),
+            ("nobody", PeerStatus::Connected)
+        );
     }
 }

@@ -1,6 +1,8 @@
 //! Rooms view test helpers: a subscriber that keeps its own model, the server's `GET /room` as
 //! JSON, and random state changes on the emulator.
 
+#![allow(dead_code)]
+
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -50,7 +52,11 @@ impl Handler<RoomChange> for Follower {
 
 impl Followed {
     /// The next change that `pick` accepts (others are skipped), within 10 s.
-    pub async fn next_where<T>(&mut self, what: &str, mut pick: impl FnMut(RoomChange) -> Option<T>) -> T {
+    pub async fn next_where<T>(
+        &mut self,
+        what: &str,
+        mut pick: impl FnMut(RoomChange) -> Option<T>,
+    ) -> T {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         loop {
             let change = tokio::time::timeout_at(deadline, self.changes.recv())
@@ -91,7 +97,10 @@ pub fn normalize(mut rooms: Value) -> Value {
                 config.retain(|_, value| !value.is_null());
             }
             if let Some(room) = room.as_object_mut()
-                && room.get("components").and_then(Value::as_array).is_some_and(Vec::is_empty)
+                && room
+                    .get("components")
+                    .and_then(Value::as_array)
+                    .is_some_and(Vec::is_empty)
             {
                 room.remove("components");
             }
@@ -168,7 +177,7 @@ impl Mutator {
         let rooms = emulator.rooms();
         let rng = &mut self.rng;
         let metadata = json!({"n": self.counter, "name": format!("Zoë {}", self.counter)});
-        if rooms.is_empty() || (rooms.len() < 6 && rng.u8(..10) == 0) {
+        if rooms.len() < 3 || (rooms.len() < 6 && rng.u8(..10) == 0) {
             let config = match rng.u8(..3) {
                 0 => json!({}),
                 1 => json!({"maxPeers": 1 + rng.u32(..20)}),
@@ -189,13 +198,17 @@ impl Mutator {
             .iter()
             .filter(|p| p.status == PeerStatus::Disconnected)
             .collect();
-        let with_tracks: Vec<&Peer> = connected.iter().copied().filter(|p| !p.tracks.is_empty()).collect();
+        let with_tracks: Vec<&Peer> = connected
+            .iter()
+            .copied()
+            .filter(|p| !p.tracks.is_empty())
+            .collect();
         match rng.u8(..20) {
-            0 if rooms.len() > 1 => {
+            0 if rooms.len() > 3 => {
                 emulator.delete_room(id).unwrap();
                 "room deleted"
             }
-            1 if rooms.len() > 1 && rng.bool() => {
+            1 if rooms.len() > 3 && rng.bool() => {
                 emulator.crash_room(id).unwrap();
                 "room crashed"
             }
@@ -222,12 +235,18 @@ impl Mutator {
             }
             10 | 11 if !connected.is_empty() => {
                 let peer = connected[rng.usize(..connected.len())];
-                emulator.update_peer_metadata(id, &peer.id, metadata).unwrap();
+                emulator
+                    .update_peer_metadata(id, &peer.id, metadata)
+                    .unwrap();
                 "peer metadata updated"
             }
             12..=14 if !connected.is_empty() => {
                 let peer = connected[rng.usize(..connected.len())];
-                let kind = if rng.bool() { TrackType::Audio } else { TrackType::Video };
+                let kind = if rng.bool() {
+                    TrackType::Audio
+                } else {
+                    TrackType::Video
+                };
                 let owner = TrackOwner::Peer(peer.id.to_string());
                 emulator.add_track(id, &owner, kind, metadata).unwrap();
                 "track added"
@@ -243,17 +262,23 @@ impl Mutator {
                 let peer = with_tracks[rng.usize(..with_tracks.len())];
                 let track = &peer.tracks[rng.usize(..peer.tracks.len())];
                 let owner = TrackOwner::Peer(peer.id.to_string());
-                emulator.update_track_metadata(id, &owner, &track.id, metadata).unwrap();
+                emulator
+                    .update_track_metadata(id, &owner, &track.id, metadata)
+                    .unwrap();
                 "track metadata updated"
             }
             17 if room.components.len() < 2 => {
                 let component = emulator.add_component(id, "file").unwrap();
                 let owner = TrackOwner::Component(component);
-                emulator.add_track(id, &owner, TrackType::Audio, Value::Null).unwrap();
+                emulator
+                    .add_track(id, &owner, TrackType::Audio, Value::Null)
+                    .unwrap();
                 "component added with a track"
             }
             18 if !room.components.is_empty() => {
-                emulator.crash_component(id, &room.components[0].id).unwrap();
+                emulator
+                    .crash_component(id, &room.components[0].id)
+                    .unwrap();
                 "component crashed"
             }
             _ if room.peers.len() < 5 => add_peer(emulator, id),
