@@ -16,6 +16,7 @@ mod demo;
 mod emulate;
 mod forward;
 mod output;
+mod rooms;
 mod tail;
 mod webhook;
 
@@ -47,6 +48,8 @@ enum Command {
     Demo(demo::Args),
     /// Print every notification (and, with --metrics, every metrics report) from a server.
     Tail(tail::Args),
+    /// Print the live state of every room, peer and track, and every change; healed after gaps.
+    Rooms(rooms::Args),
     /// Subscribe over the WebSocket and POST every notification to a webhook endpoint.
     Forward(forward::Args),
     /// Receive webhooks on any path and print each notification.
@@ -103,6 +106,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Demo(args) => demo::run(args).await,
             Command::Tail(args) => tail::run(args).await,
+            Command::Rooms(args) => rooms::run(args).await,
             Command::Forward(args) => forward::run(args).await,
             Command::Webhook(args) => webhook::run(args).await,
             Command::Emulate(args) => emulate::run(args).await,
@@ -239,6 +243,14 @@ impl ServerArgs {
             );
         }
         Ok(url)
+    }
+
+    /// A Room API client for this server.
+    pub(crate) fn room_api(&self) -> Result<jellyfish_notifier::RoomApi, Outcome> {
+        jellyfish_notifier::RoomApi::builder(self.server(), self.token()?)
+            .secure(self.secure)
+            .build()
+            .map_err(|err| Outcome::Usage(err.to_string()))
     }
 
     /// A notifier builder for this server.

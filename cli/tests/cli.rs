@@ -3,6 +3,8 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/common/rooms.rs"]
+mod rooms;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -49,7 +51,7 @@ fn every_command_has_help_with_examples() {
     let output = cli().arg("--help").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    for command in ["demo", "tail", "forward", "webhook", "emulate"] {
+    for command in ["demo", "tail", "rooms", "forward", "webhook", "emulate"] {
         assert!(text.contains(command), "{command} listed");
         let output = cli().args([command, "--help"]).output().unwrap();
         assert!(output.status.success(), "{command} --help");
@@ -1048,4 +1050,105 @@ async fn emulate_takes_a_host_name_and_sends_its_lifecycle_to_a_webhook_url() {
     ] {
         assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
     }
+}
+
+/// `rooms --json`: the whole state after every change, shaped as `GET /room`; across a server
+/// restart with state changed while it was down, the last line equals the server again.
+#[actix_web::test]
+async fn rooms_json_follows_the_state_across_a_restart_with_changes_made_while_down() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let room = emulator
+        .create_room(&json!({"maxPeers": 3}))
+        .unwrap()
+        .id
+        .to_string();
+    let leaves = emulator.add_peer(&room).unwrap().peer.id.to_string();
+    emulator.connect_peer(&room, &leaves).unwrap();
+    let mut command = cli();
+    command
+        .args(["rooms", "--json", "--server", &emulator.server_address()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = Running(command.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let (lines_tx, mut lines) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Waits for a line equal to the server's state; every line must be a whole state.
+    async fn until_equal(
+        lines: &mut tokio::sync::mpsc::UnboundedReceiver<String>,
+        emulator: &Emulator,
+        what: &str,
+    ) -> usize {
+        let server = rooms::server_rooms(emulator).await;
+        let mut seen = 0;
+        loop {
+            let line = tokio::time::timeout(Duration::from_secs(10), lines.recv())
+                .await
+                .unwrap_or_else(|_| panic!("{what}: no line equal to {server} within 10 s"))
+                .expect("rooms is running");
+            seen += 1;
+            let state: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
+            let keys: Vec<&String> = state.as_object().unwrap().keys().collect();
+            assert_eq!(keys, ["rooms"], "{line}");
+            if rooms::normalize(state["rooms"].clone()) == server {
+                return seen;
+            }
+        }
+    }
+    assert_eq!(
+        until_equal(&mut lines, &emulator, "the first state").await,
+        1
+    );
+    until_subscribed(&emulator).await;
+
+    // Live.
+    let owner = jellyfish_emulator::TrackOwner::Peer(leaves.clone());
+    emulator
+        .add_track(&room, &owner, TrackType::Audio, json!({"lang": "pl"}))
+        .unwrap();
+    until_equal(&mut lines, &emulator, "a live change").await;
+
+    // Down for 500 ms; meanwhile a peer leaves, a room comes with a connected peer and a track.
+    let changes = async {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(emulator.socket_counts().open, 0);
+        emulator.delete_peer(&room, &leaves).unwrap();
+        let born = emulator
+            .create_room(&json!({"roomId": "born-while-down"}))
+            .unwrap();
+        let peer = emulator.add_peer(&born.id).unwrap().peer.id.to_string();
+        emulator.connect_peer(&born.id, &peer).unwrap();
+        emulator
+            .update_peer_metadata(&born.id, &peer, json!({"name": "Zoë"}))
+            .unwrap();
+        let owner = jellyfish_emulator::TrackOwner::Peer(peer);
+        emulator
+            .add_track(&born.id, &owner, TrackType::Video, json!(null))
+            .unwrap();
+    };
+    let (restarted, ()) = tokio::join!(emulator.restart(Duration::from_millis(500)), changes);
+    restarted.unwrap();
+    until_equal(&mut lines, &emulator, "the state after the restart").await;
+
+    signal(&child.0, "TERM");
+    let mut status = None;
+    for _ in 0..200 {
+        status = child.0.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "SIGTERM is a normal stop"
+    );
 }

@@ -1,0 +1,220 @@
+//! `jellyfish-notify rooms`: the live state of every room, and every change.
+
+use actix::prelude::*;
+use jellyfish_notifier::{
+    ConnectionEvent, NotifierError, PeerStatus, Room, RoomChange, RoomsModel, RoomsView,
+    SyncReason, SyncScope,
+};
+use tokio::sync::oneshot;
+
+use crate::output::{self, line};
+use crate::{Outcome, ServerArgs};
+
+/// Print the live state of every room (peers, tracks, components) and every change, healed over
+/// the REST API after every gap. Reconnects by itself.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "What it prints:
+  Without --json: each notification as it comes, each change that happened unseen during a gap
+  (marked 'missed'), and the whole state after every resync.
+  With --json: after every change, one line holding the whole state, {\"rooms\": [...]}, each room
+  shaped as in the server's GET /room; a resync prints one line when it is done.
+
+Examples:
+  jellyfish-notify rooms                                 # localhost:5002, token development
+  jellyfish-notify rooms --json | jq '.rooms | length'
+  FISHJAM_ID=$ID FISHJAM_MANAGEMENT_TOKEN=$TOKEN jellyfish-notify rooms")]
+pub(crate) struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// After every change, one JSON line with the whole state on stdout; status stays on stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Printer {
+    json: bool,
+    url: String,
+    model: RoomsModel,
+    /// The first full resync has been printed.
+    synced: bool,
+    failed: Option<oneshot::Sender<NotifierError>>,
+}
+
+impl Actor for Printer {
+    type Context = Context<Self>;
+}
+
+impl Printer {
+    fn print_state(&self) {
+        if self.json {
+            let state = serde_json::to_string(&self.model).unwrap_or_else(|err| format!("<{err}>"));
+            line(&state);
+            return;
+        }
+        line(&rooms(self.model.len()));
+        for room in self.model.rooms() {
+            line(&room_line(room));
+            for peer in &room.peers {
+                let tracks: Vec<String> = peer
+                    .tracks
+                    .iter()
+                    .map(|t| format!("{} {}", t.track_type, t.id))
+                    .collect();
+                let status = match peer.status {
+                    PeerStatus::Connected => "connected",
+                    PeerStatus::Disconnected => "disconnected",
+                };
+                line(&format!(
+                    "    peer {} ({}, {status}){}{}",
+                    peer.id,
+                    peer.peer_type,
+                    if tracks.is_empty() { "" } else { ": " },
+                    tracks.join(", ")
+                ));
+            }
+        }
+    }
+}
+
+fn rooms(n: usize) -> String {
+    format!("{n} {}", plural(n, "room", "rooms"))
+}
+
+fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+fn room_line(room: &Room) -> String {
+    let connected = room
+        .peers
+        .iter()
+        .filter(|p| p.status == PeerStatus::Connected)
+        .count();
+    let tracks: usize = room.peers.iter().map(|p| p.tracks.len()).sum::<usize>()
+        + room
+            .components
+            .iter()
+            .map(|c| c.tracks.len())
+            .sum::<usize>();
+    let peers = room.peers.len();
+    let mut text = format!(
+        "  room {}: {peers} {} ({connected} connected), {tracks} {}",
+        room.id,
+        plural(peers, "peer", "peers"),
+        plural(tracks, "track", "tracks")
+    );
+    if !room.components.is_empty() {
+        let n = room.components.len();
+        text.push_str(&format!(", {n} {}", plural(n, "component", "components")));
+    }
+    text
+}
+
+impl Handler<RoomChange> for Printer {
+    type Result = ();
+    fn handle(&mut self, change: RoomChange, _: &mut Context<Self>) {
+        self.model.apply(&change);
+        match &change {
+            RoomChange::Notification(notification) => {
+                if self.json {
+                    self.print_state();
+                } else {
+                    line(&output::notification_line(notification, false, None));
+                }
+            }
+            // The first resync reads the state: nothing was missed, it was never seen.
+            RoomChange::Synthesized(notification) if !self.json && self.synced => {
+                let text = output::notification_line(notification, false, None);
+                line(&format!("missed {text}"));
+            }
+            RoomChange::Synced(report) if !self.synced && report.scope == SyncScope::All => {
+                self.synced = true;
+                say!(
+                    "read {} from the REST API in {} ms",
+                    rooms(report.rooms),
+                    report.took.as_millis()
+                );
+                self.print_state();
+            }
+            RoomChange::Synced(report) => {
+                // A room fetched for what its notifications could not say is news only if the
+                // server knew more than they said.
+                if report.scope == SyncScope::All || report.synthesized > 0 {
+                    let why = match &report.reason {
+                        SyncReason::Start => "start".to_owned(),
+                        SyncReason::Gap(Some(gap)) => format!("a {:.1}s gap", gap.as_secs_f64()),
+                        SyncReason::Gap(None) => "a gap".to_owned(),
+                        SyncReason::Lagged(missed) => format!("{missed} notifications missed"),
+                        SyncReason::Periodic => "the periodic check".to_owned(),
+                        SyncReason::Incomplete => "a change only REST describes".to_owned(),
+                        other => format!("{other:?}"),
+                    };
+                    let what = match &report.scope {
+                        SyncScope::Room(room) => format!("room {room}"),
+                        _ => "every room".to_owned(),
+                    };
+                    say!(
+                        "resynced {what} after {why}: {} {} missed, in {} ms",
+                        report.synthesized,
+                        plural(report.synthesized, "change", "changes"),
+                        report.took.as_millis()
+                    );
+                }
+                if self.json || report.scope == SyncScope::All {
+                    self.print_state();
+                }
+            }
+            RoomChange::SyncFailed {
+                error, retry_in, ..
+            } => say!(
+                "cannot read the rooms from {}: {error}; retrying in {:.1}s (check --server, --token and that the server is running)",
+                self.url,
+                retry_in.as_secs_f64()
+            ),
+            _ => {}
+        }
+    }
+}
+
+impl Handler<ConnectionEvent> for Printer {
+    type Result = ();
+    fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
+        output::report_event(&event, &self.url, &mut self.failed);
+    }
+}
+
+pub(crate) async fn run(args: Args) -> Outcome {
+    let url = match args.server.websocket_url() {
+        Ok(url) => url,
+        Err(outcome) => return outcome,
+    };
+    let builder = match args.server.notifier() {
+        Ok(builder) => builder,
+        Err(outcome) => return outcome,
+    };
+    let api = match args.server.room_api() {
+        Ok(api) => api,
+        Err(outcome) => return outcome,
+    };
+    let (failed_tx, failed_rx) = oneshot::channel();
+    let printer = Printer {
+        json: args.json,
+        url: url.clone(),
+        model: RoomsModel::default(),
+        synced: false,
+        failed: Some(failed_tx),
+    }
+    .start();
+    let notifier = match builder
+        .subscribe_connection_events(printer.clone().recipient())
+        .try_start()
+    {
+        Ok(notifier) => notifier,
+        Err(err) => return output::notifier_failure(err, &url),
+    };
+    let _view = RoomsView::builder(api)
+        .notifier(notifier.clone())
+        .subscribe(printer.recipient())
+        .start();
+    output::until_stopped(&notifier, &url, failed_rx).await
+}
