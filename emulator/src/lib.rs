@@ -8,7 +8,7 @@
 //!
 //! A client cannot tell it apart from a real server on the notification surface: same path, same
 //! binary protobuf frames, same handshake, close codes, reasons, keepalive and log lines, and the
-//! same notifications in the same order for each REST or media action (see `protocol.md`).
+//! same notifications in the same order as the real server for each REST or media action.
 //!
 //! ```no_run
 //! use jellyfish_emulator::Emulator;

@@ -1,5 +1,5 @@
 //! The emulated rooms, peers, components and tracks, and the rules for which notifications each
-//! action produces, in the real server's order (protocol.md §2). Pure state: no I/O, no clocks.
+//! action produces, in the real server's order (as Jellyfish's room process sends them). Pure state: no I/O, no clocks.
 
 use std::collections::BTreeMap;
 use std::fmt;

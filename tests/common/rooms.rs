@@ -169,7 +169,19 @@ impl Mutator {
 
     /// Makes `n` random changes; answers what they were.
     pub fn mutate(&mut self, emulator: &Emulator, n: usize) -> Vec<&'static str> {
-        (0..n).map(|_| self.one(emulator)).collect()
+        (0..n)
+            .map(|_| {
+                // An action that does not apply to the state drawn is drawn again (a few times).
+                let mut change = self.one(emulator);
+                for _ in 0..8 {
+                    if change != "nothing" {
+                        break;
+                    }
+                    change = self.one(emulator);
+                }
+                change
+            })
+            .collect()
     }
 
     fn one(&mut self, emulator: &Emulator) -> &'static str {
