@@ -285,7 +285,27 @@ impl Entry {
     }
 }
 
-/// The actor: see the module docs.
+/// Forwards notifications to a webhook URL: in order, at least once, with bounded retries and an
+/// optional disk spool (the module docs tell the whole guarantee).
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use jellyfish_notifier::{
+///     Drain, SubscribeServerNotifications, WebhookForwarder, WsNotifier,
+/// };
+///
+/// # #[actix::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let forwarder = WebhookForwarder::builder("http://127.0.0.1:8080/webhook")
+///     .secret("shared-secret")
+///     .spool("/var/lib/my-app/spool", 1 << 30)
+///     .start()?;
+/// let notifier = WsNotifier::start("localhost:5002", "development");
+/// notifier.send(SubscribeServerNotifications(forwarder.clone().recipient())).await?;
+/// // … on shutdown: deliver what is queued, for at most 10 s.
+/// let outcome = forwarder.send(Drain { timeout: Duration::from_secs(10) }).await?;
+/// println!("{outcome:?}");
+/// # Ok(()) }
+/// ```
 pub struct WebhookForwarder {
     config: WebhookForwarderBuilder,
     client: awc::Client,

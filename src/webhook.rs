@@ -56,7 +56,26 @@ use crate::signature::{SIGNATURE_HEADER, verify_webhook_signature};
 
 /// The notifications of one webhook POST, in order (a Fishjam Cloud batch gives several).
 ///
-/// Derefs to `Vec<Notification>`; [`Webhook::into_inner`] takes them.
+/// Derefs to `Vec<Notification>`; [`Webhook::into_inner`] takes them. As an extractor it answers a
+/// bad body itself (400, 413, 415, or 401 for a bad signature) with a message saying what was
+/// wrong; configure it with [`WebhookConfig`] in the app data.
+///
+/// ```
+/// use actix::prelude::*;
+/// use actix_web::{HttpResponse, web};
+/// use jellyfish_notifier::{Notification, Webhook};
+///
+/// /// Hands each notification to the same actor that a `WsNotifier` feeds.
+/// async fn webhook(notifications: Webhook, app: web::Data<Recipient<Notification>>) -> HttpResponse {
+///     for notification in notifications {
+///         app.do_send(notification);
+///     }
+///     HttpResponse::Ok().finish()
+/// }
+///
+/// let route = web::post().to(webhook);
+/// # let _ = route;
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Webhook(pub Vec<Notification>);
 

@@ -2,6 +2,7 @@
 //! webhook receiver using the extractor, a room created through the Room API, a short lifecycle,
 //! and a tally of what was sent and what arrived on each path.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,13 +32,18 @@ pub(crate) struct Args {
     /// Pause between lifecycle steps, in milliseconds.
     #[arg(long, default_value_t = 120)]
     step_ms: u64,
+    /// Print each notification whole (the crate's JSON shape), not cut to 80 columns.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Prints what one path delivers and keeps it for the tally. The WebSocket and the webhook each get
 /// one; they are the same actor type, handling the same `Notification` message.
 struct Printer {
     source: Source,
+    json: bool,
     received: Arc<Mutex<Vec<Notification>>>,
+    metrics: Arc<AtomicUsize>,
 }
 
 impl Actor for Printer {
@@ -47,11 +53,15 @@ impl Actor for Printer {
 impl Handler<Notification> for Printer {
     type Result = ();
     fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
-        line(&output::notification_line(
-            &notification,
-            false,
-            Some(self.source),
-        ));
+        if self.json {
+            line(&output::notification_line(
+                &notification,
+                false,
+                Some(self.source),
+            ));
+        } else {
+            line(&output::short_line(&notification, Some(self.source), 80));
+        }
         lock(&self.received).push(notification);
     }
 }
@@ -59,6 +69,7 @@ impl Handler<Notification> for Printer {
 impl Handler<MetricsReport> for Printer {
     type Result = ();
     fn handle(&mut self, report: MetricsReport, _: &mut Context<Self>) {
+        self.metrics.fetch_add(1, Ordering::Relaxed);
         line(&format!(
             "[websocket] {}",
             output::metrics_line(&report, false)
@@ -72,14 +83,25 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn printer(source: Source) -> (Addr<Printer>, Arc<Mutex<Vec<Notification>>>) {
+/// A printer for one path: its address, what it received, how many metrics reports.
+fn printer(
+    source: Source,
+    json: bool,
+) -> (
+    Addr<Printer>,
+    Arc<Mutex<Vec<Notification>>>,
+    Arc<AtomicUsize>,
+) {
     let received = Arc::new(Mutex::new(Vec::new()));
+    let metrics = Arc::new(AtomicUsize::new(0));
     let addr = Printer {
         source,
+        json,
         received: Arc::clone(&received),
+        metrics: Arc::clone(&metrics),
     }
     .start();
-    (addr, received)
+    (addr, received, metrics)
 }
 
 async fn webhook(
@@ -127,7 +149,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
         emulator.http_url()
     );
 
-    let (webhook_printer, via_webhook) = printer(Source::Webhook);
+    let (webhook_printer, via_webhook, _) = printer(Source::Webhook, args.json);
     let recipient = web::Data::new(webhook_printer.recipient::<Notification>());
     let receiver = HttpServer::new(move || {
         App::new()
@@ -145,7 +167,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
     actix_web::rt::spawn(receiver);
     say!("webhook receiver on {webhook_url}");
 
-    let (ws_printer, via_websocket) = printer(Source::WebSocket);
+    let (ws_printer, via_websocket, metrics) = printer(Source::WebSocket, args.json);
     let notifier = WsNotifier::builder(emulator.server_address(), emulator.token().clone())
         .try_start()
         .map_err(|err| err.to_string())?;
@@ -223,6 +245,10 @@ async fn play(args: Args) -> Result<Outcome, String> {
         "missing               {:>9}  {:>7}",
         missing_ws, missing_webhook
     ));
+    let reports = metrics.load(Ordering::Relaxed);
+    line(&format!(
+        "metrics reports       {reports:>9}        -   (WebSocket only: not compared)"
+    ));
     line(&format!(
         "same order on both paths: {}",
         if got_ws == got_webhook { "yes" } else { "no" }
@@ -232,7 +258,8 @@ async fn play(args: Args) -> Result<Outcome, String> {
         Ok(Outcome::Ok)
     } else {
         Ok(Outcome::Failed(format!(
-            "{missing_ws} notification(s) missing over the WebSocket, {missing_webhook} by webhook"
+            "{missing_ws} {} missing over the WebSocket, {missing_webhook} by webhook",
+            output::plural(missing_ws, "notification", "notifications")
         )))
     }
 }

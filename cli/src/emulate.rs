@@ -110,11 +110,29 @@ pub(crate) async fn run(args: Args) -> Outcome {
             ));
         }
     };
+    let url = emulator.http_url();
     crate::output::line(&format!(
-        "Jellyfish emulator (server {}) listening on {}",
+        "Jellyfish emulator (server {}) listening on {url}",
         args.server_version,
-        emulator.http_url()
     ));
+    // What a newcomer needs next; the token is the one given (never printed).
+    for text in [
+        format!(
+            "  notifications  ws://{}/socket/server/websocket",
+            emulator.addr()
+        ),
+        format!("  REST API       {url}/room (Authorization: Bearer <the token>)"),
+        format!("  a peer joins   POST {url}/emulator/room/ROOM/peer/PEER/connect"),
+        format!(
+            "  a track        POST {url}/emulator/room/ROOM/peer/PEER/track {{\"type\": \"video\"}}"
+        ),
+        format!(
+            "  faults         POST {url}/emulator/faults/drop (or close, malformed, unknown, delay)"
+        ),
+        "  every control route: README.md, section \"The emulator\"".to_owned(),
+    ] {
+        crate::output::line(&text);
+    }
     let traffic = async {
         match args.scenario {
             Scenario::None => std::future::pending::<Result<(), String>>().await,

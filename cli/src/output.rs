@@ -147,6 +147,88 @@ pub(crate) fn notification_line(
     }
 }
 
+/// `one` or `many`, as `n` says.
+pub(crate) fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
+    if n == 1 { one } else { many }
+}
+
+/// A notification in one line of at most `width` columns: the kind, then its fields as `key=value`
+/// (UUIDs cut to their first 6 characters), the line cut with `…` if still too long.
+pub(crate) fn short_line(
+    notification: &Notification,
+    source: Option<Source>,
+    width: usize,
+) -> String {
+    fn shorten(value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            // UUIDs, and track ids made of two (`peer:track`).
+            // UUIDs become their first 6 characters, as short commit hashes do; a track id made
+            // of two (`peer:track`) keeps the track's part.
+            Value::String(text) if text.len() >= 32 && text.contains('-') => {
+                let last = text.rsplit(':').next().unwrap_or(&text);
+                Value::String(last.get(..6).unwrap_or(last).to_owned())
+            }
+            Value::Object(map) => {
+                Value::Object(map.into_iter().map(|(k, v)| (k, shorten(v))).collect())
+            }
+            Value::Array(items) => Value::Array(items.into_iter().map(shorten).collect()),
+            other => other,
+        }
+    }
+    // Where it happened first, then what.
+    const FIRST: [&str; 4] = ["room_id", "peer_id", "component_id", "stream_id"];
+    let mut fields = Vec::new();
+    if let Ok(serde_json::Value::Object(map)) = serde_json::to_value(notification) {
+        for (key, value) in map {
+            if key == "type" || (key == "peer_type" && value == "unspecified") {
+                continue;
+            }
+            let value = match shorten(value) {
+                serde_json::Value::String(text) => text,
+                // A track: its id and kind.
+                serde_json::Value::Object(track) if track.contains_key("id") => {
+                    [&track["id"], &track["type"]]
+                        .iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                }
+                other => other.to_string(),
+            };
+            let rank = FIRST.iter().position(|k| *k == key).unwrap_or(FIRST.len());
+            let key = key.strip_suffix("_id").unwrap_or(&key).to_owned();
+            fields.push((rank, format!("{key}={value}")));
+        }
+    }
+    fields.sort_by_key(|(rank, _)| *rank);
+    let fields: Vec<String> = fields.into_iter().map(|(_, field)| field).collect();
+    let label = source
+        .map(|s| format!("[{}] ", s.label()))
+        .unwrap_or_default();
+    let mut text = format!("{label}{:<22} {}", notification.kind(), fields.join(" "));
+    if text.chars().count() > width {
+        text = text
+            .chars()
+            .take(width.saturating_sub(1))
+            .collect::<String>()
+            + "…";
+    }
+    let color = color_stdout();
+    match source {
+        Some(source) if color => {
+            let label_len = label.len();
+            format!(
+                "{}{}\x1b[0m{}",
+                source.color(),
+                &text[..label_len],
+                &text[label_len..]
+            )
+        }
+        _ => text,
+    }
+}
+
 /// A metrics report as one line: the crate's JSON shape with `json`, else a compact summary.
 pub(crate) fn metrics_line(report: &MetricsReport, json: bool) -> String {
     if json {
@@ -158,8 +240,9 @@ pub(crate) fn metrics_line(report: &MetricsReport, json: bool) -> String {
                 o.keys().filter(|k| k.starts_with("room_id=")).count()
             });
             format!(
-                "metrics_report            {} bytes, {rooms} rooms",
-                report.raw().len()
+                "metrics_report            {} bytes, {rooms} {}",
+                report.raw().len(),
+                plural(rooms, "room", "rooms")
             )
         }
         Err(_) => format!(

@@ -7,7 +7,7 @@ use jellyfish_notifier::{
 };
 use tokio::sync::oneshot;
 
-use crate::output::{self, line};
+use crate::output::{self, line, plural};
 use crate::{Outcome, ServerArgs};
 
 /// Print the live state of every room (peers, tracks, components) and every change, healed over
@@ -78,10 +78,6 @@ impl Printer {
 
 fn rooms(n: usize) -> String {
     format!("{n} {}", plural(n, "room", "rooms"))
-}
-
-fn plural<'a>(n: usize, one: &'a str, many: &'a str) -> &'a str {
-    if n == 1 { one } else { many }
 }
 
 fn room_line(room: &Room) -> String {

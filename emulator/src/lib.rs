@@ -92,6 +92,23 @@ pub use world::{ActionError, HlsEvent, ServerVersion, TrackOwner};
 use world::{Emissions, World};
 
 /// Builds and starts an [`Emulator`]: loopback, the real server's defaults, every knob a test needs.
+///
+/// ```
+/// use std::time::Duration;
+/// use jellyfish_emulator::{Emulator, ServerVersion};
+///
+/// actix_web::rt::System::new().block_on(async {
+///     let emulator = Emulator::builder()
+///         .server_version(ServerVersion::Cloud)
+///         .token("my-management-token")
+///         .webhook_secret("my-webhook-secret")
+///         .ping_interval(Duration::from_secs(1))
+///         .start()
+///         .await
+///         .unwrap();
+///     assert!(emulator.http_url().starts_with("http://127.0.0.1:"));
+/// });
+/// ```
 #[derive(Clone, Debug)]
 pub struct EmulatorBuilder {
     bind: SocketAddr,
@@ -289,6 +306,38 @@ impl EmulatorBuilder {
 }
 
 /// A running emulated server. Dropping it stops the server.
+///
+/// Point your notifier (or your app) at [`Emulator::server_address`], act on it as a real server
+/// and its peers would, and check what your code received against what it sent:
+///
+/// ```
+/// use std::time::Duration;
+/// use futures_util::StreamExt as _;
+/// use jellyfish_emulator::{Emulator, TrackOwner};
+/// use jellyfish_notifier::{StreamNotifications, TrackType, WaitReady, WsNotifier};
+///
+/// actix_web::rt::System::new().block_on(async {
+///     let emulator = Emulator::builder().start().await.unwrap();
+///     let notifier = WsNotifier::start(emulator.server_address(), emulator.token().expose());
+///     let mut received = notifier.send(StreamNotifications { capacity: 16 }).await.unwrap();
+///     notifier.send(WaitReady).await.unwrap().unwrap();
+///
+///     let room = emulator.create_room(&serde_json::json!({"maxPeers": 2})).unwrap();
+///     let peer = emulator.add_peer(&room.id).unwrap().peer;
+///     emulator.connect_peer(&room.id, &peer.id).unwrap();
+///     let owner = TrackOwner::Peer(peer.id.to_string());
+///     emulator.add_track(&room.id, &owner, TrackType::Video, serde_json::Value::Null).unwrap();
+///
+///     let mut kinds = Vec::new();
+///     while kinds.len() < 4 {
+///         let next = tokio::time::timeout(Duration::from_secs(5), received.next()).await;
+///         kinds.push(next.unwrap().unwrap().unwrap().kind());
+///     }
+///     assert_eq!(kinds, ["room_created", "peer_added", "peer_connected", "track_added"]);
+///     // What the emulator sent, for tests that prove nothing was lost.
+///     assert_eq!(emulator.connection_records()[0].notifications().count(), 4);
+/// });
+/// ```
 pub struct Emulator {
     shared: Arc<Shared>,
     addr: SocketAddr,
