@@ -12,11 +12,15 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+#[path = "common/remote.rs"]
+mod remote;
+
 use actix::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::{SinkExt as _, StreamExt as _};
-use jellyfish_emulator::{Emulator, FirehoseConfig, unix_nanos};
+use jellyfish_emulator::{FirehoseConfig, unix_nanos};
 use jellyfish_notifier::*;
+use remote::RemoteEmulator;
 
 /// Notifications per measured run.
 const RUN: u64 = 20_000;
@@ -59,45 +63,16 @@ fn percentile(sorted: &[u64], p: f64) -> Duration {
     Duration::from_nanos(sorted[index])
 }
 
-/// An emulator on a thread of its own, running a firehose of `n` notifications per request.
-struct RemoteEmulator {
-    address: String,
-    firehose: tokio::sync::mpsc::UnboundedSender<u64>,
-}
-
-impl RemoteEmulator {
-    fn start() -> Self {
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (firehose, mut requests) = tokio::sync::mpsc::unbounded_channel::<u64>();
-        std::thread::spawn(move || {
-            System::new().block_on(async move {
-                let emulator = Emulator::builder()
-                    .record(false)
-                    .start()
-                    .await
-                    .expect("emulator");
-                address_tx
-                    .send(emulator.server_address())
-                    .expect("the bench waits");
-                while let Some(total) = requests.recv().await {
-                    emulator
-                        .run_firehose(&FirehoseConfig {
-                            total: Some(total),
-                            high_water: 1024,
-                        })
-                        .await;
-                }
+/// Asks the emulator for a firehose of `total` notifications (it runs while the bench reads).
+fn firehose(emulator: &RemoteEmulator, total: u64) {
+    emulator.spawn(move |emulator| async move {
+        emulator
+            .run_firehose(&FirehoseConfig {
+                total: Some(total),
+                high_water: 1024,
             })
-        });
-        Self {
-            address: address_rx.recv().expect("the emulator starts"),
-            firehose,
-        }
-    }
-
-    fn run(&self, total: u64) {
-        self.firehose.send(total).expect("the emulator thread runs");
-    }
+            .await;
+    });
 }
 
 fn end_to_end(c: &mut Criterion) {
@@ -139,7 +114,7 @@ fn end_to_end(c: &mut Criterion) {
                     let mut total = Duration::ZERO;
                     for _ in 0..iters {
                         let start = Instant::now();
-                        emulator.run(RUN);
+                        firehose(&emulator, RUN);
                         let mut frames = 0;
                         while frames < RUN {
                             if let Some(Ok(awc::ws::Frame::Binary(bytes))) = bare.next().await {
@@ -181,7 +156,7 @@ fn end_to_end(c: &mut Criterion) {
                     for _ in 0..iters {
                         let target = handled.get() + RUN * subscribers as u64;
                         let start = Instant::now();
-                        emulator.run(RUN);
+                        firehose(&emulator, RUN);
                         while handled.get() < target {
                             tokio::time::sleep(Duration::from_micros(100)).await;
                         }

@@ -13,55 +13,14 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
+#[path = "common/remote.rs"]
+mod remote;
+
 use actix::prelude::*;
-use jellyfish_emulator::{Emulator, TrackOwner};
+use jellyfish_emulator::TrackOwner;
 use jellyfish_notifier::*;
+use remote::RemoteEmulator;
 use tokio::sync::mpsc;
-
-type Command = Box<dyn FnOnce(&Emulator) + Send>;
-
-/// An emulator on a thread of its own, running what it is sent.
-struct RemoteEmulator {
-    address: String,
-    commands: mpsc::UnboundedSender<(Command, std::sync::mpsc::Sender<()>)>,
-}
-
-impl RemoteEmulator {
-    fn start() -> Self {
-        let (address_tx, address_rx) = std::sync::mpsc::channel();
-        let (commands, mut requests) =
-            mpsc::unbounded_channel::<(Command, std::sync::mpsc::Sender<()>)>();
-        std::thread::spawn(move || {
-            System::new().block_on(async move {
-                let emulator = Emulator::builder()
-                    .record(false)
-                    .start()
-                    .await
-                    .expect("emulator");
-                address_tx
-                    .send(emulator.server_address())
-                    .expect("the bench waits");
-                while let Some((command, done)) = requests.recv().await {
-                    command(&emulator);
-                    let _ = done.send(());
-                }
-            })
-        });
-        Self {
-            address: address_rx.recv().expect("the emulator starts"),
-            commands,
-        }
-    }
-
-    /// Runs `command` on the emulator's thread and waits for it.
-    fn run(&self, command: impl FnOnce(&Emulator) + Send + 'static) {
-        let (done, wait) = std::sync::mpsc::channel();
-        self.commands
-            .send((Box::new(command), done))
-            .expect("the emulator thread runs");
-        wait.recv().expect("the command ran");
-    }
-}
 
 /// Timestamps the notifier's `Ready { gap }` and the view's `Synced` for a gap.
 struct Clock {
@@ -120,7 +79,7 @@ fn main() {
     );
     for &(rooms, peers) in sizes {
         let emulator = RemoteEmulator::start();
-        emulator.run(move |e| {
+        emulator.run(move |e| async move {
             for r in 0..rooms {
                 let room = e
                     .create_room(&serde_json::json!({}))
@@ -178,7 +137,7 @@ fn main() {
             view.send(WaitSynced).await.unwrap();
             let mut times = Vec::new();
             for i in 0..samples {
-                let change = move |e: &Emulator| {
+                let change = move |e: Rc<jellyfish_emulator::Emulator>| async move {
                     e.drop_connections();
                     let room = e.rooms()[0].clone();
                     let peer = room.peers[0].id.to_string();

@@ -13,7 +13,7 @@ use actix::prelude::*;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
 use jellyfish_notifier::*;
-use rooms::{Follower, converged, server_rooms};
+use rooms::{Follower, both_converged, converged, room_of, server_rooms};
 use serde_json::json;
 use tokio::sync::{Mutex, mpsc};
 
@@ -71,8 +71,7 @@ async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_stat
         .await
         .unwrap()
         .unwrap();
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    both_converged(&view, &emulator, &followed).await;
     let first = view.send(GetViewStats).await.unwrap();
 
     // Live: a new room (whose configuration only REST knows), peers, tracks, metadata.
@@ -92,13 +91,8 @@ async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_stat
         .update_track_metadata(&room, &owner, &track, json!({"source": "screen"}))
         .unwrap();
     emulator.disconnect_peer(&room, &before).unwrap();
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
-    let live = view
-        .send(GetRoom("live-room".into()))
-        .await
-        .unwrap()
-        .expect("the new room");
+    both_converged(&view, &emulator, &followed).await;
+    let live = room_of(&view, "live-room").await;
     assert_eq!(
         live.config, other.config,
         "the configuration came from REST"
@@ -210,8 +204,7 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
     expected.sort();
     assert_eq!(got, expected);
     assert_eq!(report.synthesized, 6);
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    both_converged(&view, &emulator, &followed).await;
     assert_eq!(view.send(GetViewStats).await.unwrap().gaps, 1);
 }
 
@@ -397,13 +390,8 @@ async fn notifications_landing_during_the_snapshot_are_neither_lost_nor_reordere
         "every notification since the request was applied again"
     );
     assert_eq!(report.synthesized, 0);
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
-    let state = view
-        .send(GetRoom(room.as_str().into()))
-        .await
-        .unwrap()
-        .unwrap();
+    both_converged(&view, &emulator, &followed).await;
+    let state = room_of(&view, &room).await;
     let peer = state.peers.iter().find(|p| *p.id == *first).unwrap();
     assert_eq!(
         peer.metadata.as_str(),
@@ -447,13 +435,8 @@ async fn a_cloud_view_matches_cloud_rest_shapes() {
         .add_peer_with(&room, &PeerOptions::Agent(AgentOptions::default()))
         .unwrap();
     emulator.connect_peer(&room, &webrtc.peer.id).unwrap();
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
-    let state = view
-        .send(GetRoom(room.as_str().into()))
-        .await
-        .unwrap()
-        .unwrap();
+    both_converged(&view, &emulator, &followed).await;
+    let state = room_of(&view, &room).await;
     let agent = state
         .peers
         .iter()
@@ -546,8 +529,7 @@ async fn a_webhook_fed_view_finds_what_no_webhook_said_on_its_periodic_resync() 
             ("peer_added", Some(&silent_id))
         ]
     );
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    both_converged(&view, &emulator, &followed).await;
 }
 
 /// With both feeds, webhook copies are skipped while the notifier is connected (they would arrive
@@ -568,14 +550,7 @@ async fn with_both_feeds_webhooks_count_only_while_the_notifier_is_down() {
         .unwrap();
     let stats = view.send(GetViewStats).await.unwrap();
     assert_eq!(stats.webhook_duplicates, 1);
-    assert!(
-        view.send(GetRoom(room.as_str().into()))
-            .await
-            .unwrap()
-            .unwrap()
-            .peers
-            .is_empty()
-    );
+    assert!(room_of(&view, &room).await.peers.is_empty());
     while followed.changes.try_recv().is_ok() {}
     // While the server is down, a webhook is the only news: applied at once.
     let restart = emulator.restart(Duration::from_millis(400));
@@ -598,7 +573,6 @@ async fn with_both_feeds_webhooks_count_only_while_the_notifier_is_down() {
     };
     let (restarted, ()) = tokio::join!(restart, news);
     restarted.unwrap();
-    converged(&view, &emulator, LIMIT).await;
-    assert_eq!(followed.json(), server_rooms(&emulator).await);
+    both_converged(&view, &emulator, &followed).await;
     assert_eq!(view.send(GetViewStats).await.unwrap().webhook_duplicates, 1);
 }

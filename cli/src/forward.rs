@@ -160,12 +160,8 @@ pub(crate) async fn run(args: Args) -> Outcome {
             args.retry_base_ms, args.retry_cap
         ));
     }
-    let url = match args.server.websocket_url() {
-        Ok(url) => url,
-        Err(outcome) => return outcome,
-    };
-    let builder = match args.server.notifier() {
-        Ok(builder) => builder,
+    let (url, builder) = match args.server.notifier() {
+        Ok(found) => found,
         Err(outcome) => return outcome,
     };
     let (failed_tx, failed_rx) = oneshot::channel();

@@ -231,7 +231,7 @@ impl ServerArgs {
     }
 
     /// The WebSocket URL this resolves to (for messages); says once if `--server` has no port.
-    pub(crate) fn websocket_url(&self) -> Result<String, Outcome> {
+    fn websocket_url(&self) -> Result<String, Outcome> {
         let server = self.server();
         let url = jellyfish_notifier::server_websocket_url(&server, self.secure)
             .map_err(|err| Outcome::Usage(err.to_string()))?;
@@ -253,11 +253,13 @@ impl ServerArgs {
             .map_err(|err| Outcome::Usage(err.to_string()))
     }
 
-    /// A notifier builder for this server.
-    pub(crate) fn notifier(&self) -> Result<jellyfish_notifier::WsNotifierBuilder, Outcome> {
-        Ok(
-            jellyfish_notifier::WsNotifier::builder(self.server(), self.token()?)
-                .secure(self.secure),
-        )
+    /// A notifier builder for this server, and the WebSocket URL it connects to (for messages).
+    pub(crate) fn notifier(
+        &self,
+    ) -> Result<(String, jellyfish_notifier::WsNotifierBuilder), Outcome> {
+        let url = self.websocket_url()?;
+        let builder = jellyfish_notifier::WsNotifier::builder(self.server(), self.token()?)
+            .secure(self.secure);
+        Ok((url, builder))
     }
 }

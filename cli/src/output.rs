@@ -296,6 +296,42 @@ pub(crate) fn report_event(
     }
 }
 
+/// Says every connection event on stderr ([`report_event`]); hands the final error to whoever
+/// waits on the receiver [`ConnectionReporter::start`] gives.
+pub(crate) struct ConnectionReporter {
+    url: String,
+    failed: Option<tokio::sync::oneshot::Sender<jellyfish_notifier::NotifierError>>,
+}
+
+impl ConnectionReporter {
+    /// A reporter for the notifier of `url`, and where its final error arrives.
+    pub(crate) fn start(
+        url: &str,
+    ) -> (
+        actix::Addr<Self>,
+        tokio::sync::oneshot::Receiver<jellyfish_notifier::NotifierError>,
+    ) {
+        use actix::Actor as _;
+        let (failed, receiver) = tokio::sync::oneshot::channel();
+        let reporter = Self {
+            url: url.to_owned(),
+            failed: Some(failed),
+        };
+        (reporter.start(), receiver)
+    }
+}
+
+impl actix::Actor for ConnectionReporter {
+    type Context = actix::Context<Self>;
+}
+
+impl actix::Handler<jellyfish_notifier::ConnectionEvent> for ConnectionReporter {
+    type Result = ();
+    fn handle(&mut self, event: jellyfish_notifier::ConnectionEvent, _: &mut actix::Context<Self>) {
+        report_event(&event, &self.url, &mut self.failed);
+    }
+}
+
 /// The outcome for a notifier that stopped for good, naming the server's URL.
 pub(crate) fn notifier_failure(
     err: jellyfish_notifier::NotifierError,

@@ -2,10 +2,8 @@
 
 use actix::prelude::*;
 use jellyfish_notifier::{
-    ConnectionEvent, NotifierError, PeerStatus, Room, RoomChange, RoomsModel, RoomsView,
-    SyncReason, SyncScope,
+    PeerStatus, Room, RoomChange, RoomsModel, RoomsView, SyncReason, SyncScope,
 };
-use tokio::sync::oneshot;
 
 use crate::output::{self, line, plural};
 use crate::{Outcome, ServerArgs};
@@ -37,7 +35,6 @@ struct Printer {
     model: RoomsModel,
     /// The first full resync has been printed.
     synced: bool,
-    failed: Option<oneshot::Sender<NotifierError>>,
 }
 
 impl Actor for Printer {
@@ -172,37 +169,25 @@ impl Handler<RoomChange> for Printer {
     }
 }
 
-impl Handler<ConnectionEvent> for Printer {
-    type Result = ();
-    fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
-        output::report_event(&event, &self.url, &mut self.failed);
-    }
-}
-
 pub(crate) async fn run(args: Args) -> Outcome {
-    let url = match args.server.websocket_url() {
-        Ok(url) => url,
-        Err(outcome) => return outcome,
-    };
-    let builder = match args.server.notifier() {
-        Ok(builder) => builder,
+    let (url, builder) = match args.server.notifier() {
+        Ok(found) => found,
         Err(outcome) => return outcome,
     };
     let api = match args.server.room_api() {
         Ok(api) => api,
         Err(outcome) => return outcome,
     };
-    let (failed_tx, failed_rx) = oneshot::channel();
+    let (reporter, failed_rx) = output::ConnectionReporter::start(&url);
     let printer = Printer {
         json: args.json,
         url: url.clone(),
         model: RoomsModel::default(),
         synced: false,
-        failed: Some(failed_tx),
     }
     .start();
     let notifier = match builder
-        .subscribe_connection_events(printer.clone().recipient())
+        .subscribe_connection_events(reporter.recipient())
         .try_start()
     {
         Ok(notifier) => notifier,

@@ -1,8 +1,7 @@
 //! `jellyfish-notify tail`: print what a server sends.
 
 use actix::prelude::*;
-use jellyfish_notifier::{ConnectionEvent, MetricsReport, Notification, NotifierError};
-use tokio::sync::oneshot;
+use jellyfish_notifier::{MetricsReport, Notification};
 
 use crate::output::{self, line};
 use crate::{Outcome, ServerArgs};
@@ -27,8 +26,6 @@ pub(crate) struct Args {
 
 struct Printer {
     json: bool,
-    url: String,
-    failed: Option<oneshot::Sender<NotifierError>>,
 }
 
 impl Actor for Printer {
@@ -49,32 +46,16 @@ impl Handler<MetricsReport> for Printer {
     }
 }
 
-impl Handler<ConnectionEvent> for Printer {
-    type Result = ();
-    fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
-        output::report_event(&event, &self.url, &mut self.failed);
-    }
-}
-
 pub(crate) async fn run(args: Args) -> Outcome {
-    let url = match args.server.websocket_url() {
-        Ok(url) => url,
+    let (url, builder) = match args.server.notifier() {
+        Ok(found) => found,
         Err(outcome) => return outcome,
     };
-    let builder = match args.server.notifier() {
-        Ok(builder) => builder,
-        Err(outcome) => return outcome,
-    };
-    let (failed_tx, failed_rx) = oneshot::channel();
-    let printer = Printer {
-        json: args.json,
-        url: url.clone(),
-        failed: Some(failed_tx),
-    }
-    .start();
+    let (reporter, failed_rx) = output::ConnectionReporter::start(&url);
+    let printer = Printer { json: args.json }.start();
     // Subscribed before the start, so that not even the first attempt goes unreported.
     let mut builder = builder
-        .subscribe_connection_events(printer.clone().recipient())
+        .subscribe_connection_events(reporter.recipient())
         .subscribe_notifications(printer.clone().recipient());
     if args.metrics {
         builder = builder.subscribe_metrics(printer.recipient());

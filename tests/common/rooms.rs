@@ -152,6 +152,25 @@ pub async fn converged(view: &Addr<RoomsView>, emulator: &Emulator, limit: Durat
     }
 }
 
+/// Waits for the view to converge (as [`converged`]), then checks that the subscriber's model,
+/// built from nothing but the changes it received, equals the server too.
+pub async fn both_converged(view: &Addr<RoomsView>, emulator: &Emulator, followed: &Followed) {
+    converged(view, emulator, Duration::from_secs(10)).await;
+    assert_eq!(
+        followed.json(),
+        server_rooms(emulator).await,
+        "the subscriber's model"
+    );
+}
+
+/// One room of the view, which must have it.
+pub async fn room_of(view: &Addr<RoomsView>, room_id: &str) -> Room {
+    view.send(GetRoom(room_id.into()))
+        .await
+        .expect("the view runs")
+        .unwrap_or_else(|| panic!("the view has no room {room_id}"))
+}
+
 /// Random state changes on the emulator: rooms created and deleted, peers added, connected,
 /// disconnected, crashed and removed, tracks added and removed, metadata updated, components.
 pub struct Mutator {
