@@ -1,5 +1,6 @@
-//! The seed's WebSocket example in Rust: an actor that implements `Handler<Notification>` and
-//! `Handler<MetricsReport>`, subscribed to both, printing what arrives.
+//! The WebSocket example of the Jellyfish docs (an Elixir `WSNotifier` client) in Rust: an actor
+//! that implements `Handler<Notification>` and `Handler<MetricsReport>`, subscribed to both,
+//! printing what arrives.
 //!
 //! ```sh
 //! cargo run --example notifier                              # against a built-in emulator

@@ -199,7 +199,10 @@ pub(crate) async fn run(args: Args) -> Outcome {
         .map(|s| s.queued)
         .unwrap_or(0);
     if backlog > 0 {
-        say!("delivering {backlog} notifications left in the spool first");
+        say!(
+            "delivering {backlog} {} left in the spool first",
+            output::plural(backlog, "notification", "notifications")
+        );
     }
     let notifier = match builder
         .subscribe_connection_events(reporter.recipient())
@@ -251,9 +254,14 @@ pub(crate) async fn run(args: Args) -> Outcome {
         left.lost
     );
     if left.lost > 0 || left.stats.dropped > 0 {
+        let lost = left.lost as u64 + left.stats.dropped;
         return Outcome::Failed(format!(
-            "{} notifications were lost: {} dropped because the queue was full, {} still queued at the stop (use --spool and raise its bounds to keep them)",
-            left.lost as u64 + left.stats.dropped,
+            "{lost} {} lost: {} dropped because the queue was full, {} still queued at the stop (use --spool and raise its bounds to keep them)",
+            if lost == 1 {
+                "notification was"
+            } else {
+                "notifications were"
+            },
             left.stats.dropped,
             left.lost
         ));

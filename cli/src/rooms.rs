@@ -137,7 +137,10 @@ impl Handler<RoomChange> for Printer {
                         SyncReason::Start => "start".to_owned(),
                         SyncReason::Gap(Some(gap)) => format!("a {:.1}s gap", gap.as_secs_f64()),
                         SyncReason::Gap(None) => "a gap".to_owned(),
-                        SyncReason::Lagged(missed) => format!("{missed} notifications missed"),
+                        SyncReason::Lagged(missed) => format!(
+                            "{missed} {} missed",
+                            plural(*missed as usize, "notification", "notifications")
+                        ),
                         SyncReason::Periodic => "the periodic check".to_owned(),
                         SyncReason::Incomplete => "a change only REST describes".to_owned(),
                         other => format!("{other:?}"),
