@@ -86,26 +86,7 @@ fn end_to_end(c: &mut Criterion) {
     group.throughput(Throughput::Elements(RUN));
 
     // Baseline: a bare WebSocket client that reads and discards frames.
-    let mut bare = system.block_on(async {
-        let (_, mut socket) = awc::Client::new()
-            .ws(format!("ws://{}/socket/server/websocket", emulator.address))
-            .connect()
-            .await
-            .expect("connect");
-        for message in [
-            ControlMessage::AuthRequest {
-                token: ApiToken::new("development"),
-            },
-            ControlMessage::SubscribeRequest(EventType::ServerNotification),
-        ] {
-            socket
-                .send(awc::ws::Message::Binary(message.encode().into()))
-                .await
-                .unwrap();
-            socket.next().await.unwrap().unwrap();
-        }
-        socket
-    });
+    let mut bare = system.block_on(remote::bare_reader(&emulator.address));
     group.bench_function(
         BenchmarkId::new("bare WebSocket reader (baseline)", 1),
         |b| {

@@ -46,7 +46,7 @@ use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt as _;
 
 use crate::codec::{DecodeError, receive_binary, receive_json_body};
@@ -287,23 +287,25 @@ impl FromRequest for Webhook {
 }
 
 fn format_of(req: &HttpRequest, config: &WebhookConfig) -> Result<Format, WebhookError> {
-    let header = req
-        .headers()
-        .get(CONTENT_TYPE)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .unwrap_or_default();
+    let header = req.headers().get(CONTENT_TYPE);
+    // Compared in place (no allocation on the accepted path); the header is copied only to say
+    // what was refused.
     let essence = header
-        .split(';')
-        .next()
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
         .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    match essence.as_str() {
-        "application/x-protobuf" | "application/protobuf" if config.protobuf => {
-            Ok(Format::Protobuf)
-        }
-        "application/json" if config.json => Ok(Format::Json),
-        _ => Err(WebhookError::UnsupportedContentType(header)),
+        .trim();
+    let is = |name: &str| essence.eq_ignore_ascii_case(name);
+    if config.protobuf && (is("application/x-protobuf") || is("application/protobuf")) {
+        Ok(Format::Protobuf)
+    } else if config.json && is("application/json") {
+        Ok(Format::Json)
+    } else {
+        Err(WebhookError::UnsupportedContentType(
+            header
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                .unwrap_or_default(),
+        ))
     }
 }
 
@@ -324,17 +326,30 @@ async fn extract(
         });
     }
     let read = async {
-        let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(config.limit));
+        // A body that arrives in one chunk (the usual case) is kept as it is, without a copy.
+        let mut first: Option<Bytes> = None;
+        let mut more: Option<BytesMut> = None;
         while let Some(chunk) = payload.next().await {
             let chunk = chunk?;
-            if body.len() + chunk.len() > config.limit {
+            let so_far =
+                more.as_ref().map_or(0, BytesMut::len) + first.as_ref().map_or(0, Bytes::len);
+            if so_far + chunk.len() > config.limit {
                 return Err(WebhookError::Overflow {
                     limit: config.limit,
                 });
             }
-            body.extend_from_slice(&chunk);
+            match (&mut first, &mut more) {
+                (None, None) => first = Some(chunk),
+                (_, Some(body)) => body.extend_from_slice(&chunk),
+                (Some(_), None) => {
+                    let mut body = BytesMut::with_capacity(declared.unwrap_or(0).min(config.limit));
+                    body.extend_from_slice(&first.take().unwrap_or_default());
+                    body.extend_from_slice(&chunk);
+                    more = Some(body);
+                }
+            }
         }
-        Ok(body)
+        Ok(more.map_or_else(|| first.unwrap_or_default(), BytesMut::freeze))
     };
     let body = tokio::time::timeout(config.read_timeout, read)
         .await

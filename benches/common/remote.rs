@@ -8,7 +8,9 @@ use std::pin::Pin;
 use std::rc::Rc;
 
 use actix::System;
+use futures_util::{SinkExt as _, StreamExt as _};
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::{ApiToken, ControlMessage, EventType};
 use tokio::sync::mpsc;
 
 type Job = Box<dyn FnOnce(Rc<Emulator>) -> Pin<Box<dyn Future<Output = ()>>> + Send>;
@@ -81,4 +83,27 @@ impl RemoteEmulator {
             .send((job, done))
             .expect("the emulator thread runs");
     }
+}
+
+/// The baseline client: a bare awc WebSocket, authenticated and subscribed to notifications by
+/// hand, that the benchmark reads frames from.
+pub async fn bare_reader(address: &str) -> actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec> {
+    let (_, mut socket) = awc::Client::new()
+        .ws(format!("ws://{address}/socket/server/websocket"))
+        .connect()
+        .await
+        .expect("connect");
+    for message in [
+        ControlMessage::AuthRequest {
+            token: ApiToken::new("development"),
+        },
+        ControlMessage::SubscribeRequest(EventType::ServerNotification),
+    ] {
+        socket
+            .send(awc::ws::Message::Binary(message.encode().into()))
+            .await
+            .expect("send");
+        socket.next().await.expect("an answer").expect("a frame");
+    }
+    socket
 }

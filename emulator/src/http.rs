@@ -77,6 +77,9 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
             ))
     })
     .workers(workers)
+    // Frames go out as they are written, as the real server's (Cowboy's, Bandit's) sockets do;
+    // Nagle's algorithm would hold a small frame for the client's delayed ACK (up to 40 ms).
+    .tcp_nodelay(true)
     .disable_signals()
     .shutdown_timeout(0)
     // Close a dropped socket at once instead of lingering for the client (abrupt, like a crash).

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::sync::Arc;
 
+use bytestring::ByteString;
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -10,14 +12,15 @@ macro_rules! id_type {
     ($($(#[$doc:meta])* $name:ident;)*) => {$(
         $(#[$doc])*
         ///
-        /// Cheap to clone (an `Arc<str>` inside); compares, hashes and derefs as the id text.
+        /// Cheap to clone (a reference-counted UTF-8 buffer inside, which takes over a decoded
+        /// `String` without copying it); compares, hashes and derefs as the id text.
         #[derive(Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
-        pub struct $name(Arc<str>);
+        pub struct $name(ByteString);
 
         impl $name {
             /// Wraps an id as the server sent it.
-            pub fn new(id: impl Into<Arc<str>>) -> Self {
+            pub fn new(id: impl Into<ByteString>) -> Self {
                 Self(id.into())
             }
 
@@ -74,7 +77,7 @@ macro_rules! id_type {
 
         impl From<Arc<str>> for $name {
             fn from(id: Arc<str>) -> Self {
-                Self(id)
+                Self(ByteString::from(&*id))
             }
         }
 
@@ -133,11 +136,11 @@ id_type! {
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Metadata(Arc<str>);
+pub struct Metadata(ByteString);
 
 impl Metadata {
     /// Wraps metadata JSON text. The text is not validated: the server's bytes are kept as sent.
-    pub fn new(json_text: impl Into<Arc<str>>) -> Self {
+    pub fn new(json_text: impl Into<ByteString>) -> Self {
         Self(json_text.into())
     }
 
