@@ -5,6 +5,8 @@ mod address;
 mod codec;
 mod control;
 mod forwarder;
+#[cfg(feature = "nats")]
+pub mod nats;
 mod notification;
 mod notifier;
 mod room_api;

@@ -686,10 +686,7 @@ impl WsNotifier {
     }
 
     fn subscription(&mut self, ctx: &Context<Self>) -> Subscription {
-        Subscription {
-            id: self.next_id(),
-            notifier: ctx.address(),
-        }
+        Subscription::new(self.next_id(), ctx.address().recipient())
     }
 }
 
@@ -789,22 +786,30 @@ pub struct GetStats;
 
 /// A registered subscription. Dropping it keeps the subscription; [`Subscription::unsubscribe`]
 /// ends it. A subscriber actor that stops is removed automatically (within a second).
+///
+/// The same for every source that answers [`SubscribeServerNotifications`]: a [`WsNotifier`], or
+/// (feature `nats`) a `JetStreamConsumer`.
 #[must_use = "dropping a Subscription keeps it; keep it to unsubscribe later"]
 #[derive(Clone, Debug)]
 pub struct Subscription {
     id: SubscriptionId,
-    notifier: Addr<WsNotifier>,
+    source: Recipient<Unsubscribe>,
 }
 
 impl Subscription {
+    /// A subscription `id` of the actor behind `source`.
+    pub(crate) fn new(id: SubscriptionId, source: Recipient<Unsubscribe>) -> Self {
+        Self { id, source }
+    }
+
     /// This subscription's id.
     pub fn id(&self) -> SubscriptionId {
         self.id
     }
 
-    /// Ends the subscription: no message is delivered to it after the notifier handles this.
+    /// Ends the subscription: no message is delivered to it after the source handles this.
     pub fn unsubscribe(self) {
-        self.notifier.do_send(Unsubscribe(self.id));
+        self.source.do_send(Unsubscribe(self.id));
     }
 }
 

@@ -1,0 +1,989 @@
+//! NATS JetStream (feature `nats`): [`JetStreamBridge`] publishes every notification into a durable
+//! stream, [`JetStreamConsumer`] reads it back and delivers it to the same `Handler<Notification>`
+//! subscribers a [`WsNotifier`](crate::WsNotifier) feeds.
+//!
+//! **Subjects.** A notification about a room goes to `<prefix>.<room>.<kind>` (`jellyfish.lobby.
+//! peer_connected`); one without a room (livestreams, recordings) to `<prefix>.~.<kind>`; the
+//! notifier's gaps to `<prefix>.~.gap`; metrics reports to `<prefix>.metrics`. The room token is the
+//! room id with every byte outside `A-Z a-z 0-9 - _` written as `%XX` (so `.`, `*`, `>`, `~`, `%` and
+//! whitespace cannot break the hierarchy): [`subject_token`]. Filter one room with
+//! `<prefix>.<token>.*`, one kind with `<prefix>.*.<kind>`.
+//!
+//! **Messages.** The body is the notification's protobuf `ServerMessage`, the bytes the server
+//! sends, so any official SDK's `receive_binary` decodes it. Headers: [`KIND_HEADER`],
+//! [`ROOM_HEADER`] (the room id as sent), and `Nats-Msg-Id` ([`DedupIds`]).
+//!
+//! **De-duplication.** The server gives notifications no ids, so two bridges on one server agree on
+//! an id from what they both see: the room, the notification, the 7 before it in that room, and how
+//! many times that same run of 8 occurred before (within the stream's duplicate window). JetStream
+//! stores a message id once per duplicate window. What this guarantees, and where it stops, is on
+//! [`DedupIds`].
+
+use std::borrow::Cow;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::notification::{MetricsReport, Notification};
+use crate::notifier::{
+    Backoff, ConnectionEvent, SubscribeServerNotifications, Subscription, SubscriptionId,
+    Unsubscribe,
+};
+
+/// The subject prefix when none is given.
+pub const DEFAULT_PREFIX: &str = "jellyfish";
+/// The stream name when none is given.
+pub const DEFAULT_STREAM: &str = "JELLYFISH";
+/// The header carrying the notification's kind (`peer_connected`; `gap` for a gap message).
+pub const KIND_HEADER: &str = "Jellyfish-Kind";
+/// The header carrying the room id as the server sent it (absent without a room).
+pub const ROOM_HEADER: &str = "Jellyfish-Room";
+/// The room token of messages that belong to no room.
+pub const NO_ROOM: &str = "~";
+/// How many notifications of a room (the one published included) make its de-duplication id.
+pub const DEDUP_CONTEXT: usize = 8;
+
+/// A room id as one subject token: bytes outside `A-Z a-z 0-9 - _` become `%XX`.
+///
+/// ```
+/// use jellyfish_notifier::nats::subject_token;
+///
+/// assert_eq!(subject_token("lobby-1"), "lobby-1");
+/// assert_eq!(subject_token("a.b *>~ %"), "a%2Eb%20%2A%3E%7E%20%25");
+/// ```
+pub fn subject_token(room_id: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !room_id.is_empty() && room_id.bytes().all(plain) {
+        return Cow::Borrowed(room_id);
+    }
+    let mut token = String::with_capacity(room_id.len() * 3);
+    for byte in room_id.bytes() {
+        if plain(byte) {
+            token.push(char::from(byte));
+        } else {
+            token.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if token.is_empty() {
+        // An empty room id still needs a token; `%` never starts a plain one.
+        token.push('%');
+    }
+    Cow::Owned(token)
+}
+
+/// The subject of a notification: `<prefix>.<room token>.<kind>`, or `<prefix>.~.<kind>`.
+pub fn notification_subject(prefix: &str, notification: &Notification) -> String {
+    let room = notification
+        .room_id()
+        .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room));
+    format!("{prefix}.{room}.{}", notification.kind())
+}
+
+/// The subject of the notifier's gap messages: `<prefix>.~.gap`.
+pub fn gap_subject(prefix: &str) -> String {
+    format!("{prefix}.{NO_ROOM}.gap")
+}
+
+/// The subject of metrics reports: `<prefix>.metrics`.
+pub fn metrics_subject(prefix: &str) -> String {
+    format!("{prefix}.metrics")
+}
+
+/// De-duplication ids (`Nats-Msg-Id`) that two bridges on the same server compute alike.
+///
+/// The id of a notification is a hash of its room, its bytes, the bytes of the
+/// [`DEDUP_CONTEXT`]` - 1` notifications before it in that room (as this bridge received them), and
+/// how many times this same run occurred before in that room. Occurrence counts are forgotten once
+/// a run has not recurred for the duplicate window, by which time JetStream has forgotten its ids.
+///
+/// **Guarantees.** One bridge never gives two different notifications the same id within the
+/// duplicate window, so it never loses one to de-duplication. Two bridges that both received a
+/// room's notifications give each the same id, so the stream stores it once, and killing either
+/// loses nothing the other received.
+///
+/// **Limits.** After a gap on one bridge, its next [`DEDUP_CONTEXT`]` - 1` notifications in each room
+/// see a different run than the other bridge's, so they are stored twice (duplicates, counted by
+/// JetStream's acks, never losses). If both bridges miss *different* notifications of the same room
+/// within the window, and the room repeats an identical run of [`DEDUP_CONTEXT`] notifications (a
+/// voice-activity flip-flop, say), one repetition can be taken for another and stored once.
+#[derive(Debug)]
+pub struct DedupIds {
+    window: Duration,
+    rooms: HashMap<String, RoomRuns>,
+    last_prune: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct RoomRuns {
+    /// Digests of the last notifications of the room, newest last.
+    recent: VecDeque<[u8; 32]>,
+    /// Run digest → (occurrences so far, last seen).
+    seen: HashMap<[u8; 32], (u64, Instant)>,
+    last_seen: Instant,
+}
+
+impl DedupIds {
+    /// Ids for a stream whose duplicate window is `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            rooms: HashMap::new(),
+            last_prune: None,
+        }
+    }
+
+    /// The id of the next notification of `room` (its token), whose bytes are `body`.
+    ///
+    /// Nothing is forgotten before JetStream has forgotten it: a run's count (and a room's
+    /// history) is dropped only once it has been idle for one and a half duplicate windows, so an
+    /// id is never given again while JetStream could still take it for a duplicate, even when a
+    /// room id is used again after `room_deleted`.
+    pub fn next(&mut self, room: &str, body: &[u8]) -> String {
+        let now = Instant::now();
+        let keep = self.window + self.window / 2;
+        if self
+            .last_prune
+            .is_none_or(|at| now.duration_since(at) > self.window / 2)
+        {
+            self.rooms.retain(|_, runs| {
+                runs.seen
+                    .retain(|_, (_, last)| now.duration_since(*last) <= keep);
+                now.duration_since(runs.last_seen) <= keep
+            });
+            self.last_prune = Some(now);
+        }
+        let runs = self
+            .rooms
+            .entry(room.to_owned())
+            .or_insert_with(|| RoomRuns {
+                recent: VecDeque::new(),
+                seen: HashMap::new(),
+                last_seen: now,
+            });
+        runs.last_seen = now;
+        runs.recent.push_back(Sha256::digest(body).into());
+        if runs.recent.len() > DEDUP_CONTEXT {
+            runs.recent.pop_front();
+        }
+        let mut run = Sha256::new();
+        run.update(room.as_bytes());
+        for digest in &runs.recent {
+            run.update(digest);
+        }
+        let run: [u8; 32] = run.finalize().into();
+        let entry = runs.seen.entry(run).or_insert((0, now));
+        let occurrence = entry.0;
+        *entry = (occurrence + 1, now);
+        let mut id = Sha256::new();
+        id.update(run);
+        id.update(occurrence.to_be_bytes());
+        hex::encode(&id.finalize()[..16])
+    }
+
+    /// How many rooms it remembers.
+    pub fn rooms(&self) -> usize {
+        self.rooms.len()
+    }
+}
+
+/// The stream a [`JetStreamBridge`] creates when it is missing.
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    /// The stream's name.
+    pub name: String,
+    /// How long a message is kept.
+    pub max_age: Duration,
+    /// How long JetStream remembers a message id.
+    pub duplicate_window: Duration,
+}
+
+impl Default for StreamSettings {
+    /// `JELLYFISH`, messages kept 7 days, ids remembered 2 minutes (JetStream's own default).
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_STREAM.to_owned(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a [`JetStreamBridge`] tells its event subscriber.
+#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
+#[non_exhaustive]
+pub enum BridgeEvent {
+    /// Connected to NATS and the stream exists.
+    Ready,
+    /// Publishing failed (NATS unreachable, no ack in time); the message stays first in the queue
+    /// and is tried again after `retry_in`.
+    Retrying {
+        /// What failed.
+        error: String,
+        /// Messages waiting.
+        queued: usize,
+        /// The wait.
+        retry_in: Duration,
+    },
+    /// The queue was full: the newest message was dropped. Sent at 1, 2, 4, 8, … drops.
+    Dropped {
+        /// Dropped in all.
+        total: u64,
+    },
+}
+
+/// Counters of a [`JetStreamBridge`], from [`GetBridgeStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BridgeStats {
+    /// Stored by JetStream (acked, not as duplicates).
+    pub stored: u64,
+    /// Acked as duplicates: another bridge (or an earlier attempt) had stored the same id.
+    pub duplicates: u64,
+    /// Publish attempts that failed and were retried.
+    pub retries: u64,
+    /// Dropped because the queue was full.
+    pub dropped: u64,
+    /// Waiting to be published.
+    pub queued: usize,
+}
+
+/// Answers a [`JetStreamBridge`]'s [`BridgeStats`].
+#[derive(Clone, Copy, Debug, actix::Message)]
+#[rtype(result = "BridgeStats")]
+pub struct GetBridgeStats;
+
+/// One message to publish.
+struct Outgoing {
+    subject: String,
+    headers: async_nats::HeaderMap,
+    body: Bytes,
+}
+
+/// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
+/// or send it webhook notifications) to JetStream, in order, one at a time, each counted as
+/// forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
+/// `queue_limit` messages and retries with backoff; beyond that it drops the newest, counts them and
+/// says so ([`BridgeEvent::Dropped`], an error log line). Subscribed to the notifier's
+/// [`ConnectionEvent`]s, it publishes a gap message after every reconnect.
+///
+/// ```no_run
+/// use jellyfish_notifier::nats::JetStreamBridge;
+/// use jellyfish_notifier::WsNotifier;
+///
+/// # #[actix::main] async fn main() {
+/// let bridge = JetStreamBridge::builder("nats://127.0.0.1:4222").start();
+/// let _notifier = WsNotifier::builder("localhost:5002", "development")
+///     .subscribe_notifications(bridge.clone().recipient())
+///     .subscribe_connection_events(bridge.recipient())
+///     .start();
+/// # }
+/// ```
+pub struct JetStreamBridge {
+    config: JetStreamBridgeBuilder,
+    jetstream: Option<async_nats::jetstream::Context>,
+    queue: VecDeque<Outgoing>,
+    in_flight: bool,
+    failures: u32,
+    dedup: DedupIds,
+    gaps: u64,
+    stats: BridgeStats,
+}
+
+/// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
+#[derive(Clone)]
+pub struct JetStreamBridgeBuilder {
+    url: String,
+    prefix: String,
+    stream: StreamSettings,
+    queue_limit: usize,
+    backoff: Backoff,
+    ack_timeout: Duration,
+    events: Option<Recipient<BridgeEvent>>,
+}
+
+impl JetStreamBridgeBuilder {
+    /// How long a publish waits for JetStream's acknowledgement before it is retried (default
+    /// 5 s). A retry carries the same message id, so a publish that was stored but whose ack was
+    /// lost is acked again as a duplicate, not stored twice.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// The subject prefix (default [`DEFAULT_PREFIX`]).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The stream to create when it is missing (default [`StreamSettings::default`]).
+    pub fn stream(mut self, stream: StreamSettings) -> Self {
+        self.stream = stream;
+        self
+    }
+
+    /// The most messages kept while NATS is unreachable (default 100 000).
+    pub fn queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit.max(1);
+        self
+    }
+
+    /// How failed publishes are retried (default 250 ms up to 30 s, for ever).
+    pub fn retry(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff.max_attempts(None);
+        self
+    }
+
+    /// Where [`BridgeEvent`]s go.
+    pub fn events(mut self, recipient: Recipient<BridgeEvent>) -> Self {
+        self.events = Some(recipient);
+        self
+    }
+
+    /// Starts the bridge; it connects (and creates the stream) by itself, retrying.
+    pub fn start(self) -> Addr<JetStreamBridge> {
+        let window = self.stream.duplicate_window;
+        JetStreamBridge {
+            config: self,
+            jetstream: None,
+            queue: VecDeque::new(),
+            in_flight: false,
+            failures: 0,
+            dedup: DedupIds::new(window),
+            gaps: 0,
+            stats: BridgeStats::default(),
+        }
+        .start()
+    }
+}
+
+impl JetStreamBridge {
+    /// A builder for a bridge to the NATS server at `url` (`nats://host:port`, or `host:port`).
+    pub fn builder(url: impl Into<String>) -> JetStreamBridgeBuilder {
+        JetStreamBridgeBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            stream: StreamSettings::default(),
+            queue_limit: 100_000,
+            backoff: Backoff::default(),
+            ack_timeout: Duration::from_secs(5),
+            events: None,
+        }
+    }
+
+    fn event(&self, event: BridgeEvent) {
+        if let Some(events) = &self.config.events {
+            events.do_send(event);
+        }
+    }
+
+    fn enqueue(&mut self, message: Outgoing, ctx: &mut Context<Self>) {
+        if self.queue.len() >= self.config.queue_limit {
+            self.stats.dropped += 1;
+            let total = self.stats.dropped;
+            if total.is_power_of_two() {
+                tracing::error!(
+                    total,
+                    limit = self.config.queue_limit,
+                    "NATS bridge: the queue is full (NATS unreachable?); dropping notifications"
+                );
+                self.event(BridgeEvent::Dropped { total });
+            }
+            return;
+        }
+        self.queue.push_back(message);
+        self.pump(ctx);
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let url = self.config.url.clone();
+        let stream = self.config.stream.clone();
+        let subjects = vec![format!("{}.>", self.config.prefix)];
+        let ack_timeout = self.config.ack_timeout;
+        let setup = async move {
+            let client = async_nats::ConnectOptions::new()
+                .retry_on_initial_connect()
+                .connect(url.as_str())
+                .await
+                .map_err(|err| err.to_string())?;
+            let mut jetstream = async_nats::jetstream::new(client);
+            jetstream.set_timeout(ack_timeout);
+            jetstream
+                .get_or_create_stream(async_nats::jetstream::stream::Config {
+                    name: stream.name,
+                    subjects,
+                    max_age: stream.max_age,
+                    duplicate_window: stream.duplicate_window,
+                    storage: async_nats::jetstream::stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|err| err.to_string())?;
+            Ok::<_, String>(jetstream)
+        };
+        ctx.wait(setup.into_actor(self).map(|result, bridge, ctx| match result {
+            Ok(jetstream) => {
+                bridge.jetstream = Some(jetstream);
+                bridge.failures = 0;
+                bridge.event(BridgeEvent::Ready);
+                bridge.pump(ctx);
+            }
+            Err(error) => {
+                bridge.failures += 1;
+                let retry_in = bridge.config.backoff.delay(bridge.failures, fastrand::f64());
+                tracing::warn!(%error, ?retry_in, "NATS bridge: cannot set up the stream; retrying");
+                bridge.event(BridgeEvent::Retrying {
+                    error,
+                    queued: bridge.queue.len(),
+                    retry_in,
+                });
+                ctx.run_later(retry_in, |bridge, ctx| bridge.connect(ctx));
+            }
+        }));
+    }
+
+    /// Publishes the first queued message, if none is in flight.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight {
+            return;
+        }
+        let (Some(jetstream), Some(first)) = (&self.jetstream, self.queue.front()) else {
+            return;
+        };
+        self.in_flight = true;
+        let jetstream = jetstream.clone();
+        let (subject, headers, body) = (
+            first.subject.clone(),
+            first.headers.clone(),
+            first.body.clone(),
+        );
+        let publish = async move {
+            jetstream
+                .publish_with_headers(subject, headers, body)
+                .await?
+                .await
+        };
+        ctx.spawn(publish.into_actor(self).map(|result, bridge, ctx| {
+            bridge.in_flight = false;
+            match result {
+                Ok(ack) => {
+                    bridge.queue.pop_front();
+                    bridge.failures = 0;
+                    if ack.duplicate {
+                        bridge.stats.duplicates += 1;
+                    } else {
+                        bridge.stats.stored += 1;
+                    }
+                    bridge.pump(ctx);
+                }
+                Err(error) => {
+                    bridge.stats.retries += 1;
+                    bridge.failures += 1;
+                    let retry_in = bridge.config.backoff.delay(bridge.failures, fastrand::f64());
+                    tracing::warn!(%error, ?retry_in, queued = bridge.queue.len(), "NATS bridge: publishing failed; retrying");
+                    bridge.event(BridgeEvent::Retrying {
+                        error: error.to_string(),
+                        queued: bridge.queue.len(),
+                        retry_in,
+                    });
+                    bridge.in_flight = true;
+                    ctx.run_later(retry_in, |bridge, ctx| {
+                        bridge.in_flight = false;
+                        bridge.pump(ctx);
+                    });
+                }
+            }
+        }));
+    }
+}
+
+impl Actor for JetStreamBridge {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.connect(ctx);
+    }
+}
+
+impl Handler<Notification> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
+        let body = match notification.encode() {
+            Ok(body) => Bytes::from(body),
+            Err(error) => {
+                // Only an unknown member without its bytes cannot be re-encoded.
+                tracing::warn!(%error, kind = notification.kind(), "NATS bridge: cannot encode; skipped");
+                return;
+            }
+        };
+        let room = notification
+            .room_id()
+            .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room))
+            .into_owned();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, notification.kind());
+        if let Some(room_id) = notification.room_id() {
+            headers.insert(ROOM_HEADER, room_id.as_str());
+        }
+        headers.insert(
+            async_nats::header::NATS_MESSAGE_ID,
+            self.dedup.next(&room, &body).as_str(),
+        );
+        let subject = notification_subject(&self.config.prefix, &notification);
+        self.enqueue(
+            Outgoing {
+                subject,
+                headers,
+                body,
+            },
+            ctx,
+        );
+    }
+}
+
+impl Handler<MetricsReport> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, report: MetricsReport, ctx: &mut Context<Self>) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, "metrics_report");
+        let body = Bytes::copy_from_slice(report.raw().as_bytes());
+        let id = self.dedup.next(NO_ROOM, &body);
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+        let subject = metrics_subject(&self.config.prefix);
+        self.enqueue(
+            Outgoing {
+                subject,
+                headers,
+                body,
+            },
+            ctx,
+        );
+    }
+}
+
+impl Handler<ConnectionEvent> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
+        let ConnectionEvent::Ready { gap: Some(gap) } = event else {
+            return;
+        };
+        self.gaps += 1;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, "gap");
+        // Each bridge's gap is its own: a random id, never taken for another bridge's.
+        let id = format!("gap-{:016x}-{}", fastrand::u64(..), self.gaps);
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+        let body = Bytes::from(format!("{{\"gap_ms\":{}}}", gap.as_millis()));
+        let subject = gap_subject(&self.config.prefix);
+        self.enqueue(
+            Outgoing {
+                subject,
+                headers,
+                body,
+            },
+            ctx,
+        );
+    }
+}
+
+impl Handler<GetBridgeStats> for JetStreamBridge {
+    type Result = MessageResult<GetBridgeStats>;
+
+    fn handle(&mut self, _: GetBridgeStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(BridgeStats {
+            queued: self.queue.len(),
+            ..self.stats.clone()
+        })
+    }
+}
+
+/// Counters of a [`JetStreamConsumer`], from [`GetConsumerStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// Notifications delivered to every subscriber and acknowledged.
+    pub delivered: u64,
+    /// Messages redelivered by JetStream (an earlier delivery was not acknowledged in time).
+    pub redelivered: u64,
+    /// Gap messages seen (acknowledged, not delivered as notifications).
+    pub gaps: u64,
+    /// Messages that were not notifications (acknowledged and skipped, with a warning).
+    pub skipped: u64,
+    /// Messages in the stream not yet delivered to this consumer, as of the last check (its lag).
+    pub pending: u64,
+}
+
+/// Answers a [`JetStreamConsumer`]'s [`ConsumerStats`].
+#[derive(Clone, Copy, Debug, actix::Message)]
+#[rtype(result = "ConsumerStats")]
+pub struct GetConsumerStats;
+
+/// One message for the subscribers; answered once every subscriber has handled it.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Deliver(Notification);
+
+/// Reads a JetStream consumer and delivers each notification to the same `Handler<Notification>`
+/// subscribers a [`WsNotifier`](crate::WsNotifier) takes ([`SubscribeServerNotifications`]),
+/// acknowledging a message only after every subscriber has handled it: at least once, with
+/// JetStream's redelivery after a crash.
+///
+/// Two patterns: give every instance its own durable name (each sees everything, and resumes where
+/// it stopped), or give a fleet one durable name (a work queue: each message goes to one of them).
+///
+/// ```no_run
+/// use jellyfish_notifier::nats::JetStreamConsumer;
+/// use jellyfish_notifier::{Notification, SubscribeServerNotifications};
+/// use actix::prelude::*;
+///
+/// struct App;
+/// impl Actor for App { type Context = Context<Self>; }
+/// impl Handler<Notification> for App {
+///     type Result = ();
+///     fn handle(&mut self, n: Notification, _: &mut Context<Self>) { println!("{}", n.kind()); }
+/// }
+///
+/// # #[actix::main] async fn main() {
+/// let consumer = JetStreamConsumer::builder("nats://127.0.0.1:4222", "billing")
+///     .filter("jellyfish.*.peer_connected")
+///     .start();
+/// let _subscription = consumer.send(SubscribeServerNotifications(App.start().recipient())).await;
+/// # }
+/// ```
+pub struct JetStreamConsumer {
+    config: JetStreamConsumerBuilder,
+    subscribers: Vec<(SubscriptionId, Recipient<Notification>)>,
+    next_id: u64,
+    stats: ConsumerStats,
+}
+
+/// Builds a [`JetStreamConsumer`]: [`JetStreamConsumer::builder`].
+#[derive(Clone, Debug)]
+pub struct JetStreamConsumerBuilder {
+    url: String,
+    durable: String,
+    stream: String,
+    filter: Option<String>,
+    ack_wait: Duration,
+}
+
+impl JetStreamConsumerBuilder {
+    /// The stream (default [`DEFAULT_STREAM`]).
+    pub fn stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = stream.into();
+        self
+    }
+
+    /// Only messages whose subject matches (`jellyfish.lobby.*`, `jellyfish.*.track_added`).
+    pub fn filter(mut self, subject: impl Into<String>) -> Self {
+        self.filter = Some(subject.into());
+        self
+    }
+
+    /// How long JetStream waits for an acknowledgement before it redelivers (default 30 s).
+    pub fn ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait = wait;
+        self
+    }
+
+    /// Starts the consumer in the current arbiter; it connects by itself, retrying.
+    pub fn start(self) -> Addr<JetStreamConsumer> {
+        self.into_consumer().start()
+    }
+
+    /// Starts the consumer in another arbiter (a thread of its own).
+    pub fn start_in(self, arbiter: &ArbiterHandle) -> Addr<JetStreamConsumer> {
+        let consumer = self.into_consumer();
+        JetStreamConsumer::start_in_arbiter(arbiter, move |_| consumer)
+    }
+
+    fn into_consumer(self) -> JetStreamConsumer {
+        JetStreamConsumer {
+            config: self,
+            subscribers: Vec::new(),
+            next_id: 0,
+            stats: ConsumerStats::default(),
+        }
+    }
+}
+
+impl JetStreamConsumer {
+    /// A builder for the durable consumer `durable` on the NATS server at `url`.
+    pub fn builder(url: impl Into<String>, durable: impl Into<String>) -> JetStreamConsumerBuilder {
+        JetStreamConsumerBuilder {
+            url: url.into(),
+            durable: durable.into(),
+            stream: DEFAULT_STREAM.to_owned(),
+            filter: None,
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+
+    /// Connects, then reads for as long as the actor lives; on any error, starts over after a
+    /// pause (JetStream redelivers what was not acknowledged).
+    fn run(&mut self, ctx: &mut Context<Self>) {
+        use futures_util::StreamExt as _;
+        let config = self.config.clone();
+        let me = ctx.address();
+        let reading = async move {
+            let client = async_nats::ConnectOptions::new()
+                .retry_on_initial_connect()
+                .connect(config.url.as_str())
+                .await
+                .map_err(|err| err.to_string())?;
+            let jetstream = async_nats::jetstream::new(client);
+            let stream = jetstream
+                .get_stream(config.stream.as_str())
+                .await
+                .map_err(|err| err.to_string())?;
+            let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+                .get_or_create_consumer(
+                    config.durable.as_str(),
+                    async_nats::jetstream::consumer::pull::Config {
+                        durable_name: Some(config.durable.clone()),
+                        filter_subject: config.filter.clone().unwrap_or_default(),
+                        ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                        ack_wait: config.ack_wait,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .map_err(|err| err.to_string())?;
+            let mut messages = consumer.messages().await.map_err(|err| err.to_string())?;
+            let mut checked = Instant::now();
+            while let Some(message) = messages.next().await {
+                let message = message.map_err(|err| err.to_string())?;
+                let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
+                let kind = message
+                    .headers
+                    .as_ref()
+                    .and_then(|h| h.get(KIND_HEADER))
+                    .map(|v| v.as_str().to_owned());
+                let outcome = match kind.as_deref() {
+                    Some("gap") => Outcome::Gap,
+                    Some("metrics_report") => Outcome::Skipped,
+                    _ => match crate::codec::receive_binary(&message.payload) {
+                        Ok(notifications) => {
+                            for notification in notifications {
+                                me.send(Deliver(notification))
+                                    .await
+                                    .map_err(|err| err.to_string())?;
+                            }
+                            Outcome::Delivered
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, subject = %message.subject, "NATS consumer: not a notification; skipped");
+                            Outcome::Skipped
+                        }
+                    },
+                };
+                message.ack().await.map_err(|err| err.to_string())?;
+                me.do_send(Counted {
+                    outcome,
+                    redelivered,
+                    pending: None,
+                });
+                if checked.elapsed() > Duration::from_secs(1) {
+                    checked = Instant::now();
+                    if let Ok(info) = consumer.info().await {
+                        me.do_send(Counted {
+                            outcome: Outcome::Nothing,
+                            redelivered: false,
+                            pending: Some(info.num_pending),
+                        });
+                    }
+                }
+            }
+            Ok::<(), String>(())
+        };
+        ctx.spawn(reading.into_actor(self).map(|result, _, ctx| {
+            if let Err(error) = result {
+                tracing::warn!(%error, "NATS consumer: reading stopped; starting over in 1 s");
+            }
+            ctx.run_later(Duration::from_secs(1), |consumer, ctx| consumer.run(ctx));
+        }));
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    Gap,
+    Skipped,
+    Nothing,
+}
+
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Counted {
+    outcome: Outcome,
+    redelivered: bool,
+    pending: Option<u64>,
+}
+
+impl Actor for JetStreamConsumer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.run(ctx);
+    }
+}
+
+impl Handler<Deliver> for JetStreamConsumer {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
+        self.subscribers.retain(|(_, s)| s.connected());
+        let sends: Vec<_> = self
+            .subscribers
+            .iter()
+            .map(|(_, s)| s.send(msg.0.clone()))
+            .collect();
+        Box::pin(async move {
+            // Handled by every subscriber (one that stopped meanwhile counts as done).
+            for send in sends {
+                let _ = send.await;
+            }
+        })
+    }
+}
+
+impl Handler<Counted> for JetStreamConsumer {
+    type Result = ();
+
+    fn handle(&mut self, msg: Counted, _: &mut Context<Self>) {
+        match msg.outcome {
+            Outcome::Delivered => self.stats.delivered += 1,
+            Outcome::Gap => self.stats.gaps += 1,
+            Outcome::Skipped => self.stats.skipped += 1,
+            Outcome::Nothing => {}
+        }
+        if msg.redelivered {
+            self.stats.redelivered += 1;
+        }
+        if let Some(pending) = msg.pending {
+            self.stats.pending = pending;
+        }
+    }
+}
+
+impl Handler<SubscribeServerNotifications> for JetStreamConsumer {
+    type Result = MessageResult<SubscribeServerNotifications>;
+
+    fn handle(
+        &mut self,
+        msg: SubscribeServerNotifications,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        self.next_id += 1;
+        let id = SubscriptionId::new(self.next_id);
+        self.subscribers.push((id, msg.0));
+        MessageResult(Subscription::new(id, ctx.address().recipient()))
+    }
+}
+
+impl Handler<Unsubscribe> for JetStreamConsumer {
+    type Result = bool;
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) -> bool {
+        let before = self.subscribers.len();
+        self.subscribers.retain(|(id, _)| *id != msg.0);
+        before != self.subscribers.len()
+    }
+}
+
+impl Handler<GetConsumerStats> for JetStreamConsumer {
+    type Result = MessageResult<GetConsumerStats>;
+
+    fn handle(&mut self, _: GetConsumerStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.stats.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_tokens_cannot_break_the_subject_hierarchy() {
+        for room in ["a.b", "*", ">", "a b", "~", "%41", "tab\there", "ünï"] {
+            let token = subject_token(room);
+            assert!(
+                token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_%".contains(&b)),
+                "{room:?} → {token:?}"
+            );
+            assert_ne!(token, NO_ROOM);
+        }
+        // Distinct rooms, distinct tokens.
+        assert_ne!(subject_token("a.b"), subject_token("a%2Eb"));
+        assert_eq!(subject_token(""), "%");
+    }
+
+    #[test]
+    fn one_bridge_never_repeats_an_id_and_two_bridges_agree() {
+        let window = Duration::from_secs(120);
+        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
+        // A voice-activity flip-flop: the same two bodies over and over.
+        let bodies: Vec<&[u8]> = (0..50)
+            .map(|i| {
+                if i % 2 == 0 {
+                    &b"speech"[..]
+                } else {
+                    b"silence"
+                }
+            })
+            .collect();
+        let ids_a: Vec<String> = bodies.iter().map(|body| a.next("room", body)).collect();
+        let ids_b: Vec<String> = bodies.iter().map(|body| b.next("room", body)).collect();
+        assert_eq!(ids_a, ids_b, "two bridges that saw the same agree");
+        let unique: std::collections::HashSet<&String> = ids_a.iter().collect();
+        assert_eq!(unique.len(), ids_a.len(), "one bridge never repeats an id");
+        // Rooms do not share runs.
+        assert_ne!(
+            DedupIds::new(window).next("x", b"n"),
+            DedupIds::new(window).next("y", b"n")
+        );
+    }
+
+    #[test]
+    fn a_room_id_used_again_gets_new_ids() {
+        let mut ids = DedupIds::new(Duration::from_secs(120));
+        let round: [&[u8]; 3] = [b"room_created r", b"peer_added r p", b"room_deleted r"];
+        let first: Vec<String> = round.iter().map(|b| ids.next("r", b)).collect();
+        let second: Vec<String> = round.iter().map(|b| ids.next("r", b)).collect();
+        assert!(
+            first.iter().all(|id| !second.contains(id)),
+            "{first:?} {second:?}"
+        );
+    }
+
+    #[test]
+    fn after_a_gap_a_bridge_realigns_within_the_context() {
+        let window = Duration::from_secs(120);
+        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
+        let bodies: Vec<Vec<u8>> = (0..40u32).map(|i| i.to_be_bytes().to_vec()).collect();
+        let mut differing = 0;
+        for (i, body) in bodies.iter().enumerate() {
+            let id_a = a.next("room", body);
+            // B misses notifications 10..15 (a gap).
+            if (10..15).contains(&i) {
+                continue;
+            }
+            if b.next("room", body) != id_a {
+                differing += 1;
+            }
+        }
+        assert_eq!(
+            differing,
+            DEDUP_CONTEXT - 1,
+            "duplicates after the gap, then agreement"
+        );
+    }
+}
