@@ -255,11 +255,22 @@ pub struct BridgeStats {
 #[rtype(result = "BridgeStats")]
 pub struct GetBridgeStats;
 
+/// Publishes notifications and answers once JetStream has stored every one of them (or acked it
+/// as a duplicate): `Ok(())`; or, if the bridge is not connected to NATS, its queue is full, or a
+/// publish failed, `Err` with the reason at once. What was refused may still be stored later (it
+/// stays queued), but nothing is ever answered `Ok` that was not stored: what a webhook receiver
+/// needs before it answers 2xx.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "Result<(), String>")]
+pub struct Publish(pub Vec<Notification>);
+
 /// One message to publish.
 struct Outgoing {
     subject: String,
     headers: async_nats::HeaderMap,
     body: Bytes,
+    /// Told the outcome of the first attempt, for [`Publish`].
+    waiter: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
 
 /// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
@@ -392,6 +403,9 @@ impl JetStreamBridge {
                 );
                 self.event(BridgeEvent::Dropped { total });
             }
+            if let Some(waiter) = message.waiter {
+                let _ = waiter.send(Err("the NATS bridge's queue is full".to_owned()));
+            }
             return;
         }
         self.queue.push_back(message);
@@ -470,7 +484,9 @@ impl JetStreamBridge {
             bridge.in_flight = false;
             match result {
                 Ok(ack) => {
-                    bridge.queue.pop_front();
+                    if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
+                        let _ = waiter.send(Ok(()));
+                    }
                     bridge.failures = 0;
                     if ack.duplicate {
                         bridge.stats.duplicates += 1;
@@ -480,6 +496,9 @@ impl JetStreamBridge {
                     bridge.pump(ctx);
                 }
                 Err(error) => {
+                    if let Some(waiter) = bridge.queue.front_mut().and_then(|m| m.waiter.take()) {
+                        let _ = waiter.send(Err(format!("JetStream did not store it: {error}")));
+                    }
                     bridge.stats.retries += 1;
                     bridge.failures += 1;
                     let retry_in = bridge.config.backoff.delay(bridge.failures, fastrand::f64());
@@ -508,16 +527,15 @@ impl Actor for JetStreamBridge {
     }
 }
 
-impl Handler<Notification> for JetStreamBridge {
-    type Result = ();
-
-    fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
+impl JetStreamBridge {
+    /// The message of a notification (`None` for an unknown member without its bytes, which is
+    /// said in a warning).
+    fn message_of(&mut self, notification: &Notification) -> Option<Outgoing> {
         let body = match notification.encode() {
             Ok(body) => Bytes::from(body),
             Err(error) => {
-                // Only an unknown member without its bytes cannot be re-encoded.
                 tracing::warn!(%error, kind = notification.kind(), "NATS bridge: cannot encode; skipped");
-                return;
+                return None;
             }
         };
         let room = notification
@@ -533,15 +551,50 @@ impl Handler<Notification> for JetStreamBridge {
             async_nats::header::NATS_MESSAGE_ID,
             self.dedup.next(&room, &body).as_str(),
         );
-        let subject = notification_subject(&self.config.prefix, &notification);
-        self.enqueue(
-            Outgoing {
-                subject,
-                headers,
-                body,
-            },
-            ctx,
-        );
+        Some(Outgoing {
+            subject: notification_subject(&self.config.prefix, notification),
+            headers,
+            body,
+            waiter: None,
+        })
+    }
+}
+
+impl Handler<Notification> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
+        if let Some(message) = self.message_of(&notification) {
+            self.enqueue(message, ctx);
+        }
+    }
+}
+
+impl Handler<Publish> for JetStreamBridge {
+    type Result = ResponseFuture<Result<(), String>>;
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
+        if self.jetstream.is_none() {
+            return Box::pin(async { Err("not connected to NATS".to_owned()) });
+        }
+        let mut waiting = Vec::new();
+        for notification in &msg.0 {
+            let Some(mut message) = self.message_of(notification) else {
+                return Box::pin(async { Err("a notification could not be encoded".to_owned()) });
+            };
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            message.waiter = Some(sender);
+            waiting.push(receiver);
+            self.enqueue(message, ctx);
+        }
+        Box::pin(async move {
+            for receiver in waiting {
+                receiver
+                    .await
+                    .map_err(|_| "the NATS bridge stopped".to_owned())??;
+            }
+            Ok(())
+        })
     }
 }
 
@@ -560,6 +613,7 @@ impl Handler<MetricsReport> for JetStreamBridge {
                 subject,
                 headers,
                 body,
+                waiter: None,
             },
             ctx,
         );
@@ -586,6 +640,7 @@ impl Handler<ConnectionEvent> for JetStreamBridge {
                 subject,
                 headers,
                 body,
+                waiter: None,
             },
             ctx,
         );

@@ -12,6 +12,7 @@ macro_rules! say {
     }};
 }
 
+mod bridge;
 mod demo;
 mod emulate;
 mod forward;
@@ -50,6 +51,8 @@ enum Command {
     Tail(tail::Args),
     /// Print the live state of every room, peer and track, and every change; healed after gaps.
     Rooms(rooms::Args),
+    /// Subscribe over the WebSocket and publish every notification to a NATS JetStream stream.
+    Bridge(bridge::Args),
     /// Subscribe over the WebSocket and POST every notification to a webhook endpoint.
     Forward(forward::Args),
     /// Receive webhooks on any path and print each notification.
@@ -107,6 +110,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Rooms(args) => rooms::run(args).await,
+            Command::Bridge(args) => bridge::run(args).await,
             Command::Forward(args) => forward::run(args).await,
             Command::Webhook(args) => webhook::run(args).await,
             Command::Emulate(args) => emulate::run(args).await,

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use actix::Addr;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use jellyfish_notifier::nats::{JetStreamBridge, Publish};
 use jellyfish_notifier::{Webhook, WebhookConfig};
 
 use crate::Outcome;
@@ -32,14 +34,34 @@ pub(crate) struct Args {
     /// Read the webhook secret from this file (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "secret")]
     secret_file: Option<PathBuf>,
+    /// Also publish every notification to this NATS server's JetStream (as `bridge` does), and
+    /// answer 200 only once JetStream stored all of a request's notifications (503 otherwise, so
+    /// that a load-balanced fleet of receivers funnels into one stream and loses nothing it
+    /// acknowledged).
+    #[arg(long, value_name = "URL")]
+    nats: Option<String>,
+    #[command(flatten)]
+    stream: crate::bridge::StreamArgs,
 }
 
-async fn receive(notifications: Webhook, json: web::Data<bool>) -> HttpResponse {
+async fn receive(
+    notifications: Webhook,
+    json: web::Data<bool>,
+    nats: web::Data<Option<Addr<JetStreamBridge>>>,
+) -> HttpResponse {
     for notification in notifications.iter() {
         if !line(&output::notification_line(notification, **json, None)) {
             // Not printed, so not delivered: a retrying sender must retry.
             return HttpResponse::InternalServerError()
                 .body("the notification could not be written to standard output");
+        }
+    }
+    if let Some(bridge) = nats.get_ref() {
+        let stored = bridge.send(Publish(notifications.into_inner())).await;
+        if let Err(reason) = stored.unwrap_or_else(|err| Err(err.to_string())) {
+            say!("answered 503: not stored in NATS JetStream: {reason}");
+            return HttpResponse::ServiceUnavailable()
+                .body(format!("not stored in NATS JetStream: {reason}"));
         }
     }
     HttpResponse::Ok().body("OK")
@@ -67,12 +89,14 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(secret) => secret,
         Err(outcome) => return outcome,
     };
+    let nats = args.nats.as_deref().map(|url| args.stream.bridge(url));
     let draining = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&draining);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(config(secret.as_ref().map(crate::Secret::expose)))
             .app_data(web::Data::new(json))
+            .app_data(web::Data::new(nats.clone()))
             .default_service(web::post().to(receive))
             // Checked when a request's head arrives: one that started before the stop finishes
             // (its body is still read); one that starts after is told to come back.

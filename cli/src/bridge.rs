@@ -1,0 +1,159 @@
+//! `jellyfish-notify bridge`: every notification from a server into a NATS JetStream stream.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use jellyfish_notifier::nats::{
+    BridgeEvent, DEFAULT_PREFIX, DEFAULT_STREAM, GetBridgeStats, JetStreamBridge, StreamSettings,
+};
+use jellyfish_notifier::Shutdown;
+
+use crate::output::{self, plural};
+use crate::{Outcome, ServerArgs};
+
+/// Subscribe over the WebSocket (reconnecting, as `tail` does) and publish every notification to a
+/// NATS JetStream stream, each counted only once JetStream acknowledged it.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Subjects: <prefix>.<room>.<kind> (the room id with bytes outside A-Z a-z 0-9 - _
+written %XX), <prefix>.~.<kind> without a room, <prefix>.~.gap after every reconnect,
+<prefix>.metrics with --metrics. Body: the notification's protobuf ServerMessage (what the server
+sends; any official SDK's receive_binary decodes it). Headers: Jellyfish-Kind, Jellyfish-Room,
+Nats-Msg-Id (two bridges on one server agree on it, so the stream stores each notification once).
+
+Examples:
+  nats-server -js -sd /var/lib/nats &
+  jellyfish-notify bridge                                # localhost:5002 → nats://127.0.0.1:4222
+  jellyfish-notify bridge --nats nats://nats.internal:4222 --prefix fishjam --max-age-hours 24
+  FISHJAM_ID=$ID FISHJAM_MANAGEMENT_TOKEN=$TOKEN jellyfish-notify bridge")]
+pub(crate) struct Args {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// The NATS server (or $NATS_URL).
+    #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
+    nats: String,
+    #[command(flatten)]
+    stream: StreamArgs,
+    /// Also publish the metrics reports (Jellyfish only).
+    #[arg(long)]
+    metrics: bool,
+    /// On Ctrl-C or SIGTERM, how long to keep publishing what is queued.
+    #[arg(long, default_value_t = 10)]
+    drain_timeout: u64,
+}
+
+/// Where and how notifications are published, shared by `bridge` and `webhook --nats`.
+#[derive(clap::Args, Debug, Clone)]
+pub(crate) struct StreamArgs {
+    /// The subject prefix.
+    #[arg(long, default_value = DEFAULT_PREFIX)]
+    prefix: String,
+    /// The stream, created (on <prefix>.>) if missing.
+    #[arg(long, default_value = DEFAULT_STREAM)]
+    stream: String,
+    /// How long the stream keeps a message, when it is created here.
+    #[arg(long, default_value_t = 7 * 24)]
+    max_age_hours: u64,
+    /// How long JetStream remembers message ids (de-duplication), when the stream is created here.
+    #[arg(long, default_value_t = 120)]
+    duplicate_window_secs: u64,
+    /// The most notifications kept while NATS is unreachable; beyond, they are dropped and counted.
+    #[arg(long, default_value_t = 100_000)]
+    queue_limit: usize,
+}
+
+impl StreamArgs {
+    /// A bridge to `url` with these settings, reporting on stderr.
+    pub(crate) fn bridge(&self, url: &str) -> Addr<JetStreamBridge> {
+        JetStreamBridge::builder(url)
+            .prefix(self.prefix.as_str())
+            .stream(StreamSettings {
+                name: self.stream.clone(),
+                max_age: Duration::from_secs(self.max_age_hours * 3600),
+                duplicate_window: Duration::from_secs(self.duplicate_window_secs),
+            })
+            .queue_limit(self.queue_limit)
+            .events(Reporter.start().recipient())
+            .start()
+    }
+}
+
+struct Reporter;
+
+impl Actor for Reporter {
+    type Context = Context<Self>;
+}
+
+impl Handler<BridgeEvent> for Reporter {
+    type Result = ();
+    fn handle(&mut self, event: BridgeEvent, _: &mut Context<Self>) {
+        match event {
+            BridgeEvent::Ready => say!("NATS: connected, the stream is there"),
+            BridgeEvent::Retrying {
+                error,
+                queued,
+                retry_in,
+            } => say!(
+                "NATS: {error}; {queued} {} waiting, retrying in {:.1}s (check --nats and that nats-server runs with -js)",
+                plural(queued, "notification", "notifications"),
+                retry_in.as_secs_f64()
+            ),
+            BridgeEvent::Dropped { total } => say!(
+                "NATS: DROPPED {total} {} so far: the queue (--queue-limit) is full",
+                plural(total as usize, "notification", "notifications")
+            ),
+            other => say!("NATS: {other:?}"),
+        }
+    }
+}
+
+pub(crate) async fn run(args: Args) -> Outcome {
+    let (url, builder) = match args.server.notifier() {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
+    };
+    let bridge = args.stream.bridge(&args.nats);
+    let (reporter, failed) = output::ConnectionReporter::start(&url);
+    let mut builder = builder
+        .subscribe_connection_events(reporter.recipient())
+        .subscribe_connection_events(bridge.clone().recipient())
+        .subscribe_notifications(bridge.clone().recipient());
+    if args.metrics {
+        builder = builder.subscribe_metrics(bridge.clone().recipient());
+    }
+    let notifier = match builder.try_start() {
+        Ok(notifier) => notifier,
+        Err(err) => return output::notifier_failure(err, &url),
+    };
+    let outcome = tokio::select! {
+        () = output::stop_signal() => Outcome::Ok,
+        failed = failed => match failed {
+            Ok(err) => output::notifier_failure(err, &url),
+            Err(_) => Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
+        },
+    };
+    let _ = notifier.send(Shutdown).await;
+    // What reached the bridge is published, for at most --drain-timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(args.drain_timeout);
+    let mut stats = bridge.send(GetBridgeStats).await.unwrap_or_default();
+    while stats.queued > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        stats = bridge.send(GetBridgeStats).await.unwrap_or_default();
+    }
+    say!(
+        "published {} ({} already stored by another bridge), {} retries, {} dropped, {} left unpublished",
+        stats.stored,
+        stats.duplicates,
+        stats.retries,
+        stats.dropped,
+        stats.queued
+    );
+    if stats.dropped + stats.queued as u64 > 0 {
+        return Outcome::Failed(format!(
+            "{} {} not published to {}",
+            stats.dropped + stats.queued as u64,
+            if stats.dropped + stats.queued as u64 == 1 { "notification was" } else { "notifications were" },
+            args.nats
+        ));
+    }
+    outcome
+}
