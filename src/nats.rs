@@ -14,10 +14,10 @@
 //! [`ROOM_HEADER`] (the room id as sent), and `Nats-Msg-Id` ([`DedupIds`]).
 //!
 //! **De-duplication.** The server gives notifications no ids, so two bridges on one server agree on
-//! an id from what they both see: the room, the notification, the 7 before it in that room, and how
-//! many times that same run of 8 occurred before (within the stream's duplicate window). JetStream
-//! stores a message id once per duplicate window. What this guarantees, and where it stops, is on
-//! [`DedupIds`].
+//! an id from what they both see: the room, the notification's bytes, and how many times the same
+//! bytes came before in that room (within the stream's duplicate window), corrected by JetStream's
+//! own answers. JetStream stores a message id once per duplicate window. What this guarantees, and
+//! where it stops, is on [`DedupIds`].
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -43,8 +43,6 @@ pub const KIND_HEADER: &str = "Jellyfish-Kind";
 pub const ROOM_HEADER: &str = "Jellyfish-Room";
 /// The room token of messages that belong to no room.
 pub const NO_ROOM: &str = "~";
-/// How many notifications of a room (the one published included) make its de-duplication id.
-pub const DEDUP_CONTEXT: usize = 8;
 
 /// A room id as one subject token: bytes outside `A-Z a-z 0-9 - _` become `%XX`.
 ///
@@ -94,35 +92,61 @@ pub fn metrics_subject(prefix: &str) -> String {
 
 /// De-duplication ids (`Nats-Msg-Id`) that two bridges on the same server compute alike.
 ///
-/// The id of a notification is a hash of its room, its bytes, the bytes of the
-/// [`DEDUP_CONTEXT`]` - 1` notifications before it in that room (as this bridge received them), and
-/// how many times this same run occurred before in that room. Occurrence counts are forgotten once
-/// a run has not recurred for the duplicate window, by which time JetStream has forgotten its ids.
+/// The id of a notification is a hash of its room, its bytes, and how many times this bridge saw
+/// the same bytes in that room before (within the duplicate window). Notifications are nearly
+/// always unique (they carry peer and track ids), so two bridges agree on their ids even when one
+/// missed others during a gap. Repeated ones (a voice-activity flip-flop, a peer reconnecting) are
+/// told apart by the count; when one bridge missed an earlier repetition its count lags, and its id
+/// then names an *earlier* message. JetStream answers such a publish as a duplicate of a message
+/// stored before this bridge's previous message in the room, which the bridge recognises
+/// ([`DedupIds::acked`]): it counts one more and publishes again, so the repetition is stored,
+/// not lost.
 ///
-/// **Guarantees.** One bridge never gives two different notifications the same id within the
-/// duplicate window, so it never loses one to de-duplication. Two bridges that both received a
-/// room's notifications give each the same id, so the stream stores it once, and killing either
-/// loses nothing the other received.
+/// **Guarantees.** One bridge never loses a notification to de-duplication. Two bridges on one
+/// server store each notification they both received once, gaps or not, and killing either loses
+/// nothing the other received.
 ///
-/// **Limits.** After a gap on one bridge, its next [`DEDUP_CONTEXT`]` - 1` notifications in each room
-/// see a different run than the other bridge's, so they are stored twice (duplicates, counted by
-/// JetStream's acks, never losses). If both bridges miss *different* notifications of the same room
-/// within the window, and the room repeats an identical run of [`DEDUP_CONTEXT`] notifications (a
-/// voice-activity flip-flop, say), one repetition can be taken for another and stored once.
+/// **Limits.** A repetition is stored twice when a bridge misjudges a true duplicate as a
+/// lagging count: when the other bridge stored it before this bridge's previous message in the
+/// room was acked. It could be lost if both bridges missed *different* repetitions of the same
+/// notification in one room within the window, in the order previous message → repetition one
+/// bridge missed → repetition the other missed.
 #[derive(Debug)]
 pub struct DedupIds {
     window: Duration,
-    rooms: HashMap<String, RoomRuns>,
+    rooms: HashMap<String, RoomIds>,
+    /// The stream's last sequence when the bridge connected: older messages were stored before
+    /// this bridge could have published anything.
+    floor: u64,
     last_prune: Option<Instant>,
 }
 
 #[derive(Debug)]
-struct RoomRuns {
-    /// Digests of the last notifications of the room, newest last.
-    recent: VecDeque<[u8; 32]>,
-    /// Run digest → (occurrences so far, last seen).
-    seen: HashMap<[u8; 32], (u64, Instant)>,
+struct RoomIds {
+    /// Digest of a notification's bytes → (times seen, last seen).
+    counts: HashMap<[u8; 32], (u64, Instant)>,
+    /// The stream sequence of the last message of this room this bridge had acked (stored by it
+    /// or by another bridge).
+    last_sequence: u64,
     last_seen: Instant,
+}
+
+/// The id of one message, with what [`DedupIds::acked`] needs to correct it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DedupId {
+    /// The `Nats-Msg-Id`.
+    pub id: String,
+    room: String,
+    digest: [u8; 32],
+}
+
+fn message_id(room: &str, digest: &[u8; 32], occurrence: u64) -> String {
+    let mut id = Sha256::new();
+    id.update(room.as_bytes());
+    id.update([0]);
+    id.update(digest);
+    id.update(occurrence.to_be_bytes());
+    hex::encode(&id.finalize()[..16])
 }
 
 impl DedupIds {
@@ -131,56 +155,82 @@ impl DedupIds {
         Self {
             window,
             rooms: HashMap::new(),
+            floor: 0,
             last_prune: None,
         }
     }
 
-    /// The id of the next notification of `room` (its token), whose bytes are `body`.
+    /// The stream's last sequence as the bridge connected (see [`DedupIds::acked`]).
+    pub fn start_at(&mut self, sequence: u64) {
+        self.floor = self.floor.max(sequence);
+    }
+
+    /// The id of the next notification of `room` (its subject token), whose bytes are `body`.
     ///
-    /// Nothing is forgotten before JetStream has forgotten it: a run's count (and a room's
-    /// history) is dropped only once it has been idle for one and a half duplicate windows, so an
-    /// id is never given again while JetStream could still take it for a duplicate, even when a
-    /// room id is used again after `room_deleted`.
-    pub fn next(&mut self, room: &str, body: &[u8]) -> String {
+    /// Nothing is forgotten before JetStream has forgotten it: a count is dropped only once it has
+    /// been idle for one and a half duplicate windows.
+    pub fn next(&mut self, room: &str, body: &[u8]) -> DedupId {
         let now = Instant::now();
         let keep = self.window + self.window / 2;
         if self
             .last_prune
             .is_none_or(|at| now.duration_since(at) > self.window / 2)
         {
-            self.rooms.retain(|_, runs| {
-                runs.seen
+            self.rooms.retain(|_, ids| {
+                ids.counts
                     .retain(|_, (_, last)| now.duration_since(*last) <= keep);
-                now.duration_since(runs.last_seen) <= keep
+                now.duration_since(ids.last_seen) <= keep
             });
             self.last_prune = Some(now);
         }
-        let runs = self
+        let floor = self.floor;
+        let ids = self
             .rooms
             .entry(room.to_owned())
-            .or_insert_with(|| RoomRuns {
-                recent: VecDeque::new(),
-                seen: HashMap::new(),
+            .or_insert_with(|| RoomIds {
+                counts: HashMap::new(),
+                last_sequence: floor,
                 last_seen: now,
             });
-        runs.last_seen = now;
-        runs.recent.push_back(Sha256::digest(body).into());
-        if runs.recent.len() > DEDUP_CONTEXT {
-            runs.recent.pop_front();
-        }
-        let mut run = Sha256::new();
-        run.update(room.as_bytes());
-        for digest in &runs.recent {
-            run.update(digest);
-        }
-        let run: [u8; 32] = run.finalize().into();
-        let entry = runs.seen.entry(run).or_insert((0, now));
+        ids.last_seen = now;
+        let digest: [u8; 32] = Sha256::digest(body).into();
+        let entry = ids.counts.entry(digest).or_insert((0, now));
         let occurrence = entry.0;
         *entry = (occurrence + 1, now);
-        let mut id = Sha256::new();
-        id.update(run);
-        id.update(occurrence.to_be_bytes());
-        hex::encode(&id.finalize()[..16])
+        DedupId {
+            id: message_id(room, &digest, occurrence),
+            room: room.to_owned(),
+            digest,
+        }
+    }
+
+    /// Takes JetStream's answer to a publish: the message's `sequence` (for a duplicate, the
+    /// original's). A duplicate of a message older than this room's previous acked message is not
+    /// this notification but an earlier repetition this bridge missed: then it counts one more and
+    /// answers the id to publish again.
+    pub fn acked(&mut self, id: &DedupId, sequence: u64, duplicate: bool) -> Option<DedupId> {
+        let floor = self.floor;
+        let now = Instant::now();
+        let ids = self
+            .rooms
+            .entry(id.room.clone())
+            .or_insert_with(|| RoomIds {
+                counts: HashMap::new(),
+                last_sequence: floor,
+                last_seen: now,
+            });
+        if duplicate && sequence <= ids.last_sequence {
+            let entry = ids.counts.entry(id.digest).or_insert((0, now));
+            let occurrence = entry.0;
+            *entry = (occurrence + 1, now);
+            return Some(DedupId {
+                id: message_id(&id.room, &id.digest, occurrence),
+                room: id.room.clone(),
+                digest: id.digest,
+            });
+        }
+        ids.last_sequence = ids.last_sequence.max(sequence);
+        None
     }
 
     /// How many rooms it remembers.
@@ -246,6 +296,9 @@ pub struct BridgeStats {
     pub retries: u64,
     /// Dropped because the queue was full.
     pub dropped: u64,
+    /// Published again under the next count: JetStream took the first id for an earlier
+    /// repetition that this bridge had missed ([`DedupIds`]).
+    pub recounted: u64,
     /// Waiting to be published.
     pub queued: usize,
 }
@@ -269,6 +322,8 @@ struct Outgoing {
     subject: String,
     headers: async_nats::HeaderMap,
     body: Bytes,
+    /// Its de-duplication id (none for gap messages, whose ids are random).
+    id: Option<DedupId>,
     /// Told the outcome of the first attempt, for [`Publish`].
     waiter: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
@@ -425,7 +480,7 @@ impl JetStreamBridge {
                 .map_err(|err| err.to_string())?;
             let mut jetstream = async_nats::jetstream::new(client);
             jetstream.set_timeout(ack_timeout);
-            jetstream
+            let mut created = jetstream
                 .get_or_create_stream(async_nats::jetstream::stream::Config {
                     name: stream.name,
                     subjects,
@@ -436,10 +491,17 @@ impl JetStreamBridge {
                 })
                 .await
                 .map_err(|err| err.to_string())?;
-            Ok::<_, String>(jetstream)
+            let last = created
+                .info()
+                .await
+                .map_err(|err| err.to_string())?
+                .state
+                .last_sequence;
+            Ok::<_, String>((jetstream, last))
         };
         ctx.wait(setup.into_actor(self).map(|result, bridge, ctx| match result {
-            Ok(jetstream) => {
+            Ok((jetstream, last)) => {
+                bridge.dedup.start_at(last);
                 bridge.jetstream = Some(jetstream);
                 bridge.failures = 0;
                 bridge.event(BridgeEvent::Ready);
@@ -484,10 +546,24 @@ impl JetStreamBridge {
             bridge.in_flight = false;
             match result {
                 Ok(ack) => {
+                    bridge.failures = 0;
+                    let correction = bridge.queue.front().and_then(|m| m.id.as_ref()).and_then(
+                        |id| bridge.dedup.acked(id, ack.sequence, ack.duplicate),
+                    );
+                    if let (Some(id), Some(first)) = (correction, bridge.queue.front_mut()) {
+                        // A repetition this bridge's count had not seen: publish it again as the
+                        // next one.
+                        first
+                            .headers
+                            .insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
+                        first.id = Some(id);
+                        bridge.stats.recounted += 1;
+                        bridge.pump(ctx);
+                        return;
+                    }
                     if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
                         let _ = waiter.send(Ok(()));
                     }
-                    bridge.failures = 0;
                     if ack.duplicate {
                         bridge.stats.duplicates += 1;
                     } else {
@@ -547,14 +623,13 @@ impl JetStreamBridge {
         if let Some(room_id) = notification.room_id() {
             headers.insert(ROOM_HEADER, room_id.as_str());
         }
-        headers.insert(
-            async_nats::header::NATS_MESSAGE_ID,
-            self.dedup.next(&room, &body).as_str(),
-        );
+        let id = self.dedup.next(&room, &body);
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
         Some(Outgoing {
             subject: notification_subject(&self.config.prefix, notification),
             headers,
             body,
+            id: Some(id),
             waiter: None,
         })
     }
@@ -606,13 +681,14 @@ impl Handler<MetricsReport> for JetStreamBridge {
         headers.insert(KIND_HEADER, "metrics_report");
         let body = Bytes::copy_from_slice(report.raw().as_bytes());
         let id = self.dedup.next(NO_ROOM, &body);
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
         let subject = metrics_subject(&self.config.prefix);
         self.enqueue(
             Outgoing {
                 subject,
                 headers,
                 body,
+                id: Some(id),
                 waiter: None,
             },
             ctx,
@@ -640,6 +716,7 @@ impl Handler<ConnectionEvent> for JetStreamBridge {
                 subject,
                 headers,
                 body,
+                id: None,
                 waiter: None,
             },
             ctx,
@@ -995,15 +1072,15 @@ mod tests {
                 }
             })
             .collect();
-        let ids_a: Vec<String> = bodies.iter().map(|body| a.next("room", body)).collect();
-        let ids_b: Vec<String> = bodies.iter().map(|body| b.next("room", body)).collect();
+        let ids_a: Vec<String> = bodies.iter().map(|body| a.next("room", body).id).collect();
+        let ids_b: Vec<String> = bodies.iter().map(|body| b.next("room", body).id).collect();
         assert_eq!(ids_a, ids_b, "two bridges that saw the same agree");
         let unique: std::collections::HashSet<&String> = ids_a.iter().collect();
         assert_eq!(unique.len(), ids_a.len(), "one bridge never repeats an id");
-        // Rooms do not share runs.
         assert_ne!(
-            DedupIds::new(window).next("x", b"n"),
-            DedupIds::new(window).next("y", b"n")
+            DedupIds::new(window).next("x", b"n").id,
+            DedupIds::new(window).next("y", b"n").id,
+            "rooms do not share ids"
         );
     }
 
@@ -1011,34 +1088,66 @@ mod tests {
     fn a_room_id_used_again_gets_new_ids() {
         let mut ids = DedupIds::new(Duration::from_secs(120));
         let round: [&[u8]; 3] = [b"room_created r", b"peer_added r p", b"room_deleted r"];
-        let first: Vec<String> = round.iter().map(|b| ids.next("r", b)).collect();
-        let second: Vec<String> = round.iter().map(|b| ids.next("r", b)).collect();
+        let first: Vec<String> = round.iter().map(|b| ids.next("r", b).id).collect();
+        let second: Vec<String> = round.iter().map(|b| ids.next("r", b).id).collect();
         assert!(
             first.iter().all(|id| !second.contains(id)),
             "{first:?} {second:?}"
         );
     }
 
-    #[test]
-    fn after_a_gap_a_bridge_realigns_within_the_context() {
-        let window = Duration::from_secs(120);
-        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
-        let bodies: Vec<Vec<u8>> = (0..40u32).map(|i| i.to_be_bytes().to_vec()).collect();
-        let mut differing = 0;
-        for (i, body) in bodies.iter().enumerate() {
-            let id_a = a.next("room", body);
-            // B misses notifications 10..15 (a gap).
-            if (10..15).contains(&i) {
-                continue;
+    /// JetStream's de-duplication, for the tests: an id stored once; a duplicate answers the
+    /// original's sequence.
+    #[derive(Default)]
+    struct Store {
+        ids: HashMap<String, u64>,
+        messages: Vec<String>,
+    }
+
+    impl Store {
+        fn publish(&mut self, id: &str, what: &str) -> (u64, bool) {
+            if let Some(sequence) = self.ids.get(id) {
+                return (*sequence, true);
             }
-            if b.next("room", body) != id_a {
-                differing += 1;
+            self.messages.push(what.to_owned());
+            let sequence = self.messages.len() as u64;
+            self.ids.insert(id.to_owned(), sequence);
+            (sequence, false)
+        }
+
+        /// Publishes until stored or a true duplicate, as the bridge does.
+        fn bridge(&mut self, ids: &mut DedupIds, room: &str, what: &str) {
+            let mut id = ids.next(room, what.as_bytes());
+            loop {
+                let (sequence, duplicate) = self.publish(&id.id, what);
+                match ids.acked(&id, sequence, duplicate) {
+                    Some(again) => id = again,
+                    None => return,
+                }
             }
         }
+    }
+
+    /// B misses one "speech" (a gap), so its count lags; after A dies, B's next "speech" first
+    /// names A's earlier one, JetStream answers with that older sequence, and B publishes again
+    /// under the next count: stored, not lost. And unique notifications agree across the gap.
+    #[test]
+    fn a_lagging_count_is_corrected_by_the_streams_answer() {
+        let window = Duration::from_secs(120);
+        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
+        let mut store = Store::default();
+        store.bridge(&mut a, "r", "joined");
+        store.bridge(&mut b, "r", "joined");
+        store.bridge(&mut a, "r", "speech"); // B is in a gap
+        store.bridge(&mut a, "r", "left");
+        store.bridge(&mut b, "r", "left");
+        assert_eq!(store.messages, ["joined", "speech", "left"], "each once");
+        // A dies; the next "speech" reaches B alone.
+        store.bridge(&mut b, "r", "speech");
         assert_eq!(
-            differing,
-            DEDUP_CONTEXT - 1,
-            "duplicates after the gap, then agreement"
+            store.messages,
+            ["joined", "speech", "left", "speech"],
+            "not lost"
         );
     }
 }

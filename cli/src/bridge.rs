@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use actix::prelude::*;
+use jellyfish_notifier::Shutdown;
 use jellyfish_notifier::nats::{
     BridgeEvent, DEFAULT_PREFIX, DEFAULT_STREAM, GetBridgeStats, JetStreamBridge, StreamSettings,
 };
-use jellyfish_notifier::Shutdown;
 
 use crate::output::{self, plural};
 use crate::{Outcome, ServerArgs};
@@ -14,7 +14,8 @@ use crate::{Outcome, ServerArgs};
 /// Subscribe over the WebSocket (reconnecting, as `tail` does) and publish every notification to a
 /// NATS JetStream stream, each counted only once JetStream acknowledged it.
 #[derive(clap::Args, Debug)]
-#[command(after_help = "Subjects: <prefix>.<room>.<kind> (the room id with bytes outside A-Z a-z 0-9 - _
+#[command(
+    after_help = "Subjects: <prefix>.<room>.<kind> (the room id with bytes outside A-Z a-z 0-9 - _
 written %XX), <prefix>.~.<kind> without a room, <prefix>.~.gap after every reconnect,
 <prefix>.metrics with --metrics. Body: the notification's protobuf ServerMessage (what the server
 sends; any official SDK's receive_binary decodes it). Headers: Jellyfish-Kind, Jellyfish-Room,
@@ -24,7 +25,8 @@ Examples:
   nats-server -js -sd /var/lib/nats &
   jellyfish-notify bridge                                # localhost:5002 → nats://127.0.0.1:4222
   jellyfish-notify bridge --nats nats://nats.internal:4222 --prefix fishjam --max-age-hours 24
-  FISHJAM_ID=$ID FISHJAM_MANAGEMENT_TOKEN=$TOKEN jellyfish-notify bridge")]
+  FISHJAM_ID=$ID FISHJAM_MANAGEMENT_TOKEN=$TOKEN jellyfish-notify bridge"
+)]
 pub(crate) struct Args {
     #[command(flatten)]
     server: ServerArgs,
@@ -151,7 +153,11 @@ pub(crate) async fn run(args: Args) -> Outcome {
         return Outcome::Failed(format!(
             "{} {} not published to {}",
             stats.dropped + stats.queued as u64,
-            if stats.dropped + stats.queued as u64 == 1 { "notification was" } else { "notifications were" },
+            if stats.dropped + stats.queued as u64 == 1 {
+                "notification was"
+            } else {
+                "notifications were"
+            },
             args.nats
         ));
     }

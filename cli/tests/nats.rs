@@ -1,0 +1,192 @@
+//! `bridge` and `webhook --nats` against a real `nats-server` (Debian's package). Ignored by a plain
+//! `cargo test`; `.ci/run` installs nats-server and runs them with `--ignored`.
+
+#[path = "../../tests/common/nats_server.rs"]
+mod nats_server;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use assert_cmd::cargo::CommandCargoExt as _;
+use jellyfish_emulator::{Emulator, LifecycleConfig};
+use jellyfish_notifier::*;
+use nats_server::NatsServer;
+
+fn cli() -> Command {
+    let mut command = Command::cargo_bin("jellyfish-notify").expect("the binary is built");
+    command
+        .env_remove("JF_SERVER_ADDRESS")
+        .env_remove("JF_SERVER_API_TOKEN")
+        .env_remove("NATS_URL")
+        .env("NO_COLOR", "1");
+    command
+}
+
+/// A child killed when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn until(what: &str, limit: Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+fn decoded(messages: &[async_nats::jetstream::message::StreamMessage]) -> Vec<Notification> {
+    messages
+        .iter()
+        .flat_map(|m| receive_binary(&m.payload).expect("a notification"))
+        .collect()
+}
+
+fn terminate(child: &Running) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status();
+}
+
+async fn exit_code(child: &mut Running) -> Option<i32> {
+    for _ in 0..300 {
+        if let Some(status) = child.0.try_wait().unwrap() {
+            return status.code();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+#[actix_web::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn bridge_publishes_a_lifecycle_into_the_stream_and_stops_cleanly() {
+    let nats = NatsServer::start();
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut child = Running(
+        cli()
+            .args([
+                "bridge",
+                "--server",
+                &emulator.server_address(),
+                "--nats",
+                &nats.url(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(10), |e| e.socket_counts().notifications
+                == 1)
+            .await,
+        "the bridge subscribed"
+    );
+    emulator
+        .run_lifecycle(&LifecycleConfig {
+            rate: 400.0,
+            ..LifecycleConfig::default()
+        })
+        .await
+        .unwrap();
+    let sent: Vec<Notification> = emulator.connection_records()[0]
+        .notifications()
+        .cloned()
+        .collect();
+    until(
+        "the stream holds the lifecycle",
+        Duration::from_secs(10),
+        async || nats.messages().await.len() == sent.len(),
+    )
+    .await;
+    assert_eq!(decoded(&nats.messages().await), sent, "once each, in order");
+    terminate(&child);
+    assert_eq!(
+        exit_code(&mut child).await,
+        Some(0),
+        "SIGTERM is a normal stop"
+    );
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("published {} (0 already stored", sent.len())),
+        "{stderr}"
+    );
+}
+
+async fn post(url: &str, body: Vec<u8>) -> u16 {
+    awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish()
+        .post(url)
+        .content_type("application/x-protobuf")
+        .send_body(body)
+        .await
+        .map(|r| r.status().as_u16())
+        .unwrap_or(0)
+}
+
+/// `webhook --nats`: 200 only once JetStream stored the notification; 503 while NATS is down; 200
+/// again after it is back; and nothing answered 200 is missing from the stream.
+#[actix_web::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn webhook_nats_answers_503_while_nats_is_down_and_200_once_stored() {
+    let mut nats = NatsServer::start();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let _child = Running(
+        cli()
+            .args([
+                "webhook",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--nats",
+                &nats.url(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let url = format!("http://127.0.0.1:{port}/webhook");
+    let body = |room: &str| Notification::from(RoomCreated::new(room)).encode().unwrap();
+    let mut acknowledged = Vec::new();
+    // Up (the receiver may still be starting or connecting: retry until it answers 200).
+    until(
+        "the first webhook stored",
+        Duration::from_secs(15),
+        async || post(&url, body("before")).await == 200,
+    )
+    .await;
+    acknowledged.push("before");
+    nats.kill();
+    assert_eq!(post(&url, body("during")).await, 503, "NATS is down");
+    nats.spawn();
+    until(
+        "stored again once NATS is back",
+        Duration::from_secs(30),
+        async || post(&url, body("after")).await == 200,
+    )
+    .await;
+    acknowledged.push("after");
+    let stored: Vec<String> = decoded(&nats.messages().await)
+        .iter()
+        .filter_map(|n| n.room_id().map(ToString::to_string))
+        .collect();
+    for room in acknowledged {
+        assert!(
+            stored.iter().any(|r| r == room),
+            "{room} was answered 200 but is not stored: {stored:?}"
+        );
+    }
+}
