@@ -121,7 +121,20 @@ async fn every_notification_of_a_lifecycle_lands_in_the_stream_once_in_order() {
 async fn two_bridges_store_each_notification_once_and_either_may_die() {
     let nats = NatsServer::start();
     let emulator = emulator().await;
-    let (first_notifier, first) = bridged(&emulator, &nats).await;
+    let first_thread = Arbiter::new();
+    let (first_notifier, first) = {
+        let (address, url) = (emulator.server_address(), nats.url());
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        first_thread.spawn(async move {
+            let bridge = JetStreamBridge::builder(url).start();
+            let notifier = WsNotifier::builder(address, "development")
+                .subscribe_notifications(bridge.clone().recipient())
+                .start();
+            let _ = sender.send((notifier, bridge));
+        });
+        receiver.await.unwrap()
+    };
+    first_notifier.send(WaitReady).await.unwrap().expect("ready");
     let (_second_notifier, second) = bridged(&emulator, &nats).await;
     lifecycle(&emulator).await;
     let per_connection = sent_per_connection(&emulator);
@@ -152,13 +165,15 @@ async fn two_bridges_store_each_notification_once_and_either_may_die() {
         "every second copy was recognised"
     );
 
-    // Kill the first bridge's link mid-stream (its notifier goes away), and play another round.
+    // Kill the first bridge mid-stream (its thread stops: the bridge, its queue and its socket go
+    // at once), and play another round.
+    drop((first_notifier, first));
     let round = async {
         lifecycle(&emulator).await;
     };
     let kill = async {
         tokio::time::sleep(Duration::from_millis(30)).await;
-        first_notifier.do_send(Shutdown);
+        first_thread.stop();
     };
     tokio::join!(round, kill);
     let all_sent: Vec<Notification> = sent_per_connection(&emulator)[1].clone();
