@@ -755,11 +755,6 @@ pub struct ConsumerStats {
 #[rtype(result = "ConsumerStats")]
 pub struct GetConsumerStats;
 
-/// One message for the subscribers; answered once every subscriber has handled it.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-struct Deliver(Notification);
-
 /// Reads a JetStream consumer and delivers each notification to the same `Handler<Notification>`
 /// subscribers a [`WsNotifier`](crate::WsNotifier) takes ([`SubscribeServerNotifications`]),
 /// acknowledging a message only after every subscriber has handled it: at least once, with
@@ -789,9 +784,15 @@ struct Deliver(Notification);
 /// ```
 pub struct JetStreamConsumer {
     config: JetStreamConsumerBuilder,
-    subscribers: Vec<(SubscriptionId, Recipient<Notification>)>,
+    /// Shared with the reading task, which runs on the consumer's own thread.
+    shared: std::rc::Rc<ConsumerShared>,
     next_id: u64,
-    stats: ConsumerStats,
+}
+
+#[derive(Default)]
+struct ConsumerShared {
+    subscribers: std::cell::RefCell<Vec<(SubscriptionId, Recipient<Notification>)>>,
+    stats: std::cell::RefCell<ConsumerStats>,
 }
 
 /// Builds a [`JetStreamConsumer`]: [`JetStreamConsumer::builder`].
@@ -830,16 +831,15 @@ impl JetStreamConsumerBuilder {
 
     /// Starts the consumer in another arbiter (a thread of its own).
     pub fn start_in(self, arbiter: &ArbiterHandle) -> Addr<JetStreamConsumer> {
-        let consumer = self.into_consumer();
-        JetStreamConsumer::start_in_arbiter(arbiter, move |_| consumer)
+        // Built on its thread: what it shares with its reading task stays there.
+        JetStreamConsumer::start_in_arbiter(arbiter, move |_| self.into_consumer())
     }
 
     fn into_consumer(self) -> JetStreamConsumer {
         JetStreamConsumer {
             config: self,
-            subscribers: Vec::new(),
+            shared: std::rc::Rc::default(),
             next_id: 0,
-            stats: ConsumerStats::default(),
         }
     }
 }
@@ -861,7 +861,7 @@ impl JetStreamConsumer {
     fn run(&mut self, ctx: &mut Context<Self>) {
         use futures_util::StreamExt as _;
         let config = self.config.clone();
-        let me = ctx.address();
+        let shared = std::rc::Rc::clone(&self.shared);
         let reading = async move {
             let client = async_nats::ConnectOptions::new()
                 .retry_on_initial_connect()
@@ -902,9 +902,19 @@ impl JetStreamConsumer {
                     _ => match crate::codec::receive_binary(&message.payload) {
                         Ok(notifications) => {
                             for notification in notifications {
-                                me.send(Deliver(notification))
-                                    .await
-                                    .map_err(|err| err.to_string())?;
+                                let sends: Vec<_> = {
+                                    let mut subscribers = shared.subscribers.borrow_mut();
+                                    subscribers.retain(|(_, s)| s.connected());
+                                    subscribers
+                                        .iter()
+                                        .map(|(_, s)| s.send(notification.clone()))
+                                        .collect()
+                                };
+                                // Handled by every subscriber (one that stopped meanwhile counts
+                                // as done) before the acknowledgement.
+                                for send in sends {
+                                    let _ = send.await;
+                                }
                             }
                             Outcome::Delivered
                         }
@@ -915,19 +925,21 @@ impl JetStreamConsumer {
                     },
                 };
                 message.ack().await.map_err(|err| err.to_string())?;
-                me.do_send(Counted {
-                    outcome,
-                    redelivered,
-                    pending: None,
-                });
+                {
+                    let mut stats = shared.stats.borrow_mut();
+                    match outcome {
+                        Outcome::Delivered => stats.delivered += 1,
+                        Outcome::Gap => stats.gaps += 1,
+                        Outcome::Skipped => stats.skipped += 1,
+                    }
+                    if redelivered {
+                        stats.redelivered += 1;
+                    }
+                }
                 if checked.elapsed() > Duration::from_secs(1) {
                     checked = Instant::now();
                     if let Ok(info) = consumer.info().await {
-                        me.do_send(Counted {
-                            outcome: Outcome::Nothing,
-                            redelivered: false,
-                            pending: Some(info.num_pending),
-                        });
+                        shared.stats.borrow_mut().pending = info.num_pending;
                     }
                 }
             }
@@ -947,15 +959,6 @@ enum Outcome {
     Delivered,
     Gap,
     Skipped,
-    Nothing,
-}
-
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-struct Counted {
-    outcome: Outcome,
-    redelivered: bool,
-    pending: Option<u64>,
 }
 
 impl Actor for JetStreamConsumer {
@@ -963,44 +966,6 @@ impl Actor for JetStreamConsumer {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.run(ctx);
-    }
-}
-
-impl Handler<Deliver> for JetStreamConsumer {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, msg: Deliver, _: &mut Context<Self>) -> Self::Result {
-        self.subscribers.retain(|(_, s)| s.connected());
-        let sends: Vec<_> = self
-            .subscribers
-            .iter()
-            .map(|(_, s)| s.send(msg.0.clone()))
-            .collect();
-        Box::pin(async move {
-            // Handled by every subscriber (one that stopped meanwhile counts as done).
-            for send in sends {
-                let _ = send.await;
-            }
-        })
-    }
-}
-
-impl Handler<Counted> for JetStreamConsumer {
-    type Result = ();
-
-    fn handle(&mut self, msg: Counted, _: &mut Context<Self>) {
-        match msg.outcome {
-            Outcome::Delivered => self.stats.delivered += 1,
-            Outcome::Gap => self.stats.gaps += 1,
-            Outcome::Skipped => self.stats.skipped += 1,
-            Outcome::Nothing => {}
-        }
-        if msg.redelivered {
-            self.stats.redelivered += 1;
-        }
-        if let Some(pending) = msg.pending {
-            self.stats.pending = pending;
-        }
     }
 }
 
@@ -1014,7 +979,7 @@ impl Handler<SubscribeServerNotifications> for JetStreamConsumer {
     ) -> Self::Result {
         self.next_id += 1;
         let id = SubscriptionId::new(self.next_id);
-        self.subscribers.push((id, msg.0));
+        self.shared.subscribers.borrow_mut().push((id, msg.0));
         MessageResult(Subscription::new(id, ctx.address().recipient()))
     }
 }
@@ -1023,9 +988,10 @@ impl Handler<Unsubscribe> for JetStreamConsumer {
     type Result = bool;
 
     fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) -> bool {
-        let before = self.subscribers.len();
-        self.subscribers.retain(|(id, _)| *id != msg.0);
-        before != self.subscribers.len()
+        let mut subscribers = self.shared.subscribers.borrow_mut();
+        let before = subscribers.len();
+        subscribers.retain(|(id, _)| *id != msg.0);
+        before != subscribers.len()
     }
 }
 
@@ -1033,7 +999,7 @@ impl Handler<GetConsumerStats> for JetStreamConsumer {
     type Result = MessageResult<GetConsumerStats>;
 
     fn handle(&mut self, _: GetConsumerStats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.stats.clone())
+        MessageResult(self.shared.stats.borrow().clone())
     }
 }
 

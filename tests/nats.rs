@@ -134,7 +134,11 @@ async fn two_bridges_store_each_notification_once_and_either_may_die() {
         });
         receiver.await.unwrap()
     };
-    first_notifier.send(WaitReady).await.unwrap().expect("ready");
+    first_notifier
+        .send(WaitReady)
+        .await
+        .unwrap()
+        .expect("ready");
     let (_second_notifier, second) = bridged(&emulator, &nats).await;
     lifecycle(&emulator).await;
     let per_connection = sent_per_connection(&emulator);
