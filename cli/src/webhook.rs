@@ -19,7 +19,8 @@ use crate::output::{self, line};
 #[command(after_help = "Examples:
   jellyfish-notify webhook                                   # http://127.0.0.1:5003/…
   jellyfish-notify webhook --listen 0.0.0.0:5003 --json | jq .room_id
-  jellyfish-notify webhook --secret $FISHJAM_WEBHOOK_SECRET  # require x-fishjam-signature-256")]
+  jellyfish-notify webhook --secret $FISHJAM_WEBHOOK_SECRET  # require x-fishjam-signature-256
+  jellyfish-notify webhook --nats nats://127.0.0.1:4222      # 200 only once stored in JetStream")]
 pub(crate) struct Args {
     /// The address to listen on.
     #[arg(long, default_value = "127.0.0.1:5003")]
