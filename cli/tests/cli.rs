@@ -51,7 +51,9 @@ fn every_command_has_help_with_examples() {
     let output = cli().arg("--help").output().unwrap();
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
-    for command in ["demo", "tail", "rooms", "bridge", "forward", "webhook", "emulate"] {
+    for command in [
+        "demo", "tail", "rooms", "bridge", "forward", "webhook", "emulate",
+    ] {
         assert!(text.contains(command), "{command} listed");
         let output = cli().args([command, "--help"]).output().unwrap();
         assert!(output.status.success(), "{command} --help");
