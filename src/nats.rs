@@ -106,11 +106,14 @@ pub fn metrics_subject(prefix: &str) -> String {
 /// server store each notification they both received once, gaps or not, and killing either loses
 /// nothing the other received.
 ///
-/// **Limits.** A repetition is stored twice when a bridge misjudges a true duplicate as a
-/// lagging count: when the other bridge stored it before this bridge's previous message in the
-/// room was acked. It could be lost if both bridges missed *different* repetitions of the same
-/// notification in one room within the window, in the order previous message → repetition one
-/// bridge missed → repetition the other missed.
+/// **Limits.** A notification is stored twice when a bridge takes a true duplicate for a lagging
+/// count: when the other bridge stored it before this bridge's previous message in the room was
+/// acked, or before this bridge looked at the stream on connecting (a bridge that starts while
+/// another publishes can store one notification of a room twice; the two-bridge test with ten
+/// connection drops sees 0 or 1 in about 300). Duplicates, never losses. A repetition could be lost
+/// only if both bridges missed *different* repetitions of the same notification in one room within
+/// the window, in the order previous message → repetition one bridge missed → repetition the other
+/// missed.
 #[derive(Debug)]
 pub struct DedupIds {
     window: Duration,
