@@ -96,24 +96,21 @@ pub fn metrics_subject(prefix: &str) -> String {
 /// the same bytes in that room before (within the duplicate window). Notifications are nearly
 /// always unique (they carry peer and track ids), so two bridges agree on their ids even when one
 /// missed others during a gap. Repeated ones (a voice-activity flip-flop, a peer reconnecting) are
-/// told apart by the count; when one bridge missed an earlier repetition its count lags, and its id
-/// then names an *earlier* message. JetStream answers such a publish as a duplicate of a message
-/// stored before this bridge's previous message in the room, which the bridge recognises
-/// ([`DedupIds::acked`]): it counts one more and publishes again, so the repetition is stored,
-/// not lost.
+/// told apart by the count. When one bridge missed an earlier repetition its count lags and its id
+/// names that earlier message: JetStream answers "duplicate" with a sequence older than this
+/// bridge's previous message in the room ([`Verdict::Suspect`]), and if that message was stored
+/// more than a second before this notification arrived, the bridge counts one more and publishes
+/// again ([`DedupIds::recount`]), so the repetition is stored, not lost.
 ///
 /// **Guarantees.** One bridge never loses a notification to de-duplication. Two bridges on one
 /// server store each notification they both received once, gaps or not, and killing either loses
 /// nothing the other received.
 ///
-/// **Limits.** A notification is stored twice when a bridge takes a true duplicate for a lagging
-/// count: when the other bridge stored it before this bridge's previous message in the room was
-/// acked, or before this bridge looked at the stream on connecting (a bridge that starts while
-/// another publishes can store one notification of a room twice; the two-bridge test with ten
-/// connection drops sees 0 or 1 in about 300). Duplicates, never losses. A repetition could be lost
-/// only if both bridges missed *different* repetitions of the same notification in one room within
-/// the window, in the order previous message → repetition one bridge missed → repetition the other
-/// missed.
+/// **Limits.** The time check assumes the bridges receive a frame within a second of each other
+/// and their clocks agree with the NATS server's within that second. Identical repetitions of one
+/// notification in a room less than a second apart, missed by different bridges, could be taken for
+/// one another: one of them stored once. A stored copy the stream cannot show (it expired) counts
+/// as a repetition: stored again, a duplicate, never a loss.
 #[derive(Debug)]
 pub struct DedupIds {
     window: Duration,
@@ -132,6 +129,17 @@ struct RoomIds {
     /// or by another bridge).
     last_sequence: u64,
     last_seen: Instant,
+}
+
+/// What JetStream's answer to a publish means: [`DedupIds::acked`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stored, or a duplicate of this very notification (another bridge stored it).
+    Settled,
+    /// A duplicate of a message stored before this bridge's previous one in the room: this very
+    /// notification stored early by another bridge, or an earlier repetition named by a lagging
+    /// count. The stored message's time tells them apart.
+    Suspect,
 }
 
 /// The id of one message, with what [`DedupIds::acked`] needs to correct it.
@@ -208,32 +216,52 @@ impl DedupIds {
     }
 
     /// Takes JetStream's answer to a publish: the message's `sequence` (for a duplicate, the
-    /// original's). A duplicate of a message older than this room's previous acked message is not
-    /// this notification but an earlier repetition this bridge missed: then it counts one more and
-    /// answers the id to publish again.
-    pub fn acked(&mut self, id: &DedupId, sequence: u64, duplicate: bool) -> Option<DedupId> {
-        let floor = self.floor;
+    /// original's). A duplicate of a message older than this room's previous acked message (or
+    /// than the stream's end when this bridge connected) is [`Verdict::Suspect`]: maybe an
+    /// earlier repetition this bridge missed, named by a lagging count. The bridge then looks at
+    /// when that message was stored and calls [`DedupIds::recount`] or [`DedupIds::settle`].
+    pub fn acked(&mut self, id: &DedupId, sequence: u64, duplicate: bool) -> Verdict {
+        let ids = self.room(&id.room);
+        if duplicate && sequence <= ids.last_sequence {
+            return Verdict::Suspect;
+        }
+        ids.last_sequence = ids.last_sequence.max(sequence);
+        Verdict::Settled
+    }
+
+    /// A suspect duplicate was a lagging count: counts one more and answers the id to publish
+    /// again.
+    pub fn recount(&mut self, id: &DedupId) -> DedupId {
         let now = Instant::now();
-        let ids = self
-            .rooms
-            .entry(id.room.clone())
+        let entry = self
+            .room(&id.room)
+            .counts
+            .entry(id.digest)
+            .or_insert((0, now));
+        let occurrence = entry.0;
+        *entry = (occurrence + 1, now);
+        DedupId {
+            id: message_id(&id.room, &id.digest, occurrence),
+            room: id.room.clone(),
+            digest: id.digest,
+        }
+    }
+
+    /// A suspect duplicate was this very notification after all (another bridge stored it).
+    pub fn settle(&mut self, id: &DedupId, sequence: u64) {
+        let ids = self.room(&id.room);
+        ids.last_sequence = ids.last_sequence.max(sequence);
+    }
+
+    fn room(&mut self, room: &str) -> &mut RoomIds {
+        let floor = self.floor;
+        self.rooms
+            .entry(room.to_owned())
             .or_insert_with(|| RoomIds {
                 counts: HashMap::new(),
                 last_sequence: floor,
-                last_seen: now,
-            });
-        if duplicate && sequence <= ids.last_sequence {
-            let entry = ids.counts.entry(id.digest).or_insert((0, now));
-            let occurrence = entry.0;
-            *entry = (occurrence + 1, now);
-            return Some(DedupId {
-                id: message_id(&id.room, &id.digest, occurrence),
-                room: id.room.clone(),
-                digest: id.digest,
-            });
-        }
-        ids.last_sequence = ids.last_sequence.max(sequence);
-        None
+                last_seen: Instant::now(),
+            })
     }
 
     /// How many rooms it remembers.
@@ -327,6 +355,8 @@ struct Outgoing {
     body: Bytes,
     /// Its de-duplication id (none for gap messages, whose ids are random).
     id: Option<DedupId>,
+    /// When the bridge received it.
+    received: std::time::SystemTime,
     /// Told the outcome of the first attempt, for [`Publish`].
     waiter: Option<tokio::sync::oneshot::Sender<Result<(), String>>>,
 }
@@ -353,6 +383,7 @@ struct Outgoing {
 pub struct JetStreamBridge {
     config: JetStreamBridgeBuilder,
     jetstream: Option<async_nats::jetstream::Context>,
+    stream: Option<async_nats::jetstream::stream::Stream>,
     queue: VecDeque<Outgoing>,
     in_flight: bool,
     failures: u32,
@@ -418,6 +449,7 @@ impl JetStreamBridgeBuilder {
         JetStreamBridge {
             config: self,
             jetstream: None,
+            stream: None,
             queue: VecDeque::new(),
             in_flight: false,
             failures: 0,
@@ -500,12 +532,13 @@ impl JetStreamBridge {
                 .map_err(|err| err.to_string())?
                 .state
                 .last_sequence;
-            Ok::<_, String>((jetstream, last))
+            Ok::<_, String>((jetstream, created, last))
         };
         ctx.wait(setup.into_actor(self).map(|result, bridge, ctx| match result {
-            Ok((jetstream, last)) => {
+            Ok((jetstream, stream, last)) => {
                 bridge.dedup.start_at(last);
                 bridge.jetstream = Some(jetstream);
+                bridge.stream = Some(stream);
                 bridge.failures = 0;
                 bridge.event(BridgeEvent::Ready);
                 bridge.pump(ctx);
@@ -550,18 +583,11 @@ impl JetStreamBridge {
             match result {
                 Ok(ack) => {
                     bridge.failures = 0;
-                    let correction = bridge.queue.front().and_then(|m| m.id.as_ref()).and_then(
-                        |id| bridge.dedup.acked(id, ack.sequence, ack.duplicate),
+                    let suspect = bridge.queue.front().and_then(|m| m.id.as_ref()).is_some_and(
+                        |id| bridge.dedup.acked(id, ack.sequence, ack.duplicate) == Verdict::Suspect,
                     );
-                    if let (Some(id), Some(first)) = (correction, bridge.queue.front_mut()) {
-                        // A repetition this bridge's count had not seen: publish it again as the
-                        // next one.
-                        first
-                            .headers
-                            .insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
-                        first.id = Some(id);
-                        bridge.stats.recounted += 1;
-                        bridge.pump(ctx);
+                    if suspect {
+                        bridge.check_suspect(ack.sequence, ctx);
                         return;
                     }
                     if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
@@ -606,7 +632,61 @@ impl Actor for JetStreamBridge {
     }
 }
 
+/// How much earlier than its receipt a stored copy must be to be another notification: more than
+/// the delay between two bridges receiving the same frame, plus clock skew between the bridge
+/// and the NATS server.
+const SAME_NOTIFICATION_WITHIN: Duration = Duration::from_secs(1);
+
 impl JetStreamBridge {
+    /// A publish was answered "duplicate of `sequence`", older than this bridge's previous message
+    /// in the room: if that message was stored well before this notification arrived, it is an
+    /// earlier repetition (this bridge's count lagged): count one more and publish again.
+    /// Otherwise another bridge stored this very notification. When the stream cannot say, it is
+    /// published again: a duplicate, never a loss.
+    fn check_suspect(&mut self, sequence: u64, ctx: &mut Context<Self>) {
+        let (Some(stream), Some(first)) = (self.stream.clone(), self.queue.front()) else {
+            return;
+        };
+        let received = first.received;
+        self.in_flight = true;
+        let stored = async move {
+            stream
+                .get_raw_message(sequence)
+                .await
+                .map(|message| std::time::SystemTime::from(message.time))
+        };
+        ctx.spawn(stored.into_actor(self).map(move |stored, bridge, ctx| {
+            bridge.in_flight = false;
+            let earlier = match stored {
+                Ok(stored) => stored
+                    .checked_add(SAME_NOTIFICATION_WITHIN)
+                    .is_some_and(|limit| limit < received),
+                Err(_) => true,
+            };
+            let Some(first) = bridge.queue.front_mut() else {
+                return;
+            };
+            let Some(id) = first.id.clone() else {
+                return;
+            };
+            if earlier {
+                let again = bridge.dedup.recount(&id);
+                first
+                    .headers
+                    .insert(async_nats::header::NATS_MESSAGE_ID, again.id.as_str());
+                first.id = Some(again);
+                bridge.stats.recounted += 1;
+            } else {
+                bridge.dedup.settle(&id, sequence);
+                if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
+                    let _ = waiter.send(Ok(()));
+                }
+                bridge.stats.duplicates += 1;
+            }
+            bridge.pump(ctx);
+        }));
+    }
+
     /// The message of a notification (`None` for an unknown member without its bytes, which is
     /// said in a warning).
     fn message_of(&mut self, notification: &Notification) -> Option<Outgoing> {
@@ -633,6 +713,7 @@ impl JetStreamBridge {
             headers,
             body,
             id: Some(id),
+            received: std::time::SystemTime::now(),
             waiter: None,
         })
     }
@@ -692,6 +773,7 @@ impl Handler<MetricsReport> for JetStreamBridge {
                 headers,
                 body,
                 id: Some(id),
+                received: std::time::SystemTime::now(),
                 waiter: None,
             },
             ctx,
@@ -720,6 +802,7 @@ impl Handler<ConnectionEvent> for JetStreamBridge {
                 headers,
                 body,
                 id: None,
+                received: std::time::SystemTime::now(),
                 waiter: None,
             },
             ctx,
@@ -1089,9 +1172,11 @@ mod tests {
             let mut id = ids.next(room, what.as_bytes());
             loop {
                 let (sequence, duplicate) = self.publish(&id.id, what);
+                // The scenario's suspects are all earlier repetitions (the bridge tells them
+                // apart by the stored message's time).
                 match ids.acked(&id, sequence, duplicate) {
-                    Some(again) => id = again,
-                    None => return,
+                    Verdict::Suspect => id = ids.recount(&id),
+                    Verdict::Settled => return,
                 }
             }
         }
