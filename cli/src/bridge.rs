@@ -49,7 +49,7 @@ pub(crate) struct StreamArgs {
     /// The subject prefix.
     #[arg(long, default_value = DEFAULT_PREFIX)]
     prefix: String,
-    /// The stream, created (on <prefix>.>) if missing.
+    /// The stream, created (on PREFIX.>) if missing.
     #[arg(long, default_value = DEFAULT_STREAM)]
     stream: String,
     /// How long the stream keeps a message, when it is created here.
