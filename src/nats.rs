@@ -194,15 +194,7 @@ impl DedupIds {
             });
             self.last_prune = Some(now);
         }
-        let floor = self.floor;
-        let ids = self
-            .rooms
-            .entry(room.to_owned())
-            .or_insert_with(|| RoomIds {
-                counts: HashMap::new(),
-                last_sequence: floor,
-                last_seen: now,
-            });
+        let ids = self.room(room);
         ids.last_seen = now;
         let digest: [u8; 32] = Sha256::digest(body).into();
         let entry = ids.counts.entry(digest).or_insert((0, now));
@@ -253,15 +245,19 @@ impl DedupIds {
         ids.last_sequence = ids.last_sequence.max(sequence);
     }
 
+    /// The room's state, made on first sight (only then is the room's name copied).
     fn room(&mut self, room: &str) -> &mut RoomIds {
-        let floor = self.floor;
-        self.rooms
-            .entry(room.to_owned())
-            .or_insert_with(|| RoomIds {
+        if !self.rooms.contains_key(room) {
+            let ids = RoomIds {
                 counts: HashMap::new(),
-                last_sequence: floor,
+                last_sequence: self.floor,
                 last_seen: Instant::now(),
-            })
+            };
+            self.rooms.insert(room.to_owned(), ids);
+        }
+        self.rooms
+            .get_mut(room)
+            .unwrap_or_else(|| unreachable!("inserted above"))
     }
 
     /// How many rooms it remembers.
