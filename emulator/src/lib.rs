@@ -437,6 +437,8 @@ pub(crate) struct SocketEntry {
 #[derive(Debug, Default)]
 pub(crate) struct Sockets {
     next_id: u64,
+    /// Subscriptions to notifications made since the start, on sockets open or closed.
+    notification_subscriptions: u64,
     open: BTreeMap<u64, SocketEntry>,
 }
 
@@ -963,6 +965,7 @@ impl Emulator {
             authenticated: open.clone().filter(|s| s.authenticated).count(),
             notifications: open.clone().filter(|s| s.notifications).count(),
             metrics: open.filter(|s| s.metrics).count(),
+            notification_subscriptions: sockets.notification_subscriptions,
         }
     }
 
@@ -1009,4 +1012,9 @@ pub struct SocketCounts {
     pub notifications: usize,
     /// Sockets subscribed to metrics.
     pub metrics: usize,
+    /// Subscriptions to notifications made since the emulator started, closed sockets included.
+    /// It only grows, so a test that reads it before starting a client can wait for that client's
+    /// own subscription: `notifications` alone may still count a killed client's socket that the
+    /// emulator has not yet seen close.
+    pub notification_subscriptions: u64,
 }

@@ -327,10 +327,16 @@ async fn subscribe(
         return Some(End::ClientGone(None));
     }
     shared.record(id, SentFrame::SubscribeResponse(event_type));
-    if let Some(entry) = lock(&shared.sockets).open.get_mut(&id) {
-        match event_type {
-            EventType::Metrics => entry.metrics = true,
-            _ => entry.notifications = true,
+    {
+        let mut sockets = lock(&shared.sockets);
+        if let Some(entry) = sockets.open.get_mut(&id) {
+            match event_type {
+                EventType::Metrics => entry.metrics = true,
+                _ => entry.notifications = true,
+            }
+            if event_type != EventType::Metrics {
+                sockets.notification_subscriptions += 1;
+            }
         }
     }
     shared.changed.notify_waiters();
