@@ -18,6 +18,7 @@ mod remote;
 
 use actix::prelude::*;
 use jellyfish_emulator::TrackOwner;
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use remote::RemoteEmulator;
 use tokio::sync::mpsc;
@@ -123,8 +124,8 @@ fn main() {
             .start();
             // The notifier waits 20 ms before reconnecting, so the change falls inside the gap.
             let notifier = WsNotifier::builder(&address, "development")
-                .reconnect(
-                    Backoff::default()
+                .retry(
+                    RetryPolicy::default()
                         .base(Duration::from_millis(20))
                         .cap(Duration::from_millis(20)),
                 )

@@ -37,7 +37,7 @@ use bytes::Bytes;
 
 use crate::control::ApiToken;
 use crate::notification::Notification;
-use crate::notifier::Backoff;
+use crate::retry::{Retries, Retry, RetryPolicy};
 use crate::signature::{SIGNATURE_HEADER, sign_webhook};
 
 /// The header carrying each notification's idempotency key (as in the Standard Webhooks
@@ -178,7 +178,7 @@ pub struct WebhookForwarderBuilder {
     format: BodyFormat,
     secret: Option<ApiToken>,
     timeout: Duration,
-    retry: Backoff,
+    retry: RetryPolicy,
     memory_limit: usize,
     spool: Option<(PathBuf, u64)>,
     events: Option<Recipient<ForwardEvent>>,
@@ -220,8 +220,8 @@ impl WebhookForwarderBuilder {
 
     /// The retry schedule. Default: 500 ms base, 30 s cap, full jitter. Its attempt limit is not
     /// used: a notification is retried until the target answers.
-    pub fn retry(mut self, backoff: Backoff) -> Self {
-        self.retry = backoff;
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -257,9 +257,8 @@ impl WebhookForwarderBuilder {
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
             in_flight: false,
-            attempts: 0,
+            retry: Retry::default(),
             draining: Vec::new(),
-            retry_timer: None,
             _spool_lock: None,
             config: self,
         };
@@ -314,12 +313,11 @@ pub struct WebhookForwarder {
     spool_bytes: u64,
     next_seq: u64,
     run: u64,
+    /// A POST of the head entry is under way.
     in_flight: bool,
-    /// Failed POSTs of the head entry so far.
-    attempts: u32,
+    /// Failed POSTs of the head entry, and its pending retry (brought forward by a drain).
+    retry: Retry,
     draining: Vec<tokio::sync::oneshot::Sender<()>>,
-    /// The pending retry, brought forward by a drain.
-    retry_timer: Option<SpawnHandle>,
     /// Held for the forwarder's life: one process per spool.
     _spool_lock: Option<std::fs::File>,
 }
@@ -333,7 +331,7 @@ impl WebhookForwarder {
             format: BodyFormat::default(),
             secret: None,
             timeout: Duration::from_secs(10),
-            retry: Backoff::default()
+            retry: RetryPolicy::default()
                 .base(Duration::from_millis(500))
                 .cap(Duration::from_secs(30)),
             memory_limit: 64 << 20,
@@ -520,7 +518,7 @@ impl WebhookForwarder {
             self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
         }
         self.stats.queued = self.queue.len();
-        self.attempts = 0;
+        self.retry.succeeded();
         if self.queue.is_empty() {
             for waiter in self.draining.drain(..) {
                 let _ = waiter.send(());
@@ -528,9 +526,9 @@ impl WebhookForwarder {
         }
     }
 
-    /// Sends the head entry if nothing is in flight.
+    /// Sends the head entry if nothing is in flight or waiting to be retried.
     fn kick(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight {
+        if self.in_flight || self.retry.waiting() {
             return;
         }
         let Some(entry) = self.queue.front() else {
@@ -594,7 +592,7 @@ impl WebhookForwarder {
                 ..
             } => {
                 self.stats.delivered += 1;
-                let attempts = self.attempts + 1;
+                let attempts = self.retry.failures() + 1;
                 self.finish_head();
                 self.emit(ForwardEvent::Delivered {
                     what: what.clone(),
@@ -621,23 +619,14 @@ impl WebhookForwarder {
         match retry {
             None => self.kick(ctx),
             Some((reason, retry_after)) => {
-                self.attempts += 1;
                 self.stats.retries += 1;
-                let cap = self.config.retry.ceiling(u32::MAX);
-                let floor = Duration::from_millis(50);
-                let retry_in = match retry_after {
-                    Some(asked) => asked.clamp(floor, cap.max(floor)),
-                    None => self.config.retry.next_delay(self.attempts),
-                };
+                let retry_in = self.retry.failed_again(&self.config.retry, retry_after);
                 self.emit(ForwardEvent::Retrying {
                     what,
                     reason,
                     retry_in,
                 });
-                self.retry_timer = Some(ctx.run_later(retry_in, |act, ctx| {
-                    act.retry_timer = None;
-                    act.kick(ctx);
-                }));
+                Retry::wait(self, retry_in, ctx);
             }
         }
     }
@@ -781,6 +770,16 @@ impl Actor for WebhookForwarder {
     }
 }
 
+impl Retries for WebhookForwarder {
+    fn retry_state(&mut self) -> &mut Retry {
+        &mut self.retry
+    }
+
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        self.kick(ctx);
+    }
+}
+
 impl Handler<Kick> for WebhookForwarder {
     type Result = ();
 
@@ -794,9 +793,7 @@ impl Handler<Notification> for WebhookForwarder {
 
     fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
         self.enqueue(&notification);
-        if self.attempts == 0 {
-            self.kick(ctx);
-        }
+        self.kick(ctx);
     }
 }
 
@@ -813,10 +810,7 @@ impl Handler<Drain> for WebhookForwarder {
 
     fn handle(&mut self, drain: Drain, ctx: &mut Context<Self>) -> Self::Result {
         // A target that recovered gets the queue now, not after the pending retry delay.
-        if let Some(timer) = self.retry_timer.take() {
-            ctx.cancel_future(timer);
-            self.kick(ctx);
-        }
+        Retry::now(self, ctx);
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.queue.is_empty() {
             let _ = tx.send(());

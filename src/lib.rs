@@ -9,6 +9,7 @@ mod forwarder;
 pub mod nats;
 mod notification;
 mod notifier;
+pub mod retry;
 mod room_api;
 mod rooms;
 mod rooms_view;
@@ -49,11 +50,11 @@ pub use notification::{
     ViewerConnected, ViewerDisconnected, ViewerId,
 };
 pub use notifier::{
-    Backoff, ConnectionEvent, ConnectionState, Delivery, DeliveryPolicy, DisconnectReason, FanOut,
-    GetStats, Lagged, MessageStream, MetricsStream, NotificationStream, NotifierError,
-    NotifierStats, Shutdown, StreamMetrics, StreamNotifications, SubscribeConnectionEvents,
-    SubscribeMetrics, SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe,
-    WaitReady, WsNotifier, WsNotifierBuilder, server_websocket_url,
+    ConnectionEvent, ConnectionState, Delivery, DeliveryPolicy, DisconnectReason, FanOut, GetStats,
+    Lagged, MessageStream, MetricsStream, NotificationStream, NotifierError, NotifierStats,
+    Shutdown, StreamMetrics, StreamNotifications, SubscribeConnectionEvents, SubscribeMetrics,
+    SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe, WaitReady, WsNotifier,
+    WsNotifierBuilder, server_websocket_url,
 };
 pub use room_api::{RoomApi, RoomApiBuilder, RoomApiError};
 pub use rooms::{

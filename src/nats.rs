@@ -29,9 +29,9 @@ use sha2::{Digest, Sha256};
 
 use crate::notification::{MetricsReport, Notification};
 use crate::notifier::{
-    Backoff, ConnectionEvent, SubscribeServerNotifications, Subscription, SubscriptionId,
-    Unsubscribe,
+    ConnectionEvent, SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe,
 };
+use crate::retry::{Retries, Retry, RetryPolicy};
 
 /// The subject prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "jellyfish";
@@ -381,8 +381,10 @@ pub struct JetStreamBridge {
     jetstream: Option<async_nats::jetstream::Context>,
     stream: Option<async_nats::jetstream::stream::Stream>,
     queue: VecDeque<Outgoing>,
+    /// A publish (or the check of a suspect duplicate) is under way.
     in_flight: bool,
-    failures: u32,
+    /// Failed setups or publishes in a row, and the pending retry.
+    retry: Retry,
     dedup: DedupIds,
     gaps: u64,
     stats: BridgeStats,
@@ -395,7 +397,7 @@ pub struct JetStreamBridgeBuilder {
     prefix: String,
     stream: StreamSettings,
     queue_limit: usize,
-    backoff: Backoff,
+    retry: RetryPolicy,
     ack_timeout: Duration,
     events: Option<Recipient<BridgeEvent>>,
 }
@@ -427,9 +429,10 @@ impl JetStreamBridgeBuilder {
         self
     }
 
-    /// How failed publishes are retried (default 250 ms up to 30 s, for ever).
-    pub fn retry(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff.max_attempts(None);
+    /// How failed setups and publishes are retried (default 250 ms up to 30 s). Its attempt limit
+    /// is not used: the bridge retries for ever, and its queue bound says what is dropped.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -448,7 +451,7 @@ impl JetStreamBridgeBuilder {
             stream: None,
             queue: VecDeque::new(),
             in_flight: false,
-            failures: 0,
+            retry: Retry::default(),
             dedup: DedupIds::new(window),
             gaps: 0,
             stats: BridgeStats::default(),
@@ -465,7 +468,7 @@ impl JetStreamBridge {
             prefix: DEFAULT_PREFIX.to_owned(),
             stream: StreamSettings::default(),
             queue_limit: 100_000,
-            backoff: Backoff::default(),
+            retry: RetryPolicy::default(),
             ack_timeout: Duration::from_secs(5),
             events: None,
         }
@@ -535,27 +538,26 @@ impl JetStreamBridge {
                 bridge.dedup.start_at(last);
                 bridge.jetstream = Some(jetstream);
                 bridge.stream = Some(stream);
-                bridge.failures = 0;
+                bridge.retry.succeeded();
                 bridge.event(BridgeEvent::Ready);
                 bridge.pump(ctx);
             }
             Err(error) => {
-                bridge.failures += 1;
-                let retry_in = bridge.config.backoff.delay(bridge.failures, fastrand::f64());
+                let retry_in = bridge.retry.failed_again(&bridge.config.retry, None);
                 tracing::warn!(%error, ?retry_in, "NATS bridge: cannot set up the stream; retrying");
                 bridge.event(BridgeEvent::Retrying {
                     error,
                     queued: bridge.queue.len(),
                     retry_in,
                 });
-                ctx.run_later(retry_in, |bridge, ctx| bridge.connect(ctx));
+                Retry::wait(bridge, retry_in, ctx);
             }
         }));
     }
 
     /// Publishes the first queued message, if none is in flight.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight {
+        if self.in_flight || self.retry.waiting() {
             return;
         }
         let (Some(jetstream), Some(first)) = (&self.jetstream, self.queue.front()) else {
@@ -578,7 +580,7 @@ impl JetStreamBridge {
             bridge.in_flight = false;
             match result {
                 Ok(ack) => {
-                    bridge.failures = 0;
+                    bridge.retry.succeeded();
                     let suspect = bridge.queue.front().and_then(|m| m.id.as_ref()).is_some_and(
                         |id| bridge.dedup.acked(id, ack.sequence, ack.duplicate) == Verdict::Suspect,
                     );
@@ -601,19 +603,14 @@ impl JetStreamBridge {
                         let _ = waiter.send(Err(format!("JetStream did not store it: {error}")));
                     }
                     bridge.stats.retries += 1;
-                    bridge.failures += 1;
-                    let retry_in = bridge.config.backoff.delay(bridge.failures, fastrand::f64());
+                    let retry_in = bridge.retry.failed_again(&bridge.config.retry, None);
                     tracing::warn!(%error, ?retry_in, queued = bridge.queue.len(), "NATS bridge: publishing failed; retrying");
                     bridge.event(BridgeEvent::Retrying {
                         error: error.to_string(),
                         queued: bridge.queue.len(),
                         retry_in,
                     });
-                    bridge.in_flight = true;
-                    ctx.run_later(retry_in, |bridge, ctx| {
-                        bridge.in_flight = false;
-                        bridge.pump(ctx);
-                    });
+                    Retry::wait(bridge, retry_in, ctx);
                 }
             }
         }));
@@ -625,6 +622,20 @@ impl Actor for JetStreamBridge {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.connect(ctx);
+    }
+}
+
+impl Retries for JetStreamBridge {
+    fn retry_state(&mut self) -> &mut Retry {
+        &mut self.retry
+    }
+
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        if self.jetstream.is_none() {
+            self.connect(ctx);
+        } else {
+            self.pump(ctx);
+        }
     }
 }
 
@@ -869,6 +880,8 @@ pub struct JetStreamConsumer {
     /// Shared with the reading task, which runs on the consumer's own thread.
     shared: std::rc::Rc<ConsumerShared>,
     next_id: u64,
+    /// Failed connections in a row, and the pending retry.
+    retry: Retry,
 }
 
 #[derive(Default)]
@@ -885,6 +898,7 @@ pub struct JetStreamConsumerBuilder {
     stream: String,
     filter: Option<String>,
     ack_wait: Duration,
+    retry: RetryPolicy,
 }
 
 impl JetStreamConsumerBuilder {
@@ -906,6 +920,14 @@ impl JetStreamConsumerBuilder {
         self
     }
 
+    /// How it reconnects after NATS went away or the stream could not be read (default 250 ms up
+    /// to 30 s; a connection that read messages starts the count over). Its attempt limit is not
+    /// used: the consumer retries for ever.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Starts the consumer in the current arbiter; it connects by itself, retrying.
     pub fn start(self) -> Addr<JetStreamConsumer> {
         self.into_consumer().start()
@@ -922,6 +944,7 @@ impl JetStreamConsumerBuilder {
             config: self,
             shared: std::rc::Rc::default(),
             next_id: 0,
+            retry: Retry::default(),
         }
     }
 }
@@ -935,16 +958,21 @@ impl JetStreamConsumer {
             stream: DEFAULT_STREAM.to_owned(),
             filter: None,
             ack_wait: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
         }
     }
 
-    /// Connects, then reads for as long as the actor lives; on any error, starts over after a
-    /// pause (JetStream redelivers what was not acknowledged).
+    /// Connects, then reads for as long as the actor lives; on any error, starts over after the
+    /// retry policy's delay (JetStream redelivers what was not acknowledged).
     fn run(&mut self, ctx: &mut Context<Self>) {
         use futures_util::StreamExt as _;
         let config = self.config.clone();
         let shared = std::rc::Rc::clone(&self.shared);
         let reading = async move {
+            // Whether this connection got as far as reading: then it was a success, and the
+            // retry count starts over before its end is counted.
+            let mut reading = false;
+            let result = async {
             let client = async_nats::ConnectOptions::new()
                 .retry_on_initial_connect()
                 .connect(config.url.as_str())
@@ -969,6 +997,7 @@ impl JetStreamConsumer {
                 .await
                 .map_err(|err| err.to_string())?;
             let mut messages = consumer.messages().await.map_err(|err| err.to_string())?;
+            reading = true;
             let mut checked = Instant::now();
             while let Some(message) = messages.next().await {
                 let message = message.map_err(|err| err.to_string())?;
@@ -1026,13 +1055,23 @@ impl JetStreamConsumer {
                 }
             }
             Ok::<(), String>(())
-        };
-        ctx.spawn(reading.into_actor(self).map(|result, _, ctx| {
-            if let Err(error) = result {
-                tracing::warn!(%error, "NATS consumer: reading stopped; starting over in 1 s");
             }
-            ctx.run_later(Duration::from_secs(1), |consumer, ctx| consumer.run(ctx));
-        }));
+            .await;
+            (reading, result)
+        };
+        ctx.spawn(
+            reading
+                .into_actor(self)
+                .map(|(reading, result), consumer, ctx| {
+                    if reading {
+                        consumer.retry.succeeded();
+                    }
+                    let retry_in = consumer.retry.failed_again(&consumer.config.retry, None);
+                    let error = result.err().unwrap_or_else(|| "the stream ended".to_owned());
+                    tracing::warn!(%error, ?retry_in, "NATS consumer: reading stopped; starting over");
+                    Retry::wait(consumer, retry_in, ctx);
+                }),
+        );
     }
 }
 
@@ -1047,6 +1086,16 @@ impl Actor for JetStreamConsumer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.run(ctx);
+    }
+}
+
+impl Retries for JetStreamConsumer {
+    fn retry_state(&mut self) -> &mut Retry {
+        &mut self.retry
+    }
+
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
         self.run(ctx);
     }
 }

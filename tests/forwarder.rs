@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use common::target::Target;
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 
 fn room_created(i: usize) -> Notification {
@@ -53,7 +54,7 @@ fn forwarder(target: &Target) -> Addr<WebhookForwarder> {
     WebhookForwarder::builder(target.url())
         .timeout(Duration::from_secs(1))
         .retry(
-            Backoff::default()
+            RetryPolicy::default()
                 .base(Duration::from_millis(20))
                 .cap(Duration::from_millis(200)),
         )
@@ -158,7 +159,7 @@ async fn the_queue_is_bounded_and_what_does_not_fit_is_counted() {
     let target = Target::new(); // never up: everything queues
     let forwarder = WebhookForwarder::builder(target.url())
         .memory_limit(2_000)
-        .retry(Backoff::default().base(Duration::from_secs(10)))
+        .retry(RetryPolicy::default().base(Duration::from_secs(10)))
         .start()
         .unwrap();
     for i in 0..500 {
@@ -178,7 +179,7 @@ async fn a_spool_survives_a_restart_and_is_delivered_first() {
     let mut target = Target::new();
     let first = WebhookForwarder::builder(target.url())
         .spool(&dir, 1 << 20)
-        .retry(Backoff::default().base(Duration::from_secs(10)))
+        .retry(RetryPolicy::default().base(Duration::from_secs(10)))
         .start()
         .unwrap();
     for i in 0..5 {

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use jellyfish_emulator::{Emulator, LifecycleConfig};
 use jellyfish_notifier::nats::*;
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use nats_server::NatsServer;
 
@@ -28,7 +29,7 @@ async fn bridged(
 ) -> (Addr<WsNotifier>, Addr<JetStreamBridge>) {
     let bridge = JetStreamBridge::builder(nats.url())
         .retry(
-            Backoff::default()
+            RetryPolicy::default()
                 .base(Duration::from_millis(50))
                 .cap(Duration::from_millis(500)),
         )
@@ -338,8 +339,8 @@ async fn two_bridges_through_dropped_connections_lose_nothing_either_received() 
         let bridge = JetStreamBridge::builder(nats.url()).start();
         let got = Arc::new(Mutex::new(Vec::new()));
         let notifier = WsNotifier::builder(emulator.server_address(), emulator.token().expose())
-            .reconnect(
-                Backoff::default()
+            .retry(
+                RetryPolicy::default()
                     .base(Duration::from_millis(10))
                     .cap(Duration::from_millis(100)),
             )

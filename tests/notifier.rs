@@ -8,20 +8,21 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::recorder::{Flush, Recorder, Stop, event_where, recv};
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(10);
 
-fn fast_backoff() -> Backoff {
-    Backoff::default()
+fn fast_backoff() -> RetryPolicy {
+    RetryPolicy::default()
         .base(Duration::from_millis(20))
         .cap(Duration::from_millis(200))
 }
 
 fn notifier(emulator: &Emulator) -> Addr<WsNotifier> {
     WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .start()
 }
 
@@ -127,7 +128,7 @@ async fn only_event_types_with_subscribers_are_requested() {
 async fn an_invalid_token_fails_after_exactly_one_connection_attempt() {
     let emulator = Emulator::builder().start().await.unwrap();
     let notifier = WsNotifier::builder(emulator.server_address(), "wrong-token")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .start();
     let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
     let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
@@ -351,7 +352,7 @@ async fn interleaving_server() -> std::net::SocketAddr {
 async fn a_notification_between_two_subscribe_responses_is_delivered() {
     let addr = interleaving_server().await;
     let notifier = WsNotifier::builder(addr.to_string(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .start();
     let (recorder, mut received, _subs) = subscribe_all(&notifier).await;
     let _metrics = notifier
@@ -551,7 +552,7 @@ async fn silence_longer_than_the_idle_timeout_is_a_dead_link() {
         .await
         .unwrap();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .idle_timeout(Duration::from_millis(300))
         .start();
     let (recorder, mut received) = Recorder::start();
@@ -581,7 +582,7 @@ async fn a_server_that_never_answers_the_upgrade_hits_the_connect_timeout_and_is
     // The kernel accepts the TCP connection into the backlog; nothing ever answers the upgrade.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let notifier = WsNotifier::builder(silent.local_addr().unwrap().to_string(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .connect_timeout(Duration::from_millis(200))
         .start();
     let (recorder, mut received) = Recorder::start();
@@ -632,7 +633,7 @@ async fn refusing_server(status: u16) -> String {
 async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
     let unavailable = refusing_server(503).await;
     let notifier = WsNotifier::builder(unavailable, "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .start();
     let (recorder, mut received) = Recorder::start();
     let _events = notifier
@@ -652,7 +653,7 @@ async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
 
     let missing = refusing_server(404).await;
     let notifier = WsNotifier::builder(missing, "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .start();
     let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
         .await
@@ -666,7 +667,7 @@ async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
 async fn the_attempt_limit_ends_in_retries_exhausted() {
     let unavailable = refusing_server(502).await;
     let notifier = WsNotifier::builder(unavailable, "development")
-        .reconnect(fast_backoff().max_attempts(Some(3)))
+        .retry(fast_backoff().max_attempts(Some(3)))
         .start();
     let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
         .await
@@ -688,7 +689,7 @@ async fn the_attempt_limit_ends_in_retries_exhausted() {
 async fn the_drop_policy_drops_for_a_full_subscriber_only_and_reports_it() {
     let emulator = Emulator::builder().start().await.unwrap();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .delivery(DeliveryPolicy::DropWhenFull)
         .start();
     // A subscriber on a busy thread of its own with a mailbox of 1 cannot keep up with a burst.
@@ -765,7 +766,7 @@ async fn builder_given_subscribers_see_the_very_first_connecting_and_ready() {
     let emulator = Emulator::builder().start().await.unwrap();
     let (recorder, mut received) = Recorder::start();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .subscribe_connection_events(recorder.clone().recipient())
         .subscribe_notifications(recorder.recipient())
         .start();
@@ -808,7 +809,7 @@ async fn a_notification_stream_is_bounded_and_reports_lag_where_it_happened() {
 
     let emulator = Emulator::builder().start().await.unwrap();
     let mut builder =
-        WsNotifier::builder(emulator.server_address(), "development").reconnect(fast_backoff());
+        WsNotifier::builder(emulator.server_address(), "development").retry(fast_backoff());
     let mut from_start = builder.notification_stream(100);
     let notifier = builder.start();
     let mut small = notifier
@@ -878,7 +879,7 @@ async fn disconnect_reasons_tell_a_refused_connection_from_a_server_close_and_a_
     let emulator = Emulator::builder().start().await.unwrap();
     let (recorder, mut received) = Recorder::start();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .subscribe_connection_events(recorder.recipient())
         .start();
     ready(&notifier).await;
@@ -914,7 +915,7 @@ async fn disconnect_reasons_tell_a_refused_connection_from_a_server_close_and_a_
         .unwrap();
     let (recorder, mut received) = Recorder::start();
     let _refused = WsNotifier::builder(port.to_string(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .subscribe_connection_events(recorder.recipient())
         .start();
     let reason = disconnected(&mut received).await;
@@ -935,7 +936,7 @@ async fn a_server_without_metrics_stops_the_metrics_subscription_not_the_notific
         .unwrap();
     let (recorder, mut received) = Recorder::start();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .subscribe_connection_events(recorder.clone().recipient())
         .subscribe_notifications(recorder.clone().recipient())
         .subscribe_metrics(recorder.recipient())
@@ -1018,7 +1019,7 @@ async fn a_stall_longer_than_the_idle_timeout_loses_nothing_the_server_sent() {
     .start();
     let (recorder, mut received) = Recorder::start();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .idle_timeout(Duration::from_millis(400))
         .ping_interval(Duration::from_millis(100))
         .subscribe_notifications(blocker.recipient())
@@ -1063,7 +1064,7 @@ async fn a_black_holed_link_is_noticed_within_the_idle_timeout_and_the_gap_cover
     let (recorder, mut received) = Recorder::start();
     let limit = Duration::from_millis(600);
     let notifier = WsNotifier::builder(proxy.addr.to_string(), "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .idle_timeout(limit)
         .ping_interval(Duration::from_millis(150))
         .subscribe_connection_events(recorder.clone().recipient())
@@ -1119,8 +1120,8 @@ async fn a_crash_looping_server_gets_exponentially_spaced_attempts() {
     let emulator = Emulator::builder().start().await.unwrap();
     let (recorder, mut received) = Recorder::start();
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
-        .reconnect(
-            Backoff::default()
+        .retry(
+            RetryPolicy::default()
                 .base(Duration::from_millis(20))
                 .cap(Duration::from_secs(5)),
         )
@@ -1169,7 +1170,7 @@ async fn a_crash_looping_server_gets_exponentially_spaced_attempts() {
 async fn a_2xx_answer_to_the_upgrade_is_final_after_one_attempt() {
     let web_page = refusing_server(200).await;
     let notifier = WsNotifier::builder(web_page, "development")
-        .reconnect(fast_backoff())
+        .retry(fast_backoff())
         .start();
     let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
         .await

@@ -15,6 +15,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use jellyfish_emulator::{Emulator, ServerVersion};
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use rooms::{Follower, Mutator, converged, server_rooms};
 
@@ -51,8 +52,8 @@ async fn the_view_equals_the_server_after_every_gap() {
     // The notifier waits at least 30 ms before reconnecting, so that changes made right after a
     // drop fall inside the gap.
     let notifier = WsNotifier::builder(emulator.server_address(), emulator.token().expose())
-        .reconnect(
-            Backoff::default()
+        .retry(
+            RetryPolicy::default()
                 .base(Duration::from_millis(60))
                 .cap(Duration::from_millis(200)),
         )
@@ -61,8 +62,8 @@ async fn the_view_equals_the_server_after_every_gap() {
     let (follower, mut followed) = Follower::start();
     let view = RoomsView::builder(api)
         .notifier(notifier)
-        .backoff(
-            Backoff::default()
+        .retry(
+            RetryPolicy::default()
                 .base(Duration::from_millis(20))
                 .cap(Duration::from_millis(200)),
         )

@@ -12,6 +12,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use rooms::{Follower, both_converged, converged, room_of, server_rooms};
 use serde_json::json;
@@ -29,8 +30,8 @@ async fn emulator(version: ServerVersion) -> Emulator {
 
 fn notifier(emulator: &Emulator) -> Addr<WsNotifier> {
     WsNotifier::builder(emulator.server_address(), emulator.token().expose())
-        .reconnect(
-            Backoff::default()
+        .retry(
+            RetryPolicy::default()
                 .base(Duration::from_millis(20))
                 .cap(Duration::from_millis(200)),
         )
@@ -41,8 +42,8 @@ fn api(address: &str, emulator: &Emulator) -> RoomApi {
     RoomApi::new(address, emulator.token().expose()).expect("room api")
 }
 
-fn quick() -> Backoff {
-    Backoff::default()
+fn quick() -> RetryPolicy {
+    RetryPolicy::default()
         .base(Duration::from_millis(20))
         .cap(Duration::from_millis(200))
 }
@@ -136,7 +137,7 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
     let (follower, mut followed) = Follower::start();
     let view = RoomsView::builder(api(&emulator.server_address(), &emulator))
         .notifier(notifier(&emulator))
-        .backoff(quick())
+        .retry(quick())
         .subscribe(follower.recipient())
         .start();
     converged(&view, &emulator, LIMIT).await;

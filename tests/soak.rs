@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use common::recorder::{Recorder, event_where, recv};
 use jellyfish_emulator::{Emulator, SentFrame, firehose_notification};
+use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use tokio::sync::mpsc;
 
@@ -146,7 +147,7 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
     let mut rng = fastrand::Rng::with_seed(seed);
     println!("soak: {cycles} cycles, seed {seed}");
 
-    let backoff = Backoff::default()
+    let backoff = RetryPolicy::default()
         .base(Duration::from_millis(5))
         .cap(Duration::from_millis(50))
         .max_attempts(None);
@@ -158,7 +159,7 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
     // Through a proxy that can black-hole the link.
     let proxy = common::proxy::Proxy::start(emulator.addr()).await;
     let notifier = WsNotifier::builder(proxy.addr.to_string(), "development")
-        .reconnect(backoff)
+        .retry(backoff)
         .idle_timeout(IDLE)
         .ping_interval(Duration::from_millis(100))
         .start();

@@ -177,7 +177,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         })
         .timeout(timeout)
         .retry(
-            jellyfish_notifier::Backoff::default()
+            jellyfish_notifier::retry::RetryPolicy::default()
                 .base(Duration::from_millis(args.retry_base_ms.max(1)))
                 .cap(retry_cap),
         )

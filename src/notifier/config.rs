@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use actix::Recipient;
 
-use super::backoff::Backoff;
 use super::stream::{self, StreamSender};
 use super::{ConnectionEvent, NotificationStream, NotifierError, SubscriptionId, WsNotifier};
 use crate::address::{AddressError, ServerAddress};
 use crate::control::ApiToken;
 use crate::notification::{MetricsReport, Notification};
+use crate::retry::RetryPolicy;
 
 /// What the notifier does when a subscriber's mailbox is full.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -32,13 +32,12 @@ pub enum DeliveryPolicy {
 pub(crate) struct NotifierConfig {
     pub(crate) url: String,
     pub(crate) token: ApiToken,
-    pub(crate) backoff: Backoff,
+    pub(crate) retry: RetryPolicy,
     pub(crate) connect_timeout: Duration,
     pub(crate) auth_timeout: Duration,
     pub(crate) subscribe_timeout: Duration,
     pub(crate) idle_timeout: Duration,
     pub(crate) ping_interval: Duration,
-    pub(crate) stable_after: Duration,
     pub(crate) close_timeout: Duration,
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
@@ -72,7 +71,8 @@ impl InitialSubscribers {
 /// ```no_run
 /// use std::time::Duration;
 /// use actix::prelude::*;
-/// use jellyfish_notifier::{Backoff, ConnectionEvent, WsNotifier};
+/// use jellyfish_notifier::{ConnectionEvent, WsNotifier};
+/// use jellyfish_notifier::retry::RetryPolicy;
 ///
 /// struct Log;
 /// impl Actor for Log {
@@ -87,7 +87,7 @@ impl InitialSubscribers {
 ///
 /// # #[actix::main] async fn main() {
 /// let mut builder = WsNotifier::builder("localhost:5002", "development")
-///     .reconnect(Backoff::default().cap(Duration::from_secs(10)))
+///     .retry(RetryPolicy::default().cap(Duration::from_secs(10)))
 ///     .idle_timeout(Duration::from_secs(20))
 ///     // Subscribed before the start: sees the very first `Connecting`.
 ///     .subscribe_connection_events(Log.start().recipient());
@@ -122,13 +122,12 @@ impl WsNotifierBuilder {
             config: NotifierConfig {
                 url: String::new(),
                 token: token.into(),
-                backoff: Backoff::default(),
+                retry: RetryPolicy::default(),
                 connect_timeout: Duration::from_secs(10),
                 auth_timeout: Duration::from_secs(5),
                 subscribe_timeout: Duration::from_secs(5),
                 idle_timeout: Duration::from_secs(25),
                 ping_interval: Duration::from_secs(10),
-                stable_after: Duration::from_secs(30),
                 close_timeout: Duration::from_secs(2),
                 max_frame_size: 16 << 20,
                 max_message_size: 64 << 20,
@@ -189,9 +188,12 @@ impl WsNotifierBuilder {
         self
     }
 
-    /// The reconnect policy. Default: [`Backoff::default`], which retries for ever.
-    pub fn reconnect(mut self, backoff: Backoff) -> Self {
-        self.config.backoff = backoff;
+    /// How the notifier reconnects. Default: [`RetryPolicy::default`], which retries for ever and
+    /// starts the count over once a connection stayed up 30 s
+    /// ([`RetryPolicy::reset_after`]): a server that accepts connections and drops them sooner
+    /// (crash-looping) gets the same growing, jittered delays as one that is down.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.config.retry = policy;
         self
     }
 
@@ -230,14 +232,6 @@ impl WsNotifierBuilder {
     /// well under the idle timeout.
     pub fn ping_interval(mut self, interval: Duration) -> Self {
         self.config.ping_interval = interval;
-        self
-    }
-
-    /// How long a connection must stay up before the reconnect backoff starts again from its base
-    /// delay. A server that accepts connections and drops them sooner (crash-looping) gets the
-    /// same growing, jittered delays as one that is down. Default 30 s.
-    pub fn stable_after(mut self, period: Duration) -> Self {
-        self.config.stable_after = period;
         self
     }
 

@@ -90,10 +90,10 @@ pub enum NotifierError {
         /// The HTTP status.
         status: u16,
     },
-    /// The reconnect policy's attempt limit (opt-in: [`Backoff::max_attempts`]) was reached
+    /// The reconnect policy's attempt limit (opt-in: [`RetryPolicy::max_attempts`]) was reached
     /// without getting ready.
     ///
-    /// [`Backoff::max_attempts`]: crate::Backoff::max_attempts
+    /// [`RetryPolicy::max_attempts`]: crate::retry::RetryPolicy::max_attempts
     #[error("gave up after {attempts} connection attempts; the last failure: {last_error}")]
     RetriesExhausted {
         /// Consecutive attempts made since the last stable connection.
@@ -136,7 +136,7 @@ pub enum NotifierError {
 #[non_exhaustive]
 pub enum ConnectionEvent {
     /// A connection attempt starts (1 for the first attempt after start or after a stable
-    /// connection: one that stayed up for the builder's `stable_after`).
+    /// connection: one that stayed up for the retry policy's `reset_after`).
     Connecting {
         /// The consecutive attempt number.
         attempt: u32,

@@ -33,7 +33,6 @@
 //! }
 //! ```
 
-mod backoff;
 mod close;
 mod config;
 mod connector;
@@ -50,7 +49,6 @@ use awc::ws;
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-pub use backoff::Backoff;
 pub use config::{DeliveryPolicy, WsNotifierBuilder, server_websocket_url};
 pub use events::{
     ConnectionEvent, ConnectionState, DisconnectReason, NotifierError, NotifierStats,
@@ -61,6 +59,7 @@ pub use stream::{Lagged, MessageStream};
 use crate::codec::{DecodedMessage, decode_server_message};
 use crate::control::{ApiToken, ControlMessage, EventType};
 use crate::notification::{MetricsReport, Notification};
+use crate::retry::{Decision, Retry};
 use close::{Disposition, classify_close};
 use config::{InitialSubscribers, NotifierConfig};
 use handshake::{Handshake, Step, Types};
@@ -82,7 +81,7 @@ pub type MetricsStream = MessageStream<MetricsReport>;
 ///
 /// It authenticates, subscribes only to the event types that have subscribers, and, unlike the
 /// official SDKs, reconnects by itself with exponential backoff and full jitter (for ever, unless
-/// [`Backoff::max_attempts`] says otherwise), subscribing again after every reconnect. A wrong
+/// [`RetryPolicy::max_attempts`](crate::retry::RetryPolicy::max_attempts) says otherwise), subscribing again after every reconnect. A wrong
 /// token or a protocol violation stops it with a [`NotifierError`]. Every subscriber gets every
 /// notification in server order; a slow subscriber never holds up the socket or the others.
 ///
@@ -123,9 +122,9 @@ pub type MetricsStream = MessageStream<MetricsReport>;
 pub struct WsNotifier {
     config: NotifierConfig,
     phase: Phase,
-    /// Consecutive attempts since the last stable connection (one that stayed up for
-    /// `stable_after`): the backoff grows with it, so a crash-looping server is not stormed.
-    attempts: u32,
+    /// Consecutive failed attempts since the last stable connection (one that stayed up for the
+    /// policy's `reset_after`): the delay grows with it, so a crash-looping server is not stormed.
+    retry: Retry,
     notifications: FanOut<Notification>,
     metrics: FanOut<MetricsReport>,
     events: FanOut<ConnectionEvent>,
@@ -181,7 +180,7 @@ struct Connection {
     last_received: Instant,
     /// When this client last pinged the server.
     last_ping: Instant,
-    /// When it became ready, until it has been up for `stable_after`.
+    /// When it became ready, until it has been up for the policy's `reset_after`.
     ready_since: Option<Instant>,
     handshake: Handshake,
     reassembly: Reassembly,
@@ -231,7 +230,7 @@ impl WsNotifier {
         let mut notifier = Self {
             config,
             phase: Phase::Stopped,
-            attempts: 0,
+            retry: Retry::default(),
             notifications: FanOut::default(),
             metrics: FanOut::default(),
             events: FanOut::default(),
@@ -297,9 +296,8 @@ impl WsNotifier {
     }
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
-        self.attempts += 1;
         self.counters.attempts += 1;
-        let attempt = self.attempts;
+        let attempt = self.retry.failures() + 1;
         self.span = tracing::info_span!("jellyfish_connection", attempt, url = %self.config.url);
         let _entered = self.span.clone().entered();
         tracing::info!("connecting to the Jellyfish server WebSocket");
@@ -421,20 +419,21 @@ impl WsNotifier {
         if let Some(last_received) = self.leave_phase(ctx, None) {
             self.lost_at = Some(last_received);
         }
-        if !self.config.backoff.may_retry(self.attempts) {
-            let attempts = self.attempts;
-            self.fail(
-                NotifierError::RetriesExhausted {
-                    attempts,
-                    last_error: reason,
-                },
-                ctx,
-            );
-            return;
-        }
-        let retry_in = self.config.backoff.next_delay(self.attempts.max(1));
+        let (attempt, retry_in) = match self.retry.failed(&self.config.retry, None) {
+            Decision::Retry { attempt, delay } => (attempt, delay),
+            Decision::GiveUp { attempts } => {
+                self.fail(
+                    NotifierError::RetriesExhausted {
+                        attempts,
+                        last_error: reason,
+                    },
+                    ctx,
+                );
+                return;
+            }
+        };
         tracing::warn!(
-            attempt = self.attempts,
+            attempt,
             delay_ms = retry_in.as_millis() as u64,
             %reason,
             "Jellyfish server WebSocket lost; reconnecting"
@@ -442,7 +441,7 @@ impl WsNotifier {
         self.emit(ConnectionEvent::Disconnected {
             reason,
             retry_in,
-            attempt: self.attempts,
+            attempt,
         });
         let timer = ctx.run_later(retry_in, |act, ctx| act.connect(ctx));
         self.phase = Phase::Waiting(timer);
@@ -604,12 +603,11 @@ impl WsNotifier {
         let now = Instant::now();
         let since_tick = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
-        let config = (
+        let (limit, ping_interval, policy) = (
             self.config.idle_timeout,
             self.config.ping_interval,
-            self.config.stable_after,
+            self.config.retry,
         );
-        let (limit, ping_interval, stable_after) = config;
         // A tick that comes late means this process (or its actor thread) did not run: paused,
         // stopped, blocked. That time is not the link's silence.
         let period = self.tick_period();
@@ -633,10 +631,10 @@ impl WsNotifier {
         }
         if connection
             .ready_since
-            .is_some_and(|at| now.saturating_duration_since(at) >= stable_after)
+            .is_some_and(|at| policy.resets(now.saturating_duration_since(at)))
         {
             connection.ready_since = None;
-            self.attempts = 0;
+            self.retry.succeeded();
             return;
         }
         if now.saturating_duration_since(connection.last_ping) >= ping_interval {
@@ -676,7 +674,7 @@ impl WsNotifier {
         self.metrics_drops += 1;
         if self.metrics_drops >= 2 && !self.metrics_unsupported {
             self.metrics_unsupported = true;
-            self.attempts = 0;
+            self.retry.succeeded();
             tracing::warn!(
                 "the server dropped the connection on every metrics subscription: it has no metrics \
                  (Fishjam Cloud); no longer asking for them"

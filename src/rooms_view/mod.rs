@@ -15,9 +15,10 @@ pub use model::RoomsModel;
 
 use crate::notification::{Notification, RoomId};
 use crate::notifier::{
-    Backoff, ConnectionEvent, ConnectionState, GetStats, Lagged, StreamNotifications,
+    ConnectionEvent, ConnectionState, GetStats, Lagged, StreamNotifications,
     SubscribeConnectionEvents, WsNotifier,
 };
+use crate::retry::{Retries, Retry, RetryPolicy};
 use crate::room_api::{RoomApi, RoomApiError};
 use crate::rooms::Room;
 
@@ -215,16 +216,13 @@ pub struct RoomsView {
     notifier: Option<Addr<WsNotifier>>,
     notifier_ready: bool,
     resync_every: Option<Duration>,
-    backoff: Backoff,
+    policy: RetryPolicy,
     model: RoomsModel,
     subscribers: Vec<Recipient<RoomChange>>,
     fetch: Option<Fetch>,
-    next_fetch: u64,
     queue: Queue,
-    /// Consecutive failed fetches.
-    failures: u32,
-    /// A failed fetch's retry is scheduled.
-    retry_pending: bool,
+    /// Consecutive failed fetches, and the pending retry.
+    retry: Retry,
     waiters: Vec<oneshot::Sender<()>>,
     stats: RoomsViewStats,
 }
@@ -240,7 +238,8 @@ struct Queue {
 }
 
 struct Fetch {
-    id: u64,
+    /// The REST call: cancelled when the fetch is dropped, so no stale answer arrives.
+    task: SpawnHandle,
     scope: SyncScope,
     reason: SyncReason,
     asked: Instant,
@@ -263,7 +262,7 @@ pub struct RoomsViewBuilder {
     api: RoomApi,
     notifier: Option<Addr<WsNotifier>>,
     resync_every: Option<Option<Duration>>,
-    backoff: Backoff,
+    retry: RetryPolicy,
     subscribers: Vec<Recipient<RoomChange>>,
 }
 
@@ -282,9 +281,10 @@ impl RoomsViewBuilder {
         self
     }
 
-    /// How failed REST calls are retried (by default from 250 ms up to 30 s, for ever).
-    pub fn backoff(mut self, backoff: Backoff) -> Self {
-        self.backoff = backoff;
+    /// How failed REST calls are retried (by default from 250 ms up to 30 s). Its attempt limit
+    /// is not used: the view keeps trying, and says it is not synced meanwhile.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
         self
     }
 
@@ -304,14 +304,12 @@ impl RoomsViewBuilder {
             notifier: self.notifier,
             notifier_ready: false,
             resync_every,
-            backoff: self.backoff.max_attempts(None),
+            policy: self.retry,
             model: RoomsModel::default(),
             subscribers: self.subscribers,
             fetch: None,
-            next_fetch: 0,
             queue: Queue::default(),
-            failures: 0,
-            retry_pending: false,
+            retry: Retry::default(),
             waiters: Vec::new(),
             stats: RoomsViewStats::default(),
         }
@@ -326,7 +324,7 @@ impl RoomsView {
             api,
             notifier: None,
             resync_every: None,
-            backoff: Backoff::default(),
+            retry: RetryPolicy::default(),
             subscribers: Vec::new(),
         }
     }
@@ -389,7 +387,7 @@ impl RoomsView {
 
     /// Starts the next fetch, if none runs.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.fetch.is_some() || self.retry_pending || !self.may_fetch() {
+        if self.fetch.is_some() || self.retry.waiting() || !self.may_fetch() {
             return;
         }
         let (scope, reason, asked) = if let Some((reason, asked)) = self.queue.all.take() {
@@ -408,8 +406,6 @@ impl RoomsView {
         } else {
             return;
         };
-        self.next_fetch += 1;
-        let id = self.next_fetch;
         let api = self.api.clone();
         let request = match &scope {
             SyncScope::All => async move { api.list_rooms().await }.boxed_local(),
@@ -425,39 +421,33 @@ impl RoomsView {
                 .boxed_local()
             }
         };
+        let task = ctx.spawn(
+            request
+                .into_actor(self)
+                .map(|answer, view, ctx| view.fetched(answer, ctx)),
+        );
         self.fetch = Some(Fetch {
-            id,
+            task,
             scope,
             reason,
             asked,
             buffer: Vec::new(),
             overflowed: false,
         });
-        ctx.spawn(
-            request
-                .into_actor(self)
-                .map(move |answer, view, ctx| view.fetched(id, answer, ctx)),
-        );
     }
 
-    fn fetched(
-        &mut self,
-        id: u64,
-        answer: Result<Vec<Room>, RoomApiError>,
-        ctx: &mut Context<Self>,
-    ) {
-        // A fetch dropped by a gap (its buffer missed what the gap lost) is forgotten.
-        let Some(fetch) = self.fetch.take_if(|fetch| fetch.id == id) else {
+    fn fetched(&mut self, answer: Result<Vec<Room>, RoomApiError>, ctx: &mut Context<Self>) {
+        let Some(fetch) = self.fetch.take() else {
             return;
         };
         match answer {
             Ok(rooms) => self.reconcile(fetch, rooms),
             Err(error) => {
                 self.stats.failed_fetches += 1;
-                self.failures += 1;
-                let retry_in = self.backoff.delay(self.failures, fastrand::f64());
+                let retry_in = self.retry.failed_again(&self.policy, None);
+                let attempt = self.retry.failures();
                 tracing::warn!(
-                    scope = ?fetch.scope, %error, attempt = self.failures, ?retry_in,
+                    scope = ?fetch.scope, %error, attempt, ?retry_in,
                     "rooms view: the resync's REST call failed; trying again"
                 );
                 match &fetch.scope {
@@ -471,14 +461,10 @@ impl RoomsView {
                 self.emit(RoomChange::SyncFailed {
                     scope: fetch.scope,
                     error,
-                    attempt: self.failures,
+                    attempt,
                     retry_in,
                 });
-                self.retry_pending = true;
-                ctx.run_later(retry_in, |view, ctx| {
-                    view.retry_pending = false;
-                    view.pump(ctx);
-                });
+                Retry::wait(self, retry_in, ctx);
                 return;
             }
         }
@@ -488,7 +474,7 @@ impl RoomsView {
     /// Puts the server's answer in place of the scope's rooms, with the notifications that arrived
     /// during the fetch applied on top, and tells subscribers the difference.
     fn reconcile(&mut self, fetch: Fetch, rooms: Vec<Room>) {
-        self.failures = 0;
+        self.retry.succeeded();
         let count = rooms.len();
         let mut fresh = RoomsModel::from_rooms(rooms);
         if let SyncScope::Room(room) = &fetch.scope {
@@ -552,9 +538,26 @@ impl RoomsView {
     }
 
     /// Drops the running fetch (what it buffered misses what a gap lost) and asks for a full one.
-    fn refetch_all(&mut self, reason: SyncReason) {
-        self.fetch = None;
+    fn refetch_all(&mut self, reason: SyncReason, ctx: &mut Context<Self>) {
+        self.drop_fetch(ctx);
         self.want_all(reason);
+    }
+
+    /// Cancels the running fetch, if any: its answer will not come.
+    fn drop_fetch(&mut self, ctx: &mut Context<Self>) {
+        if let Some(fetch) = self.fetch.take() {
+            ctx.cancel_future(fetch.task);
+        }
+    }
+}
+
+impl Retries for RoomsView {
+    fn retry_state(&mut self) -> &mut Retry {
+        &mut self.retry
+    }
+
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        self.pump(ctx);
     }
 }
 
@@ -613,7 +616,7 @@ impl StreamHandler<Result<Notification, Lagged>> for RoomsView {
                     "rooms view: fell behind the notifier; resyncing"
                 );
                 self.stats.gaps += 1;
-                self.refetch_all(SyncReason::Lagged(lagged.missed));
+                self.refetch_all(SyncReason::Lagged(lagged.missed), ctx);
                 self.pump(ctx);
             }
         }
@@ -642,12 +645,15 @@ impl Handler<ConnectionEvent> for RoomsView {
                     }
                     None => SyncReason::Start,
                 };
-                self.refetch_all(reason);
-                self.pump(ctx);
+                self.refetch_all(reason, ctx);
+                // The server is back: a fetch waiting out a failure's delay goes now.
+                if !Retry::now(self, ctx) {
+                    self.pump(ctx);
+                }
             }
             ConnectionEvent::Disconnected { .. } => {
                 self.notifier_ready = false;
-                self.fetch = None;
+                self.drop_fetch(ctx);
             }
             ConnectionEvent::Failed(_) => {
                 // It stopped for good: webhooks (if any) and REST remain.
@@ -712,7 +718,7 @@ impl Handler<GetViewStats> for RoomsView {
         self.subscribers.retain(|s| s.connected());
         MessageResult(RoomsViewStats {
             fetching: self.fetch.is_some()
-                || self.retry_pending
+                || self.retry.waiting()
                 || self.queue.all.is_some()
                 || !self.queue.rooms.is_empty(),
             rooms: self.model.len(),

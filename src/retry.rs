@@ -1,0 +1,372 @@
+//! One way to retry, for every component: the notifier's reconnects, the forwarder's POSTs, the
+//! NATS bridge's publishes, the NATS consumer's reconnects and the rooms view's REST fetches.
+//!
+//! [`RetryPolicy`] is a value: a pure function ([`RetryPolicy::decide`]) from the attempt history
+//! to the next step, table-tested below. Each component keeps one retry state (the history and the
+//! pending timer) and drives it the same small way: on a failure, `Retry::failed` answers wait
+//! or give up; on a success, `Retry::succeeded` (a request at once, a connection once
+//! [`RetryPolicy::resets`] says it lasted long enough).
+//!
+//! | what | rule |
+//! |---|---|
+//! | delay before retry `n` (from 1) | a random time in `[0, min(cap, base · 2^(n-1))]` (full jitter) |
+//! | `Retry-After` from the other side | waited as asked, kept within `[50 ms, cap]` |
+//! | the count starts over | a request: on its success; a connection: once it stayed up for `reset_after` |
+//! | giving up | after `max_attempts` consecutive failures; by default never |
+//!
+//! ```
+//! use std::time::Duration;
+//! use jellyfish_notifier::retry::{Decision, RetryPolicy};
+//!
+//! let policy = RetryPolicy::default()
+//!     .base(Duration::from_millis(100))
+//!     .cap(Duration::from_secs(2))
+//!     .max_attempts(Some(5));
+//! // The third failure in a row: at most 100 ms · 2² = 400 ms.
+//! assert_eq!(
+//!     policy.decide(3, None, 1.0),
+//!     Decision::Retry { attempt: 3, delay: Duration::from_millis(400) }
+//! );
+//! // A server that asked for 1 s gets 1 s.
+//! assert_eq!(
+//!     policy.decide(1, Some(Duration::from_secs(1)), 0.3),
+//!     Decision::Retry { attempt: 1, delay: Duration::from_secs(1) }
+//! );
+//! assert_eq!(policy.decide(5, None, 0.5), Decision::GiveUp { attempts: 5 });
+//! ```
+
+use std::time::Duration;
+
+use actix::prelude::*;
+
+/// The shortest `Retry-After` honoured: a target that asks for 0 s is not stormed.
+const RETRY_AFTER_FLOOR: Duration = Duration::from_millis(50);
+
+/// How a component retries: exponential backoff with full jitter, an optional attempt limit, and
+/// when the count starts over. The module docs have the whole rule as a table.
+///
+/// ```
+/// use std::time::Duration;
+/// use jellyfish_notifier::retry::RetryPolicy;
+///
+/// let policy = RetryPolicy::default()
+///     .base(Duration::from_millis(50))
+///     .cap(Duration::from_secs(5))
+///     .max_attempts(Some(10));
+/// assert_eq!(policy.ceiling(1), Duration::from_millis(50));
+/// assert_eq!(policy.ceiling(3), Duration::from_millis(200));
+/// assert_eq!(policy.ceiling(30), Duration::from_secs(5));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    base: Duration,
+    cap: Duration,
+    max_attempts: Option<u32>,
+    reset_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 250 ms base, 30 s cap, no attempt limit (a long-running backend keeps trying through any
+    /// outage), and a connection resets the count once it stayed up 30 s (a crash-looping server
+    /// gets growing delays).
+    fn default() -> Self {
+        Self {
+            base: Duration::from_millis(250),
+            cap: Duration::from_secs(30),
+            max_attempts: None,
+            reset_after: Duration::from_secs(30),
+        }
+    }
+}
+
+/// What to do after a failure: [`RetryPolicy::decide`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// Try again after `delay`; this was failure number `attempt` in a row.
+    Retry {
+        /// Consecutive failures so far, this one included (1 for the first).
+        attempt: u32,
+        /// How long to wait.
+        delay: Duration,
+    },
+    /// The attempt limit is reached: stop.
+    GiveUp {
+        /// Consecutive failures made.
+        attempts: u32,
+    },
+}
+
+impl RetryPolicy {
+    /// The ceiling of the first retry's delay.
+    pub fn base(mut self, base: Duration) -> Self {
+        self.base = base;
+        self
+    }
+
+    /// The largest delay ever waited (a `Retry-After` included).
+    pub fn cap(mut self, cap: Duration) -> Self {
+        self.cap = cap;
+        self
+    }
+
+    /// Consecutive failures before giving up; `None` retries for ever. At least 1.
+    pub fn max_attempts(mut self, attempts: Option<u32>) -> Self {
+        self.max_attempts = attempts.map(|n| n.max(1));
+        self
+    }
+
+    /// How long a connection must stay up before the count starts over. Requests (a POST, a
+    /// publish, a fetch) start over on every success whatever this says.
+    pub fn reset_after(mut self, period: Duration) -> Self {
+        self.reset_after = period;
+        self
+    }
+
+    /// The configured attempt limit.
+    pub fn attempts_limit(&self) -> Option<u32> {
+        self.max_attempts
+    }
+
+    /// How long a connection must stay up before the count starts over.
+    pub fn reset_period(&self) -> Duration {
+        self.reset_after
+    }
+
+    /// The largest delay before retry `retry` (from 1): `min(cap, base · 2^(retry-1))`, without
+    /// overflow for any `retry`.
+    pub fn ceiling(&self, retry: u32) -> Duration {
+        let doublings = retry.saturating_sub(1).min(63);
+        let factor = 1u64.checked_shl(doublings).unwrap_or(u64::MAX);
+        let nanos = self.base.as_nanos().saturating_mul(u128::from(factor));
+        let capped = nanos.min(self.cap.as_nanos());
+        Duration::from_nanos(u64::try_from(capped).unwrap_or(u64::MAX))
+    }
+
+    /// The next step after `failures` consecutive failures (this one included), given the other
+    /// side's `Retry-After` if it sent one, for a uniform random `unit` in `[0, 1)` (out-of-range
+    /// values are clamped). Pure: the same inputs give the same answer.
+    pub fn decide(&self, failures: u32, retry_after: Option<Duration>, unit: f64) -> Decision {
+        let failures = failures.max(1);
+        if self.max_attempts.is_some_and(|max| failures >= max) {
+            return Decision::GiveUp { attempts: failures };
+        }
+        let delay = match retry_after {
+            Some(asked) => asked.clamp(RETRY_AFTER_FLOOR, self.cap.max(RETRY_AFTER_FLOOR)),
+            None => self.ceiling(failures).mul_f64(unit.clamp(0.0, 1.0)),
+        };
+        Decision::Retry {
+            attempt: failures,
+            delay,
+        }
+    }
+
+    /// Whether a connection that stayed up for `lasted` starts the count over.
+    pub fn resets(&self, lasted: Duration) -> bool {
+        lasted >= self.reset_after
+    }
+}
+
+/// One component's retry state: the consecutive failures and the pending retry's timer. The
+/// component asks it what to do and never keeps flags of its own.
+#[derive(Debug, Default)]
+pub(crate) struct Retry {
+    failures: u32,
+    timer: Option<SpawnHandle>,
+}
+
+/// A component that retries: where its [`Retry`] is, and what a retry does.
+pub(crate) trait Retries: Actor<Context = Context<Self>> {
+    fn retry_state(&mut self) -> &mut Retry;
+
+    /// Runs when the wait is over.
+    fn retry_now(&mut self, ctx: &mut Context<Self>);
+}
+
+impl Retry {
+    /// Counts a failure and answers what `policy` says to do next.
+    pub(crate) fn failed(
+        &mut self,
+        policy: &RetryPolicy,
+        retry_after: Option<Duration>,
+    ) -> Decision {
+        self.failures = self.failures.saturating_add(1);
+        policy.decide(self.failures, retry_after, fastrand::f64())
+    }
+
+    /// Counts a failure of a component that never gives up (a queue that must drain, a view
+    /// that must heal): the policy's attempt limit is not applied. Answers the delay.
+    pub(crate) fn failed_again(
+        &mut self,
+        policy: &RetryPolicy,
+        retry_after: Option<Duration>,
+    ) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        match policy
+            .max_attempts(None)
+            .decide(self.failures, retry_after, fastrand::f64())
+        {
+            Decision::Retry { delay, .. } => delay,
+            Decision::GiveUp { .. } => policy.cap,
+        }
+    }
+
+    /// A request succeeded: the count starts over.
+    pub(crate) fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Consecutive failures so far.
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// Whether a retry is waiting for its time.
+    pub(crate) fn waiting(&self) -> bool {
+        self.timer.is_some()
+    }
+
+    /// Calls `actor.retry_now` after `delay`, unless brought forward or cancelled first.
+    pub(crate) fn wait<A: Retries>(actor: &mut A, delay: Duration, ctx: &mut Context<A>) {
+        let timer = ctx.run_later(delay, |actor, ctx| {
+            actor.retry_state().timer = None;
+            actor.retry_now(ctx);
+        });
+        if let Some(old) = actor.retry_state().timer.replace(timer) {
+            ctx.cancel_future(old);
+        }
+    }
+
+    /// Retries now if a retry is waiting (a drain, a reconnect: the other side is likely back).
+    /// Answers whether one was.
+    pub(crate) fn now<A: Retries>(actor: &mut A, ctx: &mut Context<A>) -> bool {
+        match actor.retry_state().timer.take() {
+            Some(timer) => {
+                ctx.cancel_future(timer);
+                actor.retry_now(ctx);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> RetryPolicy {
+        RetryPolicy::default()
+            .base(Duration::from_millis(100))
+            .cap(Duration::from_secs(10))
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    /// (failures, Retry-After, unit, limit, decision): the whole rule in one table.
+    #[test]
+    fn decisions_follow_the_table() {
+        let retry = |attempt, delay| Decision::Retry { attempt, delay };
+        let table: &[(u32, Option<Duration>, f64, Option<u32>, Decision)] = &[
+            // Exponential growth of the ceiling, full jitter below it.
+            (1, None, 1.0, None, retry(1, ms(100))),
+            (2, None, 1.0, None, retry(2, ms(200))),
+            (3, None, 1.0, None, retry(3, ms(400))),
+            (7, None, 1.0, None, retry(7, ms(6400))),
+            (3, None, 0.5, None, retry(3, ms(200))),
+            (3, None, 0.0, None, retry(3, Duration::ZERO)),
+            // The cap, and no overflow however long it went on.
+            (8, None, 1.0, None, retry(8, Duration::from_secs(10))),
+            (
+                u32::MAX,
+                None,
+                1.0,
+                None,
+                retry(u32::MAX, Duration::from_secs(10)),
+            ),
+            // Out-of-range units are clamped; failure 0 counts as the first.
+            (3, None, 7.0, None, retry(3, ms(400))),
+            (3, None, -1.0, None, retry(3, Duration::ZERO)),
+            (0, None, 1.0, None, retry(1, ms(100))),
+            // Retry-After is honoured within [50 ms, cap], whatever the count.
+            (1, Some(ms(1500)), 0.0, None, retry(1, ms(1500))),
+            (9, Some(ms(1500)), 1.0, None, retry(9, ms(1500))),
+            (1, Some(Duration::ZERO), 1.0, None, retry(1, ms(50))),
+            (
+                1,
+                Some(Duration::from_secs(3600)),
+                1.0,
+                None,
+                retry(1, Duration::from_secs(10)),
+            ),
+            // The limit counts consecutive failures, the first included.
+            (2, None, 1.0, Some(3), retry(2, ms(200))),
+            (3, None, 1.0, Some(3), Decision::GiveUp { attempts: 3 }),
+            (1, None, 1.0, Some(1), Decision::GiveUp { attempts: 1 }),
+            (
+                1,
+                Some(ms(100)),
+                1.0,
+                Some(1),
+                Decision::GiveUp { attempts: 1 },
+            ),
+        ];
+        for &(failures, retry_after, unit, limit, expected) in table {
+            let decided = policy()
+                .max_attempts(limit)
+                .decide(failures, retry_after, unit);
+            assert_eq!(
+                decided, expected,
+                "failures {failures}, Retry-After {retry_after:?}, unit {unit}, limit {limit:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn jittered_samples_stay_in_range() {
+        let p = policy();
+        let mut retry = Retry::default();
+        for n in 1..12 {
+            match retry.failed(&p, None) {
+                Decision::Retry { attempt, delay } => {
+                    assert_eq!(attempt, n);
+                    assert!(delay <= p.ceiling(n), "{delay:?} > {:?}", p.ceiling(n));
+                }
+                other => panic!("gave up: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn huge_settings_do_not_overflow() {
+        let huge = RetryPolicy::default()
+            .base(Duration::MAX)
+            .cap(Duration::MAX);
+        assert_eq!(huge.ceiling(u32::MAX), Duration::from_nanos(u64::MAX));
+        assert_eq!(policy().max_attempts(Some(0)).attempts_limit(), Some(1));
+    }
+
+    /// (how long the connection lasted, reset_after, whether the count starts over).
+    #[test]
+    fn a_connection_resets_the_count_only_once_it_lasted() {
+        let table: &[(u64, u64, bool)] = &[
+            (29_999, 30_000, false),
+            (30_000, 30_000, true),
+            (0, 0, true),
+            (60_000, 30_000, true),
+        ];
+        for &(lasted, reset_after, resets) in table {
+            let policy = policy().reset_after(ms(reset_after));
+            assert_eq!(policy.resets(ms(lasted)), resets, "{lasted} {reset_after}");
+        }
+        let mut retry = Retry::default();
+        for _ in 0..4 {
+            retry.failed(&policy(), None);
+        }
+        assert_eq!(retry.failures(), 4);
+        retry.succeeded();
+        assert_eq!(retry.failures(), 0, "a success starts the count over");
+    }
+}
