@@ -265,11 +265,14 @@ mod tests {
         Duration::from_millis(n)
     }
 
-    /// (failures, Retry-After, unit, limit, decision): the whole rule in one table.
+    /// One row of the table: failures, Retry-After, unit, limit, and the decision.
+    type Row = (u32, Option<Duration>, f64, Option<u32>, Decision);
+
+    /// The whole rule in one table.
     #[test]
     fn decisions_follow_the_table() {
         let retry = |attempt, delay| Decision::Retry { attempt, delay };
-        let table: &[(u32, Option<Duration>, f64, Option<u32>, Decision)] = &[
+        let table: &[Row] = &[
             // Exponential growth of the ceiling, full jitter below it.
             (1, None, 1.0, None, retry(1, ms(100))),
             (2, None, 1.0, None, retry(2, ms(200))),
