@@ -67,7 +67,7 @@ pub enum DecodeError {
 }
 
 /// Why a value could not be encoded as the server would send it.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EncodeError {
     /// [`Notification::Unknown`] with a field number that is not a valid protobuf field or that this
@@ -87,6 +87,13 @@ pub enum EncodeError {
     NoFieldNumber {
         /// Its JSON `"type"`.
         kind: String,
+    },
+    /// This crate's JSON shape could not be written (a `serde_json` failure; not expected for
+    /// any notification this crate builds).
+    #[error("cannot write the notification as JSON: {detail}")]
+    Json {
+        /// `serde_json`'s words.
+        detail: String,
     },
     /// The v0.3.0 JSON envelope carries the protobuf bytes as a JSON string, which only works when
     /// they happen to be valid UTF-8; the real v0.3.0 server fails to send such a notification too.

@@ -4,7 +4,7 @@
 mod address;
 mod codec;
 mod control;
-mod forwarder;
+pub mod forward;
 #[cfg(feature = "nats")]
 pub mod nats;
 mod notification;
@@ -34,7 +34,7 @@ pub use codec::{
     receive_binary, receive_json, receive_json_body,
 };
 pub use control::{ApiToken, ControlMessage, EventType};
-pub use forwarder::{
+pub use forward::{
     BodyFormat, Drain, DrainOutcome, ForwardEvent, ForwarderStats, GetForwarderStats,
     IDEMPOTENCY_HEADER, WebhookAnswer, WebhookForwarder, WebhookForwarderBuilder, WebhookRequest,
 };

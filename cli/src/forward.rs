@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use actix::prelude::*;
+use jellyfish_notifier::forward::DropCause;
 use jellyfish_notifier::{
     BodyFormat, ConnectionEvent, Drain, ForwardEvent, GetForwarderStats, Notification,
     NotifierError, WebhookForwarder,
@@ -77,6 +78,8 @@ pub(crate) enum Format {
 struct Reporter {
     url: String,
     failed: Option<oneshot::Sender<NotifierError>>,
+    /// `--spool` was given: a full queue is not fixed by using one.
+    spooled: bool,
 }
 
 impl Actor for Reporter {
@@ -88,25 +91,39 @@ impl Handler<ForwardEvent> for Reporter {
     fn handle(&mut self, event: ForwardEvent, _: &mut Context<Self>) {
         match event {
             ForwardEvent::Delivered {
-                what,
+                about,
                 status,
                 attempts,
-            } if attempts > 1 => say!("→ {status} {what} (after {attempts} attempts)"),
-            ForwardEvent::Delivered { what, status, .. } => say!("→ {status} {what}"),
+            } if attempts > 1 => say!("→ {status} {about} (after {attempts} attempts)"),
+            ForwardEvent::Delivered { about, status, .. } => say!("→ {status} {about}"),
             ForwardEvent::Retrying {
-                what,
+                about,
                 reason,
                 retry_in,
             } => say!(
-                "→ retrying {what} in {:.1}s: {reason}",
+                "→ retrying {about} in {:.1}s: {reason}",
                 retry_in.as_secs_f64()
             ),
-            ForwardEvent::Rejected { what, status } => {
-                say!("→ {status} {what}: rejected by the target, not retried")
+            ForwardEvent::Rejected { about, status } => {
+                say!("→ {status} {about}: rejected by the target, not retried")
             }
-            ForwardEvent::Dropped { what, total } => say!(
-                "→ DROPPED {what}: the queue is full ({total} dropped in all); raise --memory-max-mib or use --spool"
-            ),
+            ForwardEvent::Dropped {
+                about,
+                cause,
+                total,
+            } => {
+                let about = about.map_or_else(|| "a notification".to_owned(), |a| a.to_string());
+                let advice = match cause {
+                    DropCause::QueueFull { .. } if self.spooled => "; raise --memory-max-mib",
+                    DropCause::QueueFull { .. } => "; raise --memory-max-mib or use --spool",
+                    DropCause::SpoolFull { .. } => "; raise --spool-max-mib",
+                    DropCause::SpoolWrite { .. } => {
+                        "; free space on the spool's disk or fix its permissions"
+                    }
+                    _ => "",
+                };
+                say!("→ DROPPED {about}: {cause} ({total} dropped in all){advice}")
+            }
             other => say!("{other:?}"),
         }
     }
@@ -168,6 +185,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let reporter = Reporter {
         url: url.clone(),
         failed: Some(failed_tx),
+        spooled: args.spool.is_some(),
     }
     .start();
     let mut forwarder = WebhookForwarder::builder(args.to.as_str())

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use actix::Addr;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
-use jellyfish_notifier::nats::{JetStreamBridge, Publish};
+use jellyfish_notifier::nats::{JetStreamBridge, NatsError, Publish};
 use jellyfish_notifier::{Webhook, WebhookConfig};
 
 use crate::Outcome;
@@ -59,7 +59,7 @@ async fn receive(
     }
     if let Some(bridge) = nats.get_ref() {
         let stored = bridge.send(Publish(notifications.into_inner())).await;
-        if let Err(reason) = stored.unwrap_or_else(|err| Err(err.to_string())) {
+        if let Err(reason) = stored.unwrap_or(Err(NatsError::Stopped)) {
             say!("answered 503: not stored in NATS JetStream: {reason}");
             return HttpResponse::ServiceUnavailable()
                 .body(format!("not stored in NATS JetStream: {reason}"));

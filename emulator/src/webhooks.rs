@@ -126,7 +126,7 @@ async fn post(
     };
     match request.send(client).await {
         WebhookAnswer::Status { status, .. } => WebhookOutcome::Status(status),
-        WebhookAnswer::Failed(reason) => WebhookOutcome::Failed(reason),
+        WebhookAnswer::Failed(failure) => WebhookOutcome::Failed(failure.to_string()),
         other => WebhookOutcome::Failed(format!("{other:?}")),
     }
 }

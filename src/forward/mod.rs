@@ -28,148 +28,29 @@
 //! in the bounds (memory, and the spool if there is one), and a spool file that cannot be written
 //! or no longer decodes, is dropped, counted and reported — never silently.
 
+mod body;
+mod events;
+mod request;
+mod spool;
+
 use std::collections::VecDeque;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytes::Bytes;
 
+pub use body::BodyFormat;
+pub use events::{
+    About, Drain, DrainOutcome, DropCause, ForwardEvent, ForwarderStats, GetForwarderStats,
+    RetryReason,
+};
+pub use request::{DeliveryFailure, IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
+
 use crate::control::ApiToken;
 use crate::notification::Notification;
 use crate::retry::{Retries, Retry, RetryPolicy};
-use crate::signature::{SIGNATURE_HEADER, sign_webhook};
-
-/// The header carrying each notification's idempotency key (as in the Standard Webhooks
-/// specification): the same value on every retry and after a restart from the spool.
-pub const IDEMPOTENCY_HEADER: &str = "webhook-id";
-
-/// How a notification is written in the POST body.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BodyFormat {
-    /// The protobuf `ServerMessage`, as Jellyfish 0.4+ and Fishjam servers send (the default).
-    #[default]
-    Protobuf,
-    /// This crate's JSON shape.
-    Json,
-}
-
-impl BodyFormat {
-    fn content_type(self) -> &'static str {
-        match self {
-            Self::Protobuf => "application/x-protobuf",
-            Self::Json => "application/json",
-        }
-    }
-
-    fn extension(self) -> &'static str {
-        match self {
-            Self::Protobuf => "pb",
-            Self::Json => "json",
-        }
-    }
-
-    fn encode(self, notification: &Notification) -> Result<Vec<u8>, String> {
-        match self {
-            Self::Protobuf => notification.encode().map_err(|err| err.to_string()),
-            Self::Json => serde_json::to_vec(notification).map_err(|err| err.to_string()),
-        }
-    }
-
-    fn decode(self, body: &[u8]) -> Option<Notification> {
-        match self {
-            Self::Protobuf => crate::codec::receive_binary(body).ok()?.into_iter().next(),
-            Self::Json => serde_json::from_slice(body).ok(),
-        }
-    }
-}
-
-/// What happened to a notification, for a subscriber of the forwarder's events.
-#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
-#[rtype(result = "()")]
-#[non_exhaustive]
-pub enum ForwardEvent {
-    /// The target answered 2xx.
-    Delivered {
-        /// The notification's kind and room (if any), for the report.
-        what: String,
-        /// The HTTP status.
-        status: u16,
-        /// How many POSTs it took.
-        attempts: u32,
-    },
-    /// A POST failed in a way worth retrying; the next one follows after `retry_in`.
-    Retrying {
-        /// The notification's kind and room.
-        what: String,
-        /// What went wrong.
-        reason: String,
-        /// The delay before the next POST.
-        retry_in: Duration,
-    },
-    /// The target answered a final 4xx: not retried.
-    Rejected {
-        /// The notification's kind and room.
-        what: String,
-        /// The HTTP status.
-        status: u16,
-    },
-    /// Notifications were dropped: the queue (and the spool) were full, or one could not be
-    /// encoded, written to or read back from the spool. Sent when the total reaches 1, 2, 4, 8, …;
-    /// [`ForwarderStats::dropped`] has the exact count.
-    Dropped {
-        /// The notification's kind and room.
-        what: String,
-        /// Dropped so far in all.
-        total: u64,
-    },
-}
-
-/// The forwarder's counters, from [`GetForwarderStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ForwarderStats {
-    /// Waiting to be delivered (including the one in flight).
-    pub queued: usize,
-    /// Of those, kept in the spool on disk.
-    pub spooled: usize,
-    /// Memory the queue takes: bodies held in memory with their entries, and the index of
-    /// spooled ones.
-    pub memory_bytes: usize,
-    /// Answered 2xx.
-    pub delivered: u64,
-    /// POSTs that failed and were retried.
-    pub retries: u64,
-    /// Answered a final 4xx.
-    pub rejected: u64,
-    /// Dropped because every bound was full.
-    pub dropped: u64,
-}
-
-/// Answers the forwarder's [`ForwarderStats`].
-#[derive(Clone, Copy, Debug, actix::Message)]
-#[rtype(result = "ForwarderStats")]
-pub struct GetForwarderStats;
-
-/// Waits until the queue is empty or `timeout` has passed, then stops the forwarder. Answers what
-/// was still queued: kept in the spool (delivered first on the next start), or lost.
-#[derive(Clone, Copy, Debug, actix::Message)]
-#[rtype(result = "DrainOutcome")]
-pub struct Drain {
-    /// How long to keep delivering.
-    pub timeout: Duration,
-}
-
-/// What [`Drain`] left behind.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DrainOutcome {
-    /// Still queued, kept in the spool.
-    pub spooled: usize,
-    /// Still queued in memory: lost with the process.
-    pub lost: usize,
-    /// The counters at the end.
-    pub stats: ForwarderStats,
-}
+use request::{Verdict, http_client};
 
 /// Configures a [`WebhookForwarder`].
 #[derive(Clone)]
@@ -271,7 +152,7 @@ impl WebhookForwarderBuilder {
 struct Entry {
     seq: u64,
     run: u64,
-    what: String,
+    about: About,
     size: usize,
     /// The body, when it is held in memory (otherwise it is in the spool file).
     body: Option<Bytes>,
@@ -346,56 +227,14 @@ impl WebhookForwarder {
         }
     }
 
-    fn spool_path(dir: &Path, run: u64, seq: u64, format: BodyFormat) -> PathBuf {
-        dir.join(format!("{seq:020}_{run:016x}.{}", format.extension()))
-    }
-
     /// Reads what a previous run left in the spool, oldest first.
     fn load_spool(&mut self) -> std::io::Result<()> {
         let Some((dir, _)) = self.config.spool.clone() else {
             return Ok(());
         };
-        std::fs::create_dir_all(&dir)?;
-        // An advisory lock, released by the kernel when the process dies: two forwarders on one
-        // spool would deliver the same files twice.
-        let lock = std::fs::File::create(dir.join(".lock"))?;
-        if lock.try_lock().is_err() {
-            return Err(std::io::Error::other(format!(
-                "the spool {} is in use by another process",
-                dir.display()
-            )));
-        }
-        self._spool_lock = Some(lock);
-        let mut found = Vec::new();
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Some((stem, extension)) = name.rsplit_once('.') else {
-                continue;
-            };
-            let format = match extension {
-                "pb" => BodyFormat::Protobuf,
-                "json" => BodyFormat::Json,
-                _ => continue,
-            };
-            let Some((seq, run)) = stem.split_once('_') else {
-                continue;
-            };
-            let (Ok(seq), Ok(run)) = (seq.parse::<u64>(), u64::from_str_radix(run, 16)) else {
-                continue;
-            };
-            if format != self.config.format {
-                return Err(std::io::Error::other(format!(
-                    "the spool {} holds {extension} bodies; forward them with the same format",
-                    dir.display()
-                )));
-            }
-            let size = entry.metadata()?.len();
-            found.push((seq, run, size));
-        }
-        found.sort_unstable();
-        for (seq, run, size) in found {
-            let path = Self::spool_path(&dir, run, seq, self.config.format);
+        self._spool_lock = Some(spool::lock(&dir)?);
+        for found in spool::scan(&dir, self.config.format)? {
+            let path = spool::path(&dir, found.run, found.seq, self.config.format);
             let decoded = std::fs::read(&path)
                 .ok()
                 .and_then(|body| self.config.format.decode(&body));
@@ -404,18 +243,18 @@ impl WebhookForwarder {
                 let aside = path.with_extension("corrupt");
                 tracing::error!(path = %path.display(), aside = %aside.display(), "a spooled notification does not decode; set aside");
                 let _ = std::fs::rename(&path, &aside);
-                self.drop_one(format!("spooled notification {seq}"));
+                self.drop_one(None, DropCause::SpoolCorrupt { path });
                 continue;
             };
-            let what = describe(&notification);
-            self.spool_bytes += size;
-            self.stats.memory_bytes += entry_cost(&what);
-            self.next_seq = self.next_seq.max(seq + 1);
+            let about = About::of(&notification);
+            self.spool_bytes += found.size;
+            self.stats.memory_bytes += entry_cost(&about);
+            self.next_seq = self.next_seq.max(found.seq + 1);
             self.queue.push_back(Entry {
-                seq,
-                run,
-                what,
-                size: usize::try_from(size).unwrap_or(usize::MAX),
+                seq: found.seq,
+                run: found.run,
+                about,
+                size: usize::try_from(found.size).unwrap_or(usize::MAX),
                 body: None,
                 spooled: true,
             });
@@ -426,31 +265,36 @@ impl WebhookForwarder {
     }
 
     fn enqueue(&mut self, notification: &Notification) {
-        let what = describe(notification);
+        let about = About::of(notification);
         let body = match self.config.format.encode(notification) {
             Ok(body) => body,
             Err(err) => {
-                tracing::warn!(%what, %err, "cannot encode the notification; dropped");
-                self.drop_one(what);
+                tracing::warn!(%about, %err, "cannot encode the notification; dropped");
+                self.drop_one(Some(about), DropCause::Encode(err));
                 return;
             }
         };
         let seq = self.next_seq;
         self.next_seq += 1;
         let size = body.len();
+        let cost = entry_cost(&about);
         let entry = match &self.config.spool {
             Some((dir, max)) => {
-                let cost = entry_cost(&what);
-                let fits = self.spool_bytes + size as u64 <= *max
-                    && self.stats.memory_bytes + cost <= self.config.memory_limit;
-                if !fits {
-                    self.drop_one(what);
+                if self.stats.memory_bytes + cost > self.config.memory_limit {
+                    let limit = self.config.memory_limit;
+                    self.drop_one(Some(about), DropCause::QueueFull { limit });
                     return;
                 }
-                let path = Self::spool_path(dir, self.run, seq, self.config.format);
-                if let Err(err) = write_atomically(&path, &body) {
+                if self.spool_bytes + size as u64 > *max {
+                    let limit = *max;
+                    self.drop_one(Some(about), DropCause::SpoolFull { limit });
+                    return;
+                }
+                let path = spool::path(dir, self.run, seq, self.config.format);
+                if let Err(err) = spool::write_atomically(&path, &body) {
                     tracing::error!(path = %path.display(), %err, "cannot write to the spool; dropped");
-                    self.drop_one(what);
+                    let detail = err.to_string();
+                    self.drop_one(Some(about), DropCause::SpoolWrite { path, detail });
                     return;
                 }
                 self.spool_bytes += size as u64;
@@ -459,23 +303,23 @@ impl WebhookForwarder {
                 Entry {
                     seq,
                     run: self.run,
-                    what,
+                    about,
                     size,
                     body: None,
                     spooled: true,
                 }
             }
             None => {
-                let cost = size + entry_cost(&what);
-                if self.stats.memory_bytes + cost > self.config.memory_limit {
-                    self.drop_one(what);
+                if self.stats.memory_bytes + size + cost > self.config.memory_limit {
+                    let limit = self.config.memory_limit;
+                    self.drop_one(Some(about), DropCause::QueueFull { limit });
                     return;
                 }
-                self.stats.memory_bytes += cost;
+                self.stats.memory_bytes += size + cost;
                 Entry {
                     seq,
                     run: self.run,
-                    what,
+                    about,
                     size,
                     body: Some(Bytes::from(body)),
                     spooled: false,
@@ -488,12 +332,16 @@ impl WebhookForwarder {
 
     /// Counts a dropped notification; says so when the total reaches 1, 2, 4, 8, … (a firehose
     /// into a full queue must not become a firehose of reports).
-    fn drop_one(&mut self, what: String) {
+    fn drop_one(&mut self, about: Option<About>, cause: DropCause) {
         self.stats.dropped += 1;
         let total = self.stats.dropped;
         if total.is_power_of_two() {
-            tracing::warn!(total, %what, "forward queue full: notifications dropped");
-            self.emit(ForwardEvent::Dropped { what, total });
+            tracing::warn!(total, %cause, "forward: notifications dropped");
+            self.emit(ForwardEvent::Dropped {
+                about,
+                cause,
+                total,
+            });
         }
     }
 
@@ -502,20 +350,19 @@ impl WebhookForwarder {
         let Some(entry) = self.queue.pop_front() else {
             return;
         };
+        let cost = entry_cost(&entry.about);
         if entry.spooled {
             if let Some((dir, _)) = &self.config.spool {
-                let path = Self::spool_path(dir, entry.run, entry.seq, self.config.format);
+                let path = spool::path(dir, entry.run, entry.seq, self.config.format);
                 if let Err(err) = std::fs::remove_file(&path) {
                     tracing::warn!(path = %path.display(), %err, "cannot remove a delivered entry from the spool");
                 }
             }
             self.spool_bytes = self.spool_bytes.saturating_sub(entry.size as u64);
             self.stats.spooled = self.stats.spooled.saturating_sub(1);
-            let cost = entry_cost(&entry.what);
             self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
         } else {
-            let cost = entry.size + entry_cost(&entry.what);
-            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
+            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(entry.size + cost);
         }
         self.stats.queued = self.queue.len();
         self.retry.succeeded();
@@ -540,23 +387,21 @@ impl WebhookForwarder {
                 let Some((dir, _)) = &self.config.spool else {
                     return;
                 };
-                let path = Self::spool_path(dir, entry.run, entry.seq, self.config.format);
+                let path = spool::path(dir, entry.run, entry.seq, self.config.format);
                 match std::fs::read(&path) {
                     Ok(body) => Bytes::from(body),
                     Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                        let what = entry.what.clone();
+                        let about = entry.about.clone();
                         tracing::error!(path = %path.display(), "a spooled notification is gone from the spool; dropped");
                         self.finish_head();
-                        self.drop_one(what);
+                        self.drop_one(Some(about), DropCause::SpoolGone { path });
                         ctx.notify(Kick);
                         return;
                     }
                     Err(err) => {
                         // Transient (no file descriptors, an I/O error): try again later.
-                        self.on_answer(
-                            WebhookAnswer::Failed(format!("cannot read the spool: {err}")),
-                            ctx,
-                        );
+                        let detail = err.to_string();
+                        self.retry_head(RetryReason::SpoolRead { path, detail }, None, ctx);
                         return;
                     }
                 }
@@ -585,177 +430,64 @@ impl WebhookForwarder {
         let Some(entry) = self.queue.front() else {
             return;
         };
-        let what = entry.what.clone();
-        let retry = match answer {
-            WebhookAnswer::Status {
-                status: status @ 200..=299,
-                ..
-            } => {
+        let about = entry.about.clone();
+        match (Verdict::of(&answer), answer) {
+            (Verdict::Delivered, WebhookAnswer::Status { status, .. }) => {
                 self.stats.delivered += 1;
                 let attempts = self.retry.failures() + 1;
                 self.finish_head();
                 self.emit(ForwardEvent::Delivered {
-                    what: what.clone(),
+                    about,
                     status,
                     attempts,
                 });
-                None
+                self.kick(ctx);
             }
-            WebhookAnswer::Status {
-                status: status @ (408 | 429 | 500..=599),
-                retry_after,
-            } => Some((format!("the target answered HTTP {status}"), retry_after)),
-            WebhookAnswer::Status { status, .. } => {
+            (Verdict::Rejected, WebhookAnswer::Status { status, .. }) => {
                 self.stats.rejected += 1;
                 self.finish_head();
-                self.emit(ForwardEvent::Rejected {
-                    what: what.clone(),
-                    status,
-                });
-                None
+                self.emit(ForwardEvent::Rejected { about, status });
+                self.kick(ctx);
             }
-            WebhookAnswer::Failed(reason) => Some((reason, None)),
-        };
-        match retry {
-            None => self.kick(ctx),
-            Some((reason, retry_after)) => {
-                self.stats.retries += 1;
-                let retry_in = self.retry.failed_again(&self.config.retry, retry_after);
-                self.emit(ForwardEvent::Retrying {
-                    what,
-                    reason,
-                    retry_in,
-                });
-                Retry::wait(self, retry_in, ctx);
-            }
-        }
-    }
-}
-
-/// One webhook POST as Fishjam servers send it: the body with its content type, the
-/// `x-fishjam-signature-256` signature when there is a secret, and an idempotency key when the
-/// sender retries. The emulator's webhook sender and [`WebhookForwarder`] both send through it.
-#[derive(Clone)]
-pub struct WebhookRequest {
-    /// Where to POST.
-    pub url: String,
-    /// `application/x-protobuf` or `application/json`.
-    pub content_type: &'static str,
-    /// The body.
-    pub body: Bytes,
-    /// Signs the body when set.
-    pub secret: Option<ApiToken>,
-    /// Sent as [`IDEMPOTENCY_HEADER`] when set.
-    pub idempotency_key: Option<String>,
-}
-
-impl std::fmt::Debug for WebhookRequest {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookRequest")
-            .field("url", &self.url)
-            .field("content_type", &self.content_type)
-            .field("body_len", &self.body.len())
-            .field("secret", &self.secret)
-            .field("idempotency_key", &self.idempotency_key)
-            .finish()
-    }
-}
-
-/// How a [`WebhookRequest`] ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum WebhookAnswer {
-    /// The target answered (any status), with its `Retry-After` in seconds if it sent one.
-    Status {
-        /// The HTTP status.
-        status: u16,
-        /// `Retry-After`, when it is a number of seconds.
-        retry_after: Option<Duration>,
-    },
-    /// No answer: refused, reset, timed out, TLS failure; the transport's words.
-    Failed(String),
-}
-
-impl WebhookRequest {
-    /// Sends it with `client` (whose timeout bounds the whole exchange) and reads the answer, so
-    /// that the connection can be reused.
-    pub async fn send(self, client: &awc::Client) -> WebhookAnswer {
-        let mut request = client
-            .post(self.url.as_str())
-            .insert_header(("content-type", self.content_type));
-        if let Some(key) = &self.idempotency_key {
-            request = request.insert_header((IDEMPOTENCY_HEADER, key.as_str()));
-        }
-        if let Some(secret) = &self.secret {
-            request = request.insert_header((
-                SIGNATURE_HEADER,
-                sign_webhook(secret.expose().as_bytes(), &self.body),
-            ));
-        }
-        match request.send_body(self.body).await {
-            Ok(mut response) => {
-                let _ = response.body().limit(64 * 1024).await;
-                let retry_after = response
-                    .headers()
-                    .get("retry-after")
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
+            (
+                _,
                 WebhookAnswer::Status {
-                    status: response.status().as_u16(),
+                    status,
                     retry_after,
-                }
+                },
+            ) => self.retry_head(RetryReason::Status { status }, retry_after, ctx),
+            (_, WebhookAnswer::Failed(failure)) => {
+                self.retry_head(RetryReason::Failed(failure), None, ctx);
             }
-            Err(err) => WebhookAnswer::Failed(err.to_string()),
         }
     }
-}
 
-/// An HTTP client with this crate's TLS roots (feature `rustls`).
-fn http_client(timeout: Duration) -> std::io::Result<awc::Client> {
-    #[cfg(feature = "rustls")]
-    {
-        let tls = crate::tls::ExtraRoots::default()
-            .client_config()
-            .map_err(std::io::Error::other)?;
-        Ok(awc::Client::builder()
-            .timeout(timeout)
-            .disable_redirects()
-            .connector(awc::Connector::new().rustls_0_23(tls))
-            .finish())
+    /// The head entry failed in a way worth another try: wait as the retry policy says.
+    fn retry_head(
+        &mut self,
+        reason: RetryReason,
+        retry_after: Option<Duration>,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(entry) = self.queue.front() else {
+            return;
+        };
+        let about = entry.about.clone();
+        self.stats.retries += 1;
+        let retry_in = self.retry.failed_again(&self.config.retry, retry_after);
+        self.emit(ForwardEvent::Retrying {
+            about,
+            reason,
+            retry_in,
+        });
+        Retry::wait(self, retry_in, ctx);
     }
-    #[cfg(not(feature = "rustls"))]
-    {
-        Ok(awc::Client::builder()
-            .timeout(timeout)
-            .disable_redirects()
-            .finish())
-    }
 }
 
-/// Writes a spool file whole or not at all: a temporary file, synced, then renamed (a kill in the
-/// middle leaves a `.tmp` that loading ignores).
-fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let temporary = path.with_extension("tmp");
-    let mut file = std::fs::File::create(&temporary)?;
-    file.write_all(body)?;
-    file.sync_data()?;
-    std::fs::rename(&temporary, path)
-}
-
-/// What an entry held in memory costs besides its body: the entry, its description, and the
+/// What an entry held in memory costs besides its body: the entry, its room id, and the
 /// allocations' bookkeeping.
-fn entry_cost(what: &str) -> usize {
-    size_of::<Entry>() + what.len() + 64
-}
-
-/// "`peer_added` of room r1".
-fn describe(notification: &Notification) -> String {
-    match notification.room_id() {
-        Some(room) => format!("{} of room {room}", notification.kind()),
-        None => notification.kind().to_owned(),
-    }
+fn entry_cost(about: &About) -> usize {
+    size_of::<Entry>() + about.room.as_ref().map_or(0, |room| room.as_str().len()) + 64
 }
 
 #[derive(actix::Message)]

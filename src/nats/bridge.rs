@@ -1,0 +1,589 @@
+//! [`JetStreamBridge`]: notifications into a durable JetStream stream, in order, each counted
+//! only once JetStream acknowledged it.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+
+use super::dedup::{DedupId, DedupIds, Verdict};
+use super::error::NatsError;
+use super::subject::{gap_subject, metrics_subject, notification_subject, subject_token};
+use super::{DEFAULT_PREFIX, DEFAULT_STREAM, KIND_HEADER, NO_ROOM, ROOM_HEADER};
+use crate::codec::EncodeError;
+use crate::notification::{MetricsReport, Notification};
+use crate::notifier::ConnectionEvent;
+use crate::retry::{Retries, Retry, RetryPolicy};
+
+/// The stream a [`JetStreamBridge`] creates when it is missing.
+#[derive(Clone, Debug)]
+pub struct StreamSettings {
+    /// The stream's name.
+    pub name: String,
+    /// How long a message is kept.
+    pub max_age: Duration,
+    /// How long JetStream remembers a message id.
+    pub duplicate_window: Duration,
+}
+
+impl Default for StreamSettings {
+    /// `JELLYFISH`, messages kept 7 days, ids remembered 2 minutes (JetStream's own default).
+    fn default() -> Self {
+        Self {
+            name: DEFAULT_STREAM.to_owned(),
+            max_age: Duration::from_secs(7 * 24 * 3600),
+            duplicate_window: Duration::from_secs(120),
+        }
+    }
+}
+
+/// What a [`JetStreamBridge`] tells its event subscriber.
+#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[rtype(result = "()")]
+#[non_exhaustive]
+pub enum BridgeEvent {
+    /// Connected to NATS and the stream exists.
+    Ready,
+    /// Publishing failed (NATS unreachable, no ack in time); the message stays first in the queue
+    /// and is tried again after `retry_in`.
+    Retrying {
+        /// What failed.
+        error: NatsError,
+        /// Messages waiting.
+        queued: usize,
+        /// The wait.
+        retry_in: Duration,
+    },
+    /// The queue was full: the newest message was dropped. Sent at 1, 2, 4, 8, … drops.
+    Dropped {
+        /// Dropped in all.
+        total: u64,
+    },
+}
+
+/// Counters of a [`JetStreamBridge`], from [`GetBridgeStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BridgeStats {
+    /// Stored by JetStream (acked, not as duplicates).
+    pub stored: u64,
+    /// Acked as duplicates: another bridge (or an earlier attempt) had stored the same id.
+    pub duplicates: u64,
+    /// Publish attempts that failed and were retried.
+    pub retries: u64,
+    /// Dropped because the queue was full.
+    pub dropped: u64,
+    /// Published again under the next count: JetStream took the first id for an earlier
+    /// repetition that this bridge had missed ([`DedupIds`]).
+    pub recounted: u64,
+    /// Waiting to be published.
+    pub queued: usize,
+}
+
+/// Answers a [`JetStreamBridge`]'s [`BridgeStats`].
+#[derive(Clone, Copy, Debug, actix::Message)]
+#[rtype(result = "BridgeStats")]
+pub struct GetBridgeStats;
+
+/// Publishes notifications and answers once JetStream has stored every one of them (or acked it
+/// as a duplicate): `Ok(())`; or, if the bridge is not connected to NATS, its queue is full, or a
+/// publish failed, `Err` with the reason at once. What was refused may still be stored later (it
+/// stays queued), but nothing is ever answered `Ok` that was not stored: what a webhook receiver
+/// needs before it answers 2xx.
+#[derive(Debug, actix::Message)]
+#[rtype(result = "Result<(), NatsError>")]
+pub struct Publish(pub Vec<Notification>);
+
+/// One message to publish.
+struct Outgoing {
+    subject: String,
+    headers: async_nats::HeaderMap,
+    body: Bytes,
+    /// Its de-duplication id (none for gap messages, whose ids are random).
+    id: Option<DedupId>,
+    /// When the bridge received it.
+    received: std::time::SystemTime,
+    /// Told the outcome of the first attempt, for [`Publish`].
+    waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
+}
+
+/// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
+/// or send it webhook notifications) to JetStream, in order, one at a time, each counted as
+/// forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
+/// `queue_limit` messages and retries with backoff; beyond that it drops the newest, counts them and
+/// says so ([`BridgeEvent::Dropped`], an error log line). Subscribed to the notifier's
+/// [`ConnectionEvent`]s, it publishes a gap message after every reconnect.
+///
+/// ```no_run
+/// use jellyfish_notifier::nats::JetStreamBridge;
+/// use jellyfish_notifier::WsNotifier;
+///
+/// # #[actix::main] async fn main() {
+/// let bridge = JetStreamBridge::builder("nats://127.0.0.1:4222").start();
+/// let _notifier = WsNotifier::builder("localhost:5002", "development")
+///     .subscribe_notifications(bridge.clone().recipient())
+///     .subscribe_connection_events(bridge.recipient())
+///     .start();
+/// # }
+/// ```
+pub struct JetStreamBridge {
+    config: JetStreamBridgeBuilder,
+    jetstream: Option<async_nats::jetstream::Context>,
+    stream: Option<async_nats::jetstream::stream::Stream>,
+    queue: VecDeque<Outgoing>,
+    /// A publish (or the check of a suspect duplicate) is under way.
+    in_flight: bool,
+    /// Failed setups or publishes in a row, and the pending retry.
+    retry: Retry,
+    dedup: DedupIds,
+    gaps: u64,
+    stats: BridgeStats,
+}
+
+/// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
+#[derive(Clone)]
+pub struct JetStreamBridgeBuilder {
+    url: String,
+    prefix: String,
+    stream: StreamSettings,
+    queue_limit: usize,
+    retry: RetryPolicy,
+    ack_timeout: Duration,
+    events: Option<Recipient<BridgeEvent>>,
+}
+
+impl JetStreamBridgeBuilder {
+    /// How long a publish waits for JetStream's acknowledgement before it is retried (default
+    /// 5 s). A retry carries the same message id, so a publish that was stored but whose ack was
+    /// lost is acked again as a duplicate, not stored twice.
+    pub fn ack_timeout(mut self, timeout: Duration) -> Self {
+        self.ack_timeout = timeout;
+        self
+    }
+
+    /// The subject prefix (default [`DEFAULT_PREFIX`]).
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    /// The stream to create when it is missing (default [`StreamSettings::default`]).
+    pub fn stream(mut self, stream: StreamSettings) -> Self {
+        self.stream = stream;
+        self
+    }
+
+    /// The most messages kept while NATS is unreachable (default 100 000).
+    pub fn queue_limit(mut self, limit: usize) -> Self {
+        self.queue_limit = limit.max(1);
+        self
+    }
+
+    /// How failed setups and publishes are retried (default 250 ms up to 30 s). Its attempt limit
+    /// is not used: the bridge retries for ever, and its queue bound says what is dropped.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Where [`BridgeEvent`]s go.
+    pub fn events(mut self, recipient: Recipient<BridgeEvent>) -> Self {
+        self.events = Some(recipient);
+        self
+    }
+
+    /// Starts the bridge; it connects (and creates the stream) by itself, retrying.
+    pub fn start(self) -> Addr<JetStreamBridge> {
+        let window = self.stream.duplicate_window;
+        JetStreamBridge {
+            config: self,
+            jetstream: None,
+            stream: None,
+            queue: VecDeque::new(),
+            in_flight: false,
+            retry: Retry::default(),
+            dedup: DedupIds::new(window),
+            gaps: 0,
+            stats: BridgeStats::default(),
+        }
+        .start()
+    }
+}
+
+impl JetStreamBridge {
+    /// A builder for a bridge to the NATS server at `url` (`nats://host:port`, or `host:port`).
+    pub fn builder(url: impl Into<String>) -> JetStreamBridgeBuilder {
+        JetStreamBridgeBuilder {
+            url: url.into(),
+            prefix: DEFAULT_PREFIX.to_owned(),
+            stream: StreamSettings::default(),
+            queue_limit: 100_000,
+            retry: RetryPolicy::default(),
+            ack_timeout: Duration::from_secs(5),
+            events: None,
+        }
+    }
+
+    fn event(&self, event: BridgeEvent) {
+        if let Some(events) = &self.config.events {
+            events.do_send(event);
+        }
+    }
+
+    fn enqueue(&mut self, message: Outgoing, ctx: &mut Context<Self>) {
+        if self.queue.len() >= self.config.queue_limit {
+            self.stats.dropped += 1;
+            let total = self.stats.dropped;
+            if total.is_power_of_two() {
+                tracing::error!(
+                    total,
+                    limit = self.config.queue_limit,
+                    "NATS bridge: the queue is full (NATS unreachable?); dropping notifications"
+                );
+                self.event(BridgeEvent::Dropped { total });
+            }
+            if let Some(waiter) = message.waiter {
+                let _ = waiter.send(Err(NatsError::QueueFull {
+                    limit: self.config.queue_limit,
+                }));
+            }
+            return;
+        }
+        self.queue.push_back(message);
+        self.pump(ctx);
+    }
+
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let url = self.config.url.clone();
+        let stream = self.config.stream.clone();
+        let subjects = vec![format!("{}.>", self.config.prefix)];
+        let ack_timeout = self.config.ack_timeout;
+        let setup = async move {
+            let client = async_nats::ConnectOptions::new()
+                .retry_on_initial_connect()
+                .connect(url.as_str())
+                .await
+                .map_err(|err| NatsError::Connect {
+                    url: url.clone(),
+                    detail: err.to_string(),
+                })?;
+            let stream_error = |detail: String| NatsError::Stream {
+                stream: stream.name.clone(),
+                detail,
+            };
+            let mut jetstream = async_nats::jetstream::new(client);
+            jetstream.set_timeout(ack_timeout);
+            let mut created = jetstream
+                .get_or_create_stream(async_nats::jetstream::stream::Config {
+                    name: stream.name.clone(),
+                    subjects,
+                    max_age: stream.max_age,
+                    duplicate_window: stream.duplicate_window,
+                    storage: async_nats::jetstream::stream::StorageType::File,
+                    ..Default::default()
+                })
+                .await
+                .map_err(|err| stream_error(err.to_string()))?;
+            let last = created
+                .info()
+                .await
+                .map_err(|err| stream_error(err.to_string()))?
+                .state
+                .last_sequence;
+            Ok::<_, NatsError>((jetstream, created, last))
+        };
+        ctx.wait(setup.into_actor(self).map(|result, bridge, ctx| match result {
+            Ok((jetstream, stream, last)) => {
+                bridge.dedup.start_at(last);
+                bridge.jetstream = Some(jetstream);
+                bridge.stream = Some(stream);
+                bridge.retry.succeeded();
+                bridge.event(BridgeEvent::Ready);
+                bridge.pump(ctx);
+            }
+            Err(error) => {
+                let retry_in = bridge.retry.failed_again(&bridge.config.retry, None);
+                tracing::warn!(%error, ?retry_in, "NATS bridge: cannot set up the stream; retrying");
+                bridge.event(BridgeEvent::Retrying {
+                    error,
+                    queued: bridge.queue.len(),
+                    retry_in,
+                });
+                Retry::wait(bridge, retry_in, ctx);
+            }
+        }));
+    }
+
+    /// Publishes the first queued message, if none is in flight.
+    fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.in_flight || self.retry.waiting() {
+            return;
+        }
+        let (Some(jetstream), Some(first)) = (&self.jetstream, self.queue.front()) else {
+            return;
+        };
+        self.in_flight = true;
+        let jetstream = jetstream.clone();
+        let (subject, headers, body) = (
+            first.subject.clone(),
+            first.headers.clone(),
+            first.body.clone(),
+        );
+        let publish = async move {
+            jetstream
+                .publish_with_headers(subject, headers, body)
+                .await?
+                .await
+        };
+        ctx.spawn(publish.into_actor(self).map(|result, bridge, ctx| {
+            bridge.in_flight = false;
+            match result {
+                Ok(ack) => {
+                    bridge.retry.succeeded();
+                    let suspect = bridge.queue.front().and_then(|m| m.id.as_ref()).is_some_and(
+                        |id| bridge.dedup.acked(id, ack.sequence, ack.duplicate) == Verdict::Suspect,
+                    );
+                    if suspect {
+                        bridge.check_suspect(ack.sequence, ctx);
+                        return;
+                    }
+                    if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
+                        let _ = waiter.send(Ok(()));
+                    }
+                    if ack.duplicate {
+                        bridge.stats.duplicates += 1;
+                    } else {
+                        bridge.stats.stored += 1;
+                    }
+                    bridge.pump(ctx);
+                }
+                Err(error) => {
+                    if let Some(waiter) = bridge.queue.front_mut().and_then(|m| m.waiter.take()) {
+                        let _ = waiter.send(Err(NatsError::Publish {
+                            detail: error.to_string(),
+                        }));
+                    }
+                    bridge.stats.retries += 1;
+                    let retry_in = bridge.retry.failed_again(&bridge.config.retry, None);
+                    tracing::warn!(%error, ?retry_in, queued = bridge.queue.len(), "NATS bridge: publishing failed; retrying");
+                    bridge.event(BridgeEvent::Retrying {
+                        error: NatsError::Publish {
+                            detail: error.to_string(),
+                        },
+                        queued: bridge.queue.len(),
+                        retry_in,
+                    });
+                    Retry::wait(bridge, retry_in, ctx);
+                }
+            }
+        }));
+    }
+}
+
+impl Actor for JetStreamBridge {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.connect(ctx);
+    }
+}
+
+impl Retries for JetStreamBridge {
+    fn retry_state(&mut self) -> &mut Retry {
+        &mut self.retry
+    }
+
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        if self.jetstream.is_none() {
+            self.connect(ctx);
+        } else {
+            self.pump(ctx);
+        }
+    }
+}
+
+/// How much earlier than its receipt a stored copy must be to be another notification: more than
+/// the delay between two bridges receiving the same frame, plus clock skew between the bridge
+/// and the NATS server.
+const SAME_NOTIFICATION_WITHIN: Duration = Duration::from_secs(1);
+
+impl JetStreamBridge {
+    /// A publish was answered "duplicate of `sequence`", older than this bridge's previous message
+    /// in the room: if that message was stored well before this notification arrived, it is an
+    /// earlier repetition (this bridge's count lagged): count one more and publish again.
+    /// Otherwise another bridge stored this very notification. When the stream cannot say, it is
+    /// published again: a duplicate, never a loss.
+    fn check_suspect(&mut self, sequence: u64, ctx: &mut Context<Self>) {
+        let (Some(stream), Some(first)) = (self.stream.clone(), self.queue.front()) else {
+            return;
+        };
+        let received = first.received;
+        self.in_flight = true;
+        let stored = async move {
+            stream
+                .get_raw_message(sequence)
+                .await
+                .map(|message| std::time::SystemTime::from(message.time))
+        };
+        ctx.spawn(stored.into_actor(self).map(move |stored, bridge, ctx| {
+            bridge.in_flight = false;
+            let earlier = match stored {
+                Ok(stored) => stored
+                    .checked_add(SAME_NOTIFICATION_WITHIN)
+                    .is_some_and(|limit| limit < received),
+                Err(_) => true,
+            };
+            let Some(first) = bridge.queue.front_mut() else {
+                return;
+            };
+            let Some(id) = first.id.clone() else {
+                return;
+            };
+            if earlier {
+                let again = bridge.dedup.recount(&id);
+                first
+                    .headers
+                    .insert(async_nats::header::NATS_MESSAGE_ID, again.id.as_str());
+                first.id = Some(again);
+                bridge.stats.recounted += 1;
+            } else {
+                bridge.dedup.settle(&id, sequence);
+                if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
+                    let _ = waiter.send(Ok(()));
+                }
+                bridge.stats.duplicates += 1;
+            }
+            bridge.pump(ctx);
+        }));
+    }
+
+    /// The message of a notification (`None` for an unknown member without its bytes, which is
+    /// said in a warning).
+    fn message_of(&mut self, notification: &Notification) -> Result<Outgoing, EncodeError> {
+        let body = Bytes::from(notification.encode()?);
+        let room = notification
+            .room_id()
+            .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room))
+            .into_owned();
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, notification.kind());
+        if let Some(room_id) = notification.room_id() {
+            headers.insert(ROOM_HEADER, room_id.as_str());
+        }
+        let id = self.dedup.next(&room, &body);
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
+        Ok(Outgoing {
+            subject: notification_subject(&self.config.prefix, notification),
+            headers,
+            body,
+            id: Some(id),
+            received: std::time::SystemTime::now(),
+            waiter: None,
+        })
+    }
+}
+
+impl Handler<Notification> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
+        match self.message_of(&notification) {
+            Ok(message) => self.enqueue(message, ctx),
+            Err(error) => {
+                tracing::warn!(%error, kind = notification.kind(), "NATS bridge: cannot encode; skipped");
+            }
+        }
+    }
+}
+
+impl Handler<Publish> for JetStreamBridge {
+    type Result = ResponseFuture<Result<(), NatsError>>;
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
+        if self.jetstream.is_none() {
+            return Box::pin(async { Err(NatsError::NotConnected) });
+        }
+        let mut waiting = Vec::new();
+        for notification in &msg.0 {
+            let mut message = match self.message_of(notification) {
+                Ok(message) => message,
+                Err(error) => return Box::pin(async { Err(NatsError::Encode(error)) }),
+            };
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            message.waiter = Some(sender);
+            waiting.push(receiver);
+            self.enqueue(message, ctx);
+        }
+        Box::pin(async move {
+            for receiver in waiting {
+                receiver.await.map_err(|_| NatsError::Stopped)??;
+            }
+            Ok(())
+        })
+    }
+}
+
+impl Handler<MetricsReport> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, report: MetricsReport, ctx: &mut Context<Self>) {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, "metrics_report");
+        let body = Bytes::copy_from_slice(report.raw().as_bytes());
+        let id = self.dedup.next(NO_ROOM, &body);
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
+        let subject = metrics_subject(&self.config.prefix);
+        self.enqueue(
+            Outgoing {
+                subject,
+                headers,
+                body,
+                id: Some(id),
+                received: std::time::SystemTime::now(),
+                waiter: None,
+            },
+            ctx,
+        );
+    }
+}
+
+impl Handler<ConnectionEvent> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
+        let ConnectionEvent::Ready { gap: Some(gap) } = event else {
+            return;
+        };
+        self.gaps += 1;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, "gap");
+        // Each bridge's gap is its own: a random id, never taken for another bridge's.
+        let id = format!("gap-{:016x}-{}", fastrand::u64(..), self.gaps);
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
+        let body = Bytes::from(format!("{{\"gap_ms\":{}}}", gap.as_millis()));
+        let subject = gap_subject(&self.config.prefix);
+        self.enqueue(
+            Outgoing {
+                subject,
+                headers,
+                body,
+                id: None,
+                received: std::time::SystemTime::now(),
+                waiter: None,
+            },
+            ctx,
+        );
+    }
+}
+
+impl Handler<GetBridgeStats> for JetStreamBridge {
+    type Result = MessageResult<GetBridgeStats>;
+
+    fn handle(&mut self, _: GetBridgeStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(BridgeStats {
+            queued: self.queue.len(),
+            ..self.stats.clone()
+        })
+    }
+}

@@ -1,0 +1,342 @@
+//! [`JetStreamConsumer`]: a durable JetStream consumer delivering to `Handler<Notification>`
+//! subscribers, acknowledging after they handled each notification.
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+
+use super::error::NatsError;
+use super::{DEFAULT_STREAM, KIND_HEADER};
+use crate::notification::Notification;
+use crate::notifier::{SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe};
+use crate::retry::{Retries, Retry, RetryPolicy};
+
+/// Counters of a [`JetStreamConsumer`], from [`GetConsumerStats`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConsumerStats {
+    /// Notifications delivered to every subscriber and acknowledged.
+    pub delivered: u64,
+    /// Messages redelivered by JetStream (an earlier delivery was not acknowledged in time).
+    pub redelivered: u64,
+    /// Gap messages seen (acknowledged, not delivered as notifications).
+    pub gaps: u64,
+    /// Messages that were not notifications (acknowledged and skipped, with a warning).
+    pub skipped: u64,
+    /// Messages in the stream not yet delivered to this consumer, as of the last check (its lag).
+    pub pending: u64,
+}
+
+/// Answers a [`JetStreamConsumer`]'s [`ConsumerStats`].
+#[derive(Clone, Copy, Debug, actix::Message)]
+#[rtype(result = "ConsumerStats")]
+pub struct GetConsumerStats;
+
+/// Reads a JetStream consumer and delivers each notification to the same `Handler<Notification>`
+/// subscribers a [`WsNotifier`](crate::WsNotifier) takes ([`SubscribeServerNotifications`]),
+/// acknowledging a message only after every subscriber has handled it: at least once, with
+/// JetStream's redelivery after a crash.
+///
+/// Two patterns: give every instance its own durable name (each sees everything, and resumes where
+/// it stopped), or give a fleet one durable name (a work queue: each message goes to one of them).
+///
+/// ```no_run
+/// use jellyfish_notifier::nats::JetStreamConsumer;
+/// use jellyfish_notifier::{Notification, SubscribeServerNotifications};
+/// use actix::prelude::*;
+///
+/// struct App;
+/// impl Actor for App { type Context = Context<Self>; }
+/// impl Handler<Notification> for App {
+///     type Result = ();
+///     fn handle(&mut self, n: Notification, _: &mut Context<Self>) { println!("{}", n.kind()); }
+/// }
+///
+/// # #[actix::main] async fn main() {
+/// let consumer = JetStreamConsumer::builder("nats://127.0.0.1:4222", "billing")
+///     .filter("jellyfish.*.peer_connected")
+///     .start();
+/// let _subscription = consumer.send(SubscribeServerNotifications(App.start().recipient())).await;
+/// # }
+/// ```
+pub struct JetStreamConsumer {
+    config: JetStreamConsumerBuilder,
+    /// Shared with the reading task, which runs on the consumer's own thread.
+    shared: std::rc::Rc<ConsumerShared>,
+    next_id: u64,
+    /// Failed connections in a row, and the pending retry.
+    retry: Retry,
+}
+
+#[derive(Default)]
+struct ConsumerShared {
+    subscribers: std::cell::RefCell<Vec<(SubscriptionId, Recipient<Notification>)>>,
+    stats: std::cell::RefCell<ConsumerStats>,
+}
+
+/// Builds a [`JetStreamConsumer`]: [`JetStreamConsumer::builder`].
+#[derive(Clone, Debug)]
+pub struct JetStreamConsumerBuilder {
+    url: String,
+    durable: String,
+    stream: String,
+    filter: Option<String>,
+    ack_wait: Duration,
+    retry: RetryPolicy,
+}
+
+impl JetStreamConsumerBuilder {
+    /// The stream (default [`DEFAULT_STREAM`]).
+    pub fn stream(mut self, stream: impl Into<String>) -> Self {
+        self.stream = stream.into();
+        self
+    }
+
+    /// Only messages whose subject matches (`jellyfish.lobby.*`, `jellyfish.*.track_added`).
+    pub fn filter(mut self, subject: impl Into<String>) -> Self {
+        self.filter = Some(subject.into());
+        self
+    }
+
+    /// How long JetStream waits for an acknowledgement before it redelivers (default 30 s).
+    pub fn ack_wait(mut self, wait: Duration) -> Self {
+        self.ack_wait = wait;
+        self
+    }
+
+    /// How it reconnects after NATS went away or the stream could not be read (default 250 ms up
+    /// to 30 s; a connection that read messages starts the count over). Its attempt limit is not
+    /// used: the consumer retries for ever.
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Starts the consumer in the current arbiter; it connects by itself, retrying.
+    pub fn start(self) -> Addr<JetStreamConsumer> {
+        self.into_consumer().start()
+    }
+
+    /// Starts the consumer in another arbiter (a thread of its own).
+    pub fn start_in(self, arbiter: &ArbiterHandle) -> Addr<JetStreamConsumer> {
+        // Built on its thread: what it shares with its reading task stays there.
+        JetStreamConsumer::start_in_arbiter(arbiter, move |_| self.into_consumer())
+    }
+
+    fn into_consumer(self) -> JetStreamConsumer {
+        JetStreamConsumer {
+            config: self,
+            shared: std::rc::Rc::default(),
+            next_id: 0,
+            retry: Retry::default(),
+        }
+    }
+}
+
+impl JetStreamConsumer {
+    /// A builder for the durable consumer `durable` on the NATS server at `url`.
+    pub fn builder(url: impl Into<String>, durable: impl Into<String>) -> JetStreamConsumerBuilder {
+        JetStreamConsumerBuilder {
+            url: url.into(),
+            durable: durable.into(),
+            stream: DEFAULT_STREAM.to_owned(),
+            filter: None,
+            ack_wait: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+        }
+    }
+
+    /// Connects, then reads for as long as the actor lives; on any error, starts over after the
+    /// retry policy's delay (JetStream redelivers what was not acknowledged).
+    fn run(&mut self, ctx: &mut Context<Self>) {
+        let reading = std::rc::Rc::new(std::cell::Cell::new(false));
+        let task = read(
+            self.config.clone(),
+            std::rc::Rc::clone(&self.shared),
+            std::rc::Rc::clone(&reading),
+        );
+        ctx.spawn(task.into_actor(self).map(move |result, consumer, ctx| {
+            // A connection that got as far as reading was a success: the count starts over
+            // before its end is counted.
+            if reading.get() {
+                consumer.retry.succeeded();
+            }
+            let retry_in = consumer.retry.failed_again(&consumer.config.retry, None);
+            match result {
+                Err(error) => {
+                    tracing::warn!(%error, ?retry_in, "NATS consumer: reading stopped; starting over");
+                }
+                Ok(()) => {
+                    tracing::warn!(?retry_in, "NATS consumer: the server ended the message stream; starting over");
+                }
+            }
+            Retry::wait(consumer, retry_in, ctx);
+        }));
+    }
+}
+
+/// Connects and reads until the connection or the stream ends; `reading` turns true once
+/// messages can flow.
+async fn read(
+    config: JetStreamConsumerBuilder,
+    shared: std::rc::Rc<ConsumerShared>,
+    reading: std::rc::Rc<std::cell::Cell<bool>>,
+) -> Result<(), NatsError> {
+    use futures_util::StreamExt as _;
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(config.url.as_str())
+        .await
+        .map_err(|err| NatsError::Connect {
+            url: config.url.clone(),
+            detail: err.to_string(),
+        })?;
+    let consumer_error = |detail: String| NatsError::Consumer {
+        durable: config.durable.clone(),
+        detail,
+    };
+    let jetstream = async_nats::jetstream::new(client);
+    let stream = jetstream
+        .get_stream(config.stream.as_str())
+        .await
+        .map_err(|err| NatsError::Stream {
+            stream: config.stream.clone(),
+            detail: err.to_string(),
+        })?;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            config.durable.as_str(),
+            async_nats::jetstream::consumer::pull::Config {
+                durable_name: Some(config.durable.clone()),
+                filter_subject: config.filter.clone().unwrap_or_default(),
+                ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: config.ack_wait,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|err| consumer_error(err.to_string()))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|err| consumer_error(err.to_string()))?;
+    reading.set(true);
+    let mut checked = Instant::now();
+    while let Some(message) = messages.next().await {
+        let message = message.map_err(|err| consumer_error(err.to_string()))?;
+        let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
+        let kind = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get(KIND_HEADER))
+            .map(|v| v.as_str().to_owned());
+        let outcome = match kind.as_deref() {
+            Some("gap") => Outcome::Gap,
+            Some("metrics_report") => Outcome::Skipped,
+            _ => match crate::codec::receive_binary(&message.payload) {
+                Ok(notifications) => {
+                    for notification in notifications {
+                        let sends: Vec<_> = {
+                            let mut subscribers = shared.subscribers.borrow_mut();
+                            subscribers.retain(|(_, s)| s.connected());
+                            subscribers
+                                .iter()
+                                .map(|(_, s)| s.send(notification.clone()))
+                                .collect()
+                        };
+                        // Handled by every subscriber (one that stopped meanwhile counts
+                        // as done) before the acknowledgement.
+                        for send in sends {
+                            let _ = send.await;
+                        }
+                    }
+                    Outcome::Delivered
+                }
+                Err(error) => {
+                    tracing::warn!(%error, subject = %message.subject, "NATS consumer: not a notification; skipped");
+                    Outcome::Skipped
+                }
+            },
+        };
+        message
+            .ack()
+            .await
+            .map_err(|err| consumer_error(err.to_string()))?;
+        {
+            let mut stats = shared.stats.borrow_mut();
+            match outcome {
+                Outcome::Delivered => stats.delivered += 1,
+                Outcome::Gap => stats.gaps += 1,
+                Outcome::Skipped => stats.skipped += 1,
+            }
+            if redelivered {
+                stats.redelivered += 1;
+            }
+        }
+        if checked.elapsed() > Duration::from_secs(1) {
+            checked = Instant::now();
+            if let Ok(info) = consumer.info().await {
+                shared.stats.borrow_mut().pending = info.num_pending;
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Outcome {
+    Delivered,
+    Gap,
+    Skipped,
+}
+
+impl Actor for JetStreamConsumer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.run(ctx);
+    }
+}
+
+impl Retries for JetStreamConsumer {
+    fn retry_state(&mut self) -> &mut Retry {
+        &mut self.retry
+    }
+
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        self.run(ctx);
+    }
+}
+
+impl Handler<SubscribeServerNotifications> for JetStreamConsumer {
+    type Result = MessageResult<SubscribeServerNotifications>;
+
+    fn handle(
+        &mut self,
+        msg: SubscribeServerNotifications,
+        ctx: &mut Context<Self>,
+    ) -> Self::Result {
+        self.next_id += 1;
+        let id = SubscriptionId::new(self.next_id);
+        self.shared.subscribers.borrow_mut().push((id, msg.0));
+        MessageResult(Subscription::new(id, ctx.address().recipient()))
+    }
+}
+
+impl Handler<Unsubscribe> for JetStreamConsumer {
+    type Result = bool;
+
+    fn handle(&mut self, msg: Unsubscribe, _: &mut Context<Self>) -> bool {
+        let mut subscribers = self.shared.subscribers.borrow_mut();
+        let before = subscribers.len();
+        subscribers.retain(|(id, _)| *id != msg.0);
+        before != subscribers.len()
+    }
+}
+
+impl Handler<GetConsumerStats> for JetStreamConsumer {
+    type Result = MessageResult<GetConsumerStats>;
+
+    fn handle(&mut self, _: GetConsumerStats, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.shared.stats.borrow().clone())
+    }
+}

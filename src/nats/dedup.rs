@@ -1,0 +1,282 @@
+//! De-duplication ids that two bridges on one server agree on.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// De-duplication ids (`Nats-Msg-Id`) that two bridges on the same server compute alike.
+///
+/// The id of a notification is a hash of its room, its bytes, and how many times this bridge saw
+/// the same bytes in that room before (within the duplicate window). Notifications are nearly
+/// always unique (they carry peer and track ids), so two bridges agree on their ids even when one
+/// missed others during a gap. Repeated ones (a voice-activity flip-flop, a peer reconnecting) are
+/// told apart by the count. When one bridge missed an earlier repetition its count lags and its id
+/// names that earlier message: JetStream answers "duplicate" with a sequence older than this
+/// bridge's previous message in the room ([`Verdict::Suspect`]), and if that message was stored
+/// more than a second before this notification arrived, the bridge counts one more and publishes
+/// again ([`DedupIds::recount`]), so the repetition is stored, not lost.
+///
+/// **Guarantees.** One bridge never loses a notification to de-duplication. Two bridges on one
+/// server store each notification they both received once, gaps or not, and killing either loses
+/// nothing the other received.
+///
+/// **Limits.** The time check assumes the bridges receive a frame within a second of each other
+/// and their clocks agree with the NATS server's within that second. Identical repetitions of one
+/// notification in a room less than a second apart, missed by different bridges, could be taken for
+/// one another: one of them stored once. A stored copy the stream cannot show (it expired) counts
+/// as a repetition: stored again, a duplicate, never a loss.
+#[derive(Debug)]
+pub struct DedupIds {
+    window: Duration,
+    rooms: HashMap<String, RoomIds>,
+    /// The stream's last sequence when the bridge connected: older messages were stored before
+    /// this bridge could have published anything.
+    floor: u64,
+    last_prune: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct RoomIds {
+    /// Digest of a notification's bytes → (times seen, last seen).
+    counts: HashMap<[u8; 32], (u64, Instant)>,
+    /// The stream sequence of the last message of this room this bridge had acked (stored by it
+    /// or by another bridge).
+    last_sequence: u64,
+    last_seen: Instant,
+}
+
+/// What JetStream's answer to a publish means: [`DedupIds::acked`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Stored, or a duplicate of this very notification (another bridge stored it).
+    Settled,
+    /// A duplicate of a message stored before this bridge's previous one in the room: this very
+    /// notification stored early by another bridge, or an earlier repetition named by a lagging
+    /// count. The stored message's time tells them apart.
+    Suspect,
+}
+
+/// The id of one message, with what [`DedupIds::acked`] needs to correct it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DedupId {
+    /// The `Nats-Msg-Id`.
+    pub id: String,
+    room: String,
+    digest: [u8; 32],
+}
+
+fn message_id(room: &str, digest: &[u8; 32], occurrence: u64) -> String {
+    let mut id = Sha256::new();
+    id.update(room.as_bytes());
+    id.update([0]);
+    id.update(digest);
+    id.update(occurrence.to_be_bytes());
+    hex::encode(&id.finalize()[..16])
+}
+
+impl DedupIds {
+    /// Ids for a stream whose duplicate window is `window`.
+    pub fn new(window: Duration) -> Self {
+        Self {
+            window,
+            rooms: HashMap::new(),
+            floor: 0,
+            last_prune: None,
+        }
+    }
+
+    /// The stream's last sequence as the bridge connected (see [`DedupIds::acked`]).
+    pub fn start_at(&mut self, sequence: u64) {
+        self.floor = self.floor.max(sequence);
+    }
+
+    /// The id of the next notification of `room` (its subject token), whose bytes are `body`.
+    ///
+    /// Nothing is forgotten before JetStream has forgotten it: a count is dropped only once it has
+    /// been idle for one and a half duplicate windows.
+    pub fn next(&mut self, room: &str, body: &[u8]) -> DedupId {
+        let now = Instant::now();
+        let keep = self.window + self.window / 2;
+        if self
+            .last_prune
+            .is_none_or(|at| now.duration_since(at) > self.window / 2)
+        {
+            self.rooms.retain(|_, ids| {
+                ids.counts
+                    .retain(|_, (_, last)| now.duration_since(*last) <= keep);
+                now.duration_since(ids.last_seen) <= keep
+            });
+            self.last_prune = Some(now);
+        }
+        let ids = self.room(room);
+        ids.last_seen = now;
+        let digest: [u8; 32] = Sha256::digest(body).into();
+        let entry = ids.counts.entry(digest).or_insert((0, now));
+        let occurrence = entry.0;
+        *entry = (occurrence + 1, now);
+        DedupId {
+            id: message_id(room, &digest, occurrence),
+            room: room.to_owned(),
+            digest,
+        }
+    }
+
+    /// Takes JetStream's answer to a publish: the message's `sequence` (for a duplicate, the
+    /// original's). A duplicate of a message older than this room's previous acked message (or
+    /// than the stream's end when this bridge connected) is [`Verdict::Suspect`]: maybe an
+    /// earlier repetition this bridge missed, named by a lagging count. The bridge then looks at
+    /// when that message was stored and calls [`DedupIds::recount`] or [`DedupIds::settle`].
+    pub fn acked(&mut self, id: &DedupId, sequence: u64, duplicate: bool) -> Verdict {
+        let ids = self.room(&id.room);
+        if duplicate && sequence <= ids.last_sequence {
+            return Verdict::Suspect;
+        }
+        ids.last_sequence = ids.last_sequence.max(sequence);
+        Verdict::Settled
+    }
+
+    /// A suspect duplicate was a lagging count: counts one more and answers the id to publish
+    /// again.
+    pub fn recount(&mut self, id: &DedupId) -> DedupId {
+        let now = Instant::now();
+        let entry = self
+            .room(&id.room)
+            .counts
+            .entry(id.digest)
+            .or_insert((0, now));
+        let occurrence = entry.0;
+        *entry = (occurrence + 1, now);
+        DedupId {
+            id: message_id(&id.room, &id.digest, occurrence),
+            room: id.room.clone(),
+            digest: id.digest,
+        }
+    }
+
+    /// A suspect duplicate was this very notification after all (another bridge stored it).
+    pub fn settle(&mut self, id: &DedupId, sequence: u64) {
+        let ids = self.room(&id.room);
+        ids.last_sequence = ids.last_sequence.max(sequence);
+    }
+
+    /// The room's state, made on first sight (only then is the room's name copied).
+    fn room(&mut self, room: &str) -> &mut RoomIds {
+        if !self.rooms.contains_key(room) {
+            let ids = RoomIds {
+                counts: HashMap::new(),
+                last_sequence: self.floor,
+                last_seen: Instant::now(),
+            };
+            self.rooms.insert(room.to_owned(), ids);
+        }
+        self.rooms
+            .get_mut(room)
+            .unwrap_or_else(|| unreachable!("inserted above"))
+    }
+
+    /// How many rooms it remembers.
+    pub fn rooms(&self) -> usize {
+        self.rooms.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_bridge_never_repeats_an_id_and_two_bridges_agree() {
+        let window = Duration::from_secs(120);
+        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
+        // A voice-activity flip-flop: the same two bodies over and over.
+        let bodies: Vec<&[u8]> = (0..50)
+            .map(|i| {
+                if i % 2 == 0 {
+                    &b"speech"[..]
+                } else {
+                    b"silence"
+                }
+            })
+            .collect();
+        let ids_a: Vec<String> = bodies.iter().map(|body| a.next("room", body).id).collect();
+        let ids_b: Vec<String> = bodies.iter().map(|body| b.next("room", body).id).collect();
+        assert_eq!(ids_a, ids_b, "two bridges that saw the same agree");
+        let unique: std::collections::HashSet<&String> = ids_a.iter().collect();
+        assert_eq!(unique.len(), ids_a.len(), "one bridge never repeats an id");
+        assert_ne!(
+            DedupIds::new(window).next("x", b"n").id,
+            DedupIds::new(window).next("y", b"n").id,
+            "rooms do not share ids"
+        );
+    }
+
+    #[test]
+    fn a_room_id_used_again_gets_new_ids() {
+        let mut ids = DedupIds::new(Duration::from_secs(120));
+        let round: [&[u8]; 3] = [b"room_created r", b"peer_added r p", b"room_deleted r"];
+        let first: Vec<String> = round.iter().map(|b| ids.next("r", b).id).collect();
+        let second: Vec<String> = round.iter().map(|b| ids.next("r", b).id).collect();
+        assert!(
+            first.iter().all(|id| !second.contains(id)),
+            "{first:?} {second:?}"
+        );
+    }
+
+    /// JetStream's de-duplication, for the tests: an id stored once; a duplicate answers the
+    /// original's sequence.
+    #[derive(Default)]
+    struct Store {
+        ids: HashMap<String, u64>,
+        messages: Vec<String>,
+    }
+
+    impl Store {
+        fn publish(&mut self, id: &str, what: &str) -> (u64, bool) {
+            if let Some(sequence) = self.ids.get(id) {
+                return (*sequence, true);
+            }
+            self.messages.push(what.to_owned());
+            let sequence = self.messages.len() as u64;
+            self.ids.insert(id.to_owned(), sequence);
+            (sequence, false)
+        }
+
+        /// Publishes until stored or a true duplicate, as the bridge does.
+        fn bridge(&mut self, ids: &mut DedupIds, room: &str, what: &str) {
+            let mut id = ids.next(room, what.as_bytes());
+            loop {
+                let (sequence, duplicate) = self.publish(&id.id, what);
+                // The scenario's suspects are all earlier repetitions (the bridge tells them
+                // apart by the stored message's time).
+                match ids.acked(&id, sequence, duplicate) {
+                    Verdict::Suspect => id = ids.recount(&id),
+                    Verdict::Settled => return,
+                }
+            }
+        }
+    }
+
+    /// B misses one "speech" (a gap), so its count lags; after A dies, B's next "speech" first
+    /// names A's earlier one, JetStream answers with that older sequence, and B publishes again
+    /// under the next count: stored, not lost. And unique notifications agree across the gap.
+    #[test]
+    fn a_lagging_count_is_corrected_by_the_streams_answer() {
+        let window = Duration::from_secs(120);
+        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
+        let mut store = Store::default();
+        store.bridge(&mut a, "r", "joined");
+        store.bridge(&mut b, "r", "joined");
+        store.bridge(&mut a, "r", "speech"); // B is in a gap
+        store.bridge(&mut a, "r", "left");
+        store.bridge(&mut b, "r", "left");
+        assert_eq!(store.messages, ["joined", "speech", "left"], "each once");
+        // A dies; the next "speech" reaches B alone.
+        store.bridge(&mut b, "r", "speech");
+        assert_eq!(
+            store.messages,
+            ["joined", "speech", "left", "speech"],
+            "not lost"
+        );
+    }
+}

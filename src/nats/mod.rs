@@ -1,0 +1,46 @@
+//! NATS JetStream (feature `nats`): [`JetStreamBridge`] publishes every notification into a durable
+//! stream, [`JetStreamConsumer`] reads it back and delivers it to the same `Handler<Notification>`
+//! subscribers a [`WsNotifier`](crate::WsNotifier) feeds.
+//!
+//! **Subjects.** A notification about a room goes to `<prefix>.<room>.<kind>` (`jellyfish.lobby.
+//! peer_connected`); one without a room (livestreams, recordings) to `<prefix>.~.<kind>`; the
+//! notifier's gaps to `<prefix>.~.gap`; metrics reports to `<prefix>.metrics`. The room token is the
+//! room id with every byte outside `A-Z a-z 0-9 - _` written as `%XX` (so `.`, `*`, `>`, `~`, `%` and
+//! whitespace cannot break the hierarchy): [`subject_token`]. Filter one room with
+//! `<prefix>.<token>.*`, one kind with `<prefix>.*.<kind>`.
+//!
+//! **Messages.** The body is the notification's protobuf `ServerMessage`, the bytes the server
+//! sends, so any official SDK's `receive_binary` decodes it. Headers: [`KIND_HEADER`],
+//! [`ROOM_HEADER`] (the room id as sent), and `Nats-Msg-Id` ([`DedupIds`]).
+//!
+//! **De-duplication.** The server gives notifications no ids, so two bridges on one server agree on
+//! an id from what they both see: the room, the notification's bytes, and how many times the same
+//! bytes came before in that room (within the stream's duplicate window), corrected by JetStream's
+//! own answers. JetStream stores a message id once per duplicate window. What this guarantees, and
+//! where it stops, is on [`DedupIds`].
+
+mod bridge;
+mod consumer;
+mod dedup;
+mod error;
+mod subject;
+
+pub use bridge::{
+    BridgeEvent, BridgeStats, GetBridgeStats, JetStreamBridge, JetStreamBridgeBuilder, Publish,
+    StreamSettings,
+};
+pub use consumer::{ConsumerStats, GetConsumerStats, JetStreamConsumer, JetStreamConsumerBuilder};
+pub use dedup::{DedupId, DedupIds, Verdict};
+pub use error::NatsError;
+pub use subject::{gap_subject, metrics_subject, notification_subject, subject_token};
+
+/// The subject prefix when none is given.
+pub const DEFAULT_PREFIX: &str = "jellyfish";
+/// The stream name when none is given.
+pub const DEFAULT_STREAM: &str = "JELLYFISH";
+/// The header carrying the notification's kind (`peer_connected`; `gap` for a gap message).
+pub const KIND_HEADER: &str = "Jellyfish-Kind";
+/// The header carrying the room id as the server sent it (absent without a room).
+pub const ROOM_HEADER: &str = "Jellyfish-Room";
+/// The room token of messages that belong to no room.
+pub const NO_ROOM: &str = "~";

@@ -1,0 +1,74 @@
+//! Subjects: where each notification goes in the stream's subject hierarchy.
+
+use std::borrow::Cow;
+
+use super::NO_ROOM;
+use crate::notification::Notification;
+
+/// A room id as one subject token: bytes outside `A-Z a-z 0-9 - _` become `%XX`.
+///
+/// ```
+/// use jellyfish_notifier::nats::subject_token;
+///
+/// assert_eq!(subject_token("lobby-1"), "lobby-1");
+/// assert_eq!(subject_token("a.b *>~ %"), "a%2Eb%20%2A%3E%7E%20%25");
+/// ```
+pub fn subject_token(room_id: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+    if !room_id.is_empty() && room_id.bytes().all(plain) {
+        return Cow::Borrowed(room_id);
+    }
+    let mut token = String::with_capacity(room_id.len() * 3);
+    for byte in room_id.bytes() {
+        if plain(byte) {
+            token.push(char::from(byte));
+        } else {
+            token.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    if token.is_empty() {
+        // An empty room id still needs a token; `%` never starts a plain one.
+        token.push('%');
+    }
+    Cow::Owned(token)
+}
+
+/// The subject of a notification: `<prefix>.<room token>.<kind>`, or `<prefix>.~.<kind>`.
+pub fn notification_subject(prefix: &str, notification: &Notification) -> String {
+    let room = notification
+        .room_id()
+        .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room));
+    format!("{prefix}.{room}.{}", notification.kind())
+}
+
+/// The subject of the notifier's gap messages: `<prefix>.~.gap`.
+pub fn gap_subject(prefix: &str) -> String {
+    format!("{prefix}.{NO_ROOM}.gap")
+}
+
+/// The subject of metrics reports: `<prefix>.metrics`.
+pub fn metrics_subject(prefix: &str) -> String {
+    format!("{prefix}.metrics")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn room_tokens_cannot_break_the_subject_hierarchy() {
+        for room in ["a.b", "*", ">", "a b", "~", "%41", "tab\there", "ünï"] {
+            let token = subject_token(room);
+            assert!(
+                token
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_%".contains(&b)),
+                "{room:?} → {token:?}"
+            );
+            assert_ne!(token, NO_ROOM);
+        }
+        // Distinct rooms, distinct tokens.
+        assert_ne!(subject_token("a.b"), subject_token("a%2Eb"));
+        assert_eq!(subject_token(""), "%");
+    }
+}
