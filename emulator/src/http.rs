@@ -10,7 +10,8 @@ use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::world::{ActionError, HlsEvent, TrackOwner};
+use super::error::ActionError;
+use super::world::{HlsEvent, TrackOwner};
 use super::{Shared, lock, socket};
 use jellyfish_notifier::{DataResponse, ErrorResponse};
 use jellyfish_notifier::{Notification, TrackType, VadStatus};

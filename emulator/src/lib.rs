@@ -65,10 +65,11 @@
 
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-mod cloud;
+mod error;
 mod http;
 mod scenario;
 mod socket;
+mod version;
 mod webhooks;
 mod world;
 
@@ -85,9 +86,11 @@ use tokio::sync::{Notify, mpsc};
 use jellyfish_notifier::{ApiToken, EventType};
 use jellyfish_notifier::{MetricsReport, Notification, TrackType};
 
+pub use error::ActionError;
 pub use scenario::{FirehoseConfig, LifecycleConfig, firehose_notification, unix_nanos};
+pub use version::ServerVersion;
 pub use webhooks::{WebhookDelivery, WebhookOutcome};
-pub use world::{ActionError, HlsEvent, ServerVersion, TrackOwner};
+pub use world::{HlsEvent, TrackOwner};
 
 use world::{Emissions, World};
 
