@@ -548,8 +548,8 @@ async fn peer_metadata(req: HttpRequest, path: RoomPeer, body: web::Bytes, share
 
 fn owner(kind: &str, id: String) -> Result<TrackOwner, ActionError> {
     match kind {
-        "peer" => Ok(TrackOwner::Peer(id)),
-        "component" => Ok(TrackOwner::Component(id)),
+        "peer" => Ok(TrackOwner::Peer(id.into())),
+        "component" => Ok(TrackOwner::Component(id.into())),
         other => Err(ActionError {
             status: 404,
             message: format!("no such endpoint kind {other:?}: use peer or component"),

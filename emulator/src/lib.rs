@@ -328,7 +328,7 @@ impl EmulatorBuilder {
 ///     let room = emulator.create_room(&serde_json::json!({"maxPeers": 2})).unwrap();
 ///     let peer = emulator.add_peer(&room.id).unwrap().peer;
 ///     emulator.connect_peer(&room.id, &peer.id).unwrap();
-///     let owner = TrackOwner::Peer(peer.id.to_string());
+///     let owner = TrackOwner::Peer(peer.id.clone());
 ///     emulator.add_track(&room.id, &owner, TrackType::Video, serde_json::Value::Null).unwrap();
 ///
 ///     let mut kinds = Vec::new();

@@ -44,9 +44,9 @@ fn peer_of(notification: &Notification) -> Option<&str> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TrackOwner {
     /// A peer, by id.
-    Peer(String),
+    Peer(PeerId),
     /// A component, by id.
-    Component(String),
+    Component(ComponentId),
 }
 
 /// Every room of the emulated server, and the notification rules.

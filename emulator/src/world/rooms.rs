@@ -213,7 +213,11 @@ impl World {
             .position(|p| p.id == peer_id)
             .ok_or_else(|| ActionError::not_found(format!("Peer {peer_id} does not exist")))?;
         let peer = room.peers.remove(index);
-        let mut notifications = removed_tracks(room_id, &TrackOwner::Peer(peer.id), &peer.tracks);
+        let mut notifications = removed_tracks(
+            room_id,
+            &TrackOwner::Peer(PeerId::from(peer.id)),
+            &peer.tracks,
+        );
         notifications.extend(room.forwarding_removed(room_id, peer_id));
         notifications.push(last(room_id, peer_id));
         let webhook = room.webhook.clone();
@@ -261,7 +265,7 @@ impl World {
         let mut notifications = vec![Notification::from(PeerDisconnected::new(room_id, peer_id))];
         notifications.extend(removed_tracks(
             room_id,
-            &TrackOwner::Peer(peer_id.to_owned()),
+            &TrackOwner::Peer(PeerId::from(peer_id)),
             &tracks,
         ));
         notifications.extend(room.forwarding_removed(room_id, peer_id));
@@ -431,14 +435,15 @@ fn require_connected(peer: &PeerState) -> Result<(), ActionError> {
 
 fn owner_id(owner: &TrackOwner) -> &str {
     match owner {
-        TrackOwner::Peer(id) | TrackOwner::Component(id) => id,
+        TrackOwner::Peer(id) => id.as_str(),
+        TrackOwner::Component(id) => id.as_str(),
     }
 }
 
 fn endpoint(owner: &TrackOwner) -> Endpoint {
     match owner {
-        TrackOwner::Peer(id) => Endpoint::Peer(id.as_str().into()),
-        TrackOwner::Component(id) => Endpoint::Component(id.as_str().into()),
+        TrackOwner::Peer(id) => Endpoint::Peer(id.clone()),
+        TrackOwner::Component(id) => Endpoint::Component(id.clone()),
     }
 }
 
@@ -494,7 +499,7 @@ mod tests {
             kinds(&world.connect_peer("r", &p).unwrap()),
             ["peer_connected"]
         );
-        let owner = TrackOwner::Peer(p.to_string());
+        let owner = TrackOwner::Peer(p.clone());
         world
             .add_track("r", &owner, TrackType::Video, json!({"a": 1}))
             .unwrap();
@@ -528,7 +533,7 @@ mod tests {
         let (_, e) = world
             .add_track(
                 "r",
-                &TrackOwner::Peer(p.to_string()),
+                &TrackOwner::Peer(p.clone()),
                 TrackType::Video,
                 Value::Null,
             )
