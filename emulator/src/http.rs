@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::error::ActionError;
 use super::world::{HlsEvent, TrackOwner};
-use super::{Shared, lock, socket};
+use crate::shared::{Shared, lock};
+use crate::socket;
 use jellyfish_notifier::{DataResponse, ErrorResponse};
 use jellyfish_notifier::{Notification, TrackType, VadStatus};
 
@@ -40,7 +41,7 @@ pub(super) fn serve(shared: Arc<Shared>, bind: SocketAddr) -> std::io::Result<Ru
         .config
         .tls
         .as_ref()
-        .map(super::TlsIdentity::server_config)
+        .map(crate::builder::TlsIdentity::server_config)
         .transpose()?;
     let data = web::Data::from(shared);
     let server = HttpServer::new(move || {
