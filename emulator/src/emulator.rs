@@ -1,5 +1,5 @@
-//! [`Emulator`]: a running emulated server, what it is, and how a test waits on it. Its actions,
-//! faults and record are in `actions`, `faults` and `record`.
+//! [`Emulator`]: a running emulated server, what it is, what it recorded, and how a test waits on
+//! it. Its actions and faults are in `actions` and `faults`; it is built in `builder`.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 
 use jellyfish_notifier::ApiToken;
 
-use crate::builder::EmulatorBuilder;
 use crate::http;
+use crate::record::{ConnectionRecord, SocketCounts};
 use crate::shared::{Shared, lock};
 use crate::version::ServerVersion;
+use crate::webhooks::WebhookDelivery;
 
 /// A running emulated server. Dropping it stops the server.
 ///
@@ -71,11 +72,6 @@ impl Drop for Emulator {
 }
 
 impl Emulator {
-    /// A builder with the real server's defaults on a free loopback port.
-    pub fn builder() -> EmulatorBuilder {
-        EmulatorBuilder::default()
-    }
-
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
@@ -121,6 +117,43 @@ impl Emulator {
             }
             // Wake on any change, and re-check now and then for state that does not notify.
             let _ = tokio::time::timeout(left.min(Duration::from_millis(50)), notified).await;
+        }
+    }
+}
+
+impl Emulator {
+    // --- the record ---
+
+    /// What was written to every server WebSocket so far, by connection, in accept order.
+    pub fn connection_records(&self) -> Vec<ConnectionRecord> {
+        lock(&self.shared.records).values().cloned().collect()
+    }
+
+    /// Every webhook POST so far, in the order they were sent.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        lock(&self.shared.webhook_records).clone()
+    }
+
+    /// Forgets the records (for long runs).
+    pub fn clear_records(&self) {
+        lock(&self.shared.records).retain(|_, r| !r.ended);
+        for record in lock(&self.shared.records).values_mut() {
+            record.sent.clear();
+        }
+        lock(&self.shared.webhook_records).clear();
+    }
+
+    /// How many sockets are open, and how many of them are authenticated and subscribed to
+    /// notifications and to metrics.
+    pub fn socket_counts(&self) -> SocketCounts {
+        let sockets = lock(&self.shared.sockets);
+        let open = sockets.open.values();
+        SocketCounts {
+            open: sockets.open.len(),
+            authenticated: open.clone().filter(|s| s.authenticated).count(),
+            notifications: open.clone().filter(|s| s.notifications).count(),
+            metrics: open.filter(|s| s.metrics).count(),
+            notification_subscriptions: sockets.notification_subscriptions,
         }
     }
 }

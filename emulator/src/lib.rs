@@ -76,6 +76,7 @@ mod record;
 mod scenario;
 mod shared;
 mod socket;
+mod tls;
 mod version;
 mod webhooks;
 mod world;

@@ -152,4 +152,31 @@ impl Shared {
             .max()
             .unwrap_or(0)
     }
+
+    pub(crate) fn record(&self, id: u64, frame: SentFrame) {
+        if !self.config.record {
+            if matches!(frame, SentFrame::Close { .. } | SentFrame::Dropped) {
+                self.changed.notify_waiters();
+            }
+            return;
+        }
+        let mut records = lock(&self.records);
+        let record = records.entry(id).or_insert_with(|| ConnectionRecord {
+            id,
+            ..ConnectionRecord::default()
+        });
+        if matches!(frame, SentFrame::Close { .. } | SentFrame::Dropped) {
+            record.ended = true;
+        }
+        record.sent.push(frame);
+        drop(records);
+        self.changed.notify_waiters();
+    }
+
+    /// The client closed with `code`; the echo reply is recorded after this.
+    pub(crate) fn record_client_close(&self, id: u64, code: u16) {
+        if let Some(record) = lock(&self.records).get_mut(&id) {
+            record.client_close = Some(code);
+        }
+    }
 }

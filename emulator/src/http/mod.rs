@@ -10,9 +10,9 @@ use std::time::Duration;
 use actix_web::dev::{ServerHandle, ServiceRequest};
 use actix_web::{HttpRequest, HttpResponse, HttpServer, web};
 
-use crate::builder::TlsIdentity;
 use crate::shared::Shared;
 use crate::socket;
+use crate::tls::TlsIdentity;
 
 /// Routes behind the bearer token, as a table: `authorized!(config, [(GET, "/path", handler), …])`.
 macro_rules! authorized {
