@@ -92,7 +92,7 @@ fn main() {
                     e.connect_peer(&room, &peer).unwrap();
                     e.update_peer_metadata(&room, &peer, serde_json::json!({"room": r}))
                         .unwrap();
-                    let owner = TrackOwner::Peer(peer);
+                    let owner = TrackOwner::Peer(peer.into());
                     e.add_track(&room, &owner, TrackType::Audio, serde_json::Value::Null)
                         .unwrap();
                     e.add_track(

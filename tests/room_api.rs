@@ -200,7 +200,7 @@ async fn rest_types_share_the_notification_model() {
     emulator
         .add_track(
             &room.id,
-            &jellyfish_emulator::TrackOwner::Peer(peer.id.to_string()),
+            &jellyfish_emulator::TrackOwner::Peer(peer.id.clone()),
             TrackType::Audio,
             serde_json::json!(null),
         )

@@ -84,7 +84,7 @@ async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_stat
     emulator
         .update_peer_metadata(&room, &joined, json!({"name": "Zoë", "z": [1, 2]}))
         .unwrap();
-    let owner = TrackOwner::Peer(joined.clone());
+    let owner = TrackOwner::Peer(joined.as_str().into());
     let track = emulator
         .add_track(&room, &owner, TrackType::Video, json!({"source": "camera"}))
         .unwrap();
@@ -128,7 +128,7 @@ async fn what_changed_while_the_server_was_unreachable_is_synthesized_then_resyn
     let room = emulator.create_room(&json!({})).unwrap().id.to_string();
     let leaves = peer(&emulator, &room);
     emulator.connect_peer(&room, &leaves).unwrap();
-    let owner = TrackOwner::Peer(leaves.clone());
+    let owner = TrackOwner::Peer(leaves.as_str().into());
     emulator
         .add_track(&room, &owner, TrackType::Audio, json!(null))
         .unwrap();
@@ -354,7 +354,7 @@ async fn notifications_landing_during_the_snapshot_are_neither_lost_nor_reordere
     emulator
         .update_peer_metadata(&room, &first, json!({"v": 1}))
         .unwrap();
-    let owner = TrackOwner::Peer(first.clone());
+    let owner = TrackOwner::Peer(first.as_str().into());
     let t1 = emulator
         .add_track(&room, &owner, TrackType::Audio, json!({"t": 1}))
         .unwrap();

@@ -67,7 +67,7 @@ async fn both_paths_agree(version: ServerVersion) {
     emulator
         .update_peer_metadata(&room, &peer, json!({"name": "Zoë"}))
         .unwrap();
-    let owner = TrackOwner::Peer(peer.to_string());
+    let owner = TrackOwner::Peer(peer.clone());
     let track = emulator
         .add_track(&room, &owner, TrackType::Video, json!({"source": "camera"}))
         .unwrap();

@@ -292,7 +292,7 @@ async fn lifecycle(emulator: &Emulator, webhook_url: &str, step: Duration) -> Re
             .update_peer_metadata(&room, &peer, json!({"name": name}))
             .map_err(|e| fail(&e))?;
         pause().await;
-        let owner = TrackOwner::Peer(peer.to_string());
+        let owner = TrackOwner::Peer(peer.clone());
         for (kind, metadata) in [
             (TrackType::Video, json!({"source": "camera"})),
             (TrackType::Audio, json!({"source": "microphone"})),

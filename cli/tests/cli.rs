@@ -1127,7 +1127,7 @@ async fn rooms_json_follows_the_state_across_a_restart_with_changes_made_while_d
     until_subscribed(&emulator).await;
 
     // Live.
-    let owner = jellyfish_emulator::TrackOwner::Peer(leaves.clone());
+    let owner = jellyfish_emulator::TrackOwner::Peer(leaves.as_str().into());
     emulator
         .add_track(&room, &owner, TrackType::Audio, json!({"lang": "pl"}))
         .unwrap();
@@ -1146,7 +1146,7 @@ async fn rooms_json_follows_the_state_across_a_restart_with_changes_made_while_d
         emulator
             .update_peer_metadata(&born.id, &peer, json!({"name": "Zoë"}))
             .unwrap();
-        let owner = jellyfish_emulator::TrackOwner::Peer(peer);
+        let owner = jellyfish_emulator::TrackOwner::Peer(peer.into());
         emulator
             .add_track(&born.id, &owner, TrackType::Video, json!(null))
             .unwrap();

@@ -119,7 +119,7 @@ impl Emulator {
                     })
                     .await?;
                     step(&mut || self.connect_peer(room, &peer)).await?;
-                    let owner = TrackOwner::Peer(peer.clone());
+                    let owner = TrackOwner::Peer(peer.as_str().into());
                     let mut track = String::new();
                     step(&mut || {
                         let metadata = json!({"source": "camera", "peer": p});

@@ -10,7 +10,8 @@ use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, sleep, sleep_until};
 
-use super::{ConnectionRecord, Outgoing, SentFrame, Shared, SocketEntry, lock};
+use crate::record::{ConnectionRecord, SentFrame};
+use crate::shared::{Outgoing, Shared, SocketEntry, lock};
 use jellyfish_notifier::{ControlMessage, EventType};
 use jellyfish_notifier::{DecodedMessage, decode_server_message};
 

@@ -6,7 +6,7 @@ use std::sync::{Arc, Weak};
 
 use tokio::sync::mpsc;
 
-use super::{Shared, lock};
+use crate::shared::{Shared, lock};
 use jellyfish_notifier::Notification;
 use jellyfish_notifier::{JsonWebhook, WebhookAnswer, WebhookRequest, encode_batch};
 
@@ -106,7 +106,7 @@ async fn send_all(shared: Weak<Shared>, mut jobs: mpsc::UnboundedReceiver<Job>) 
 
 async fn post(
     client: &awc::Client,
-    config: &super::EmulatorBuilder,
+    config: &crate::EmulatorBuilder,
     url: &str,
     notifications: &[Notification],
     batch: bool,
@@ -132,7 +132,7 @@ async fn post(
 }
 
 fn body(
-    config: &super::EmulatorBuilder,
+    config: &crate::EmulatorBuilder,
     notifications: &[Notification],
     batch: bool,
 ) -> Result<(&'static str, Vec<u8>), String> {

@@ -268,7 +268,7 @@ async fn metrics_reports_go_to_metrics_subscribers_with_the_nested_shape() {
     let track = emulator
         .add_track(
             "m",
-            &TrackOwner::Peer(peer.to_string()),
+            &TrackOwner::Peer(peer.clone()),
             TrackType::Audio,
             json!(null),
         )

@@ -104,7 +104,7 @@ async fn the_apps_room_tracker_follows_a_scripted_lifecycle() {
     emulator
         .add_track(
             &room.id,
-            &TrackOwner::Peer(alice.id.to_string()),
+            &TrackOwner::Peer(alice.id.clone()),
             TrackType::Video,
             json!({"source": "camera"}),
         )

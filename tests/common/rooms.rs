@@ -278,21 +278,21 @@ impl Mutator {
                 } else {
                     TrackType::Video
                 };
-                let owner = TrackOwner::Peer(peer.id.to_string());
+                let owner = TrackOwner::Peer(peer.id.clone());
                 emulator.add_track(id, &owner, kind, metadata).unwrap();
                 "track added"
             }
             15 if !with_tracks.is_empty() => {
                 let peer = with_tracks[rng.usize(..with_tracks.len())];
                 let track = &peer.tracks[rng.usize(..peer.tracks.len())];
-                let owner = TrackOwner::Peer(peer.id.to_string());
+                let owner = TrackOwner::Peer(peer.id.clone());
                 emulator.remove_track(id, &owner, &track.id).unwrap();
                 "track removed"
             }
             16 if !with_tracks.is_empty() => {
                 let peer = with_tracks[rng.usize(..with_tracks.len())];
                 let track = &peer.tracks[rng.usize(..peer.tracks.len())];
-                let owner = TrackOwner::Peer(peer.id.to_string());
+                let owner = TrackOwner::Peer(peer.id.clone());
                 emulator
                     .update_track_metadata(id, &owner, &track.id, metadata)
                     .unwrap();
@@ -300,7 +300,7 @@ impl Mutator {
             }
             17 if room.components.len() < 2 => {
                 let component = emulator.add_component(id, "file").unwrap();
-                let owner = TrackOwner::Component(component);
+                let owner = TrackOwner::Component(component.into());
                 emulator
                     .add_track(id, &owner, TrackType::Audio, Value::Null)
                     .unwrap();

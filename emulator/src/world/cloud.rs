@@ -2,66 +2,13 @@
 //! data channels, voice activity, track forwarding to a composition, and recordings, with the
 //! notifications each one sends (members 22–34).
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::world::{ActionError, Emissions, World, random_token, random_uuid};
 use jellyfish_notifier::*;
 
-/// A Fishjam Cloud recording.
-#[derive(Clone, Debug)]
-pub(crate) struct Recording {
-    id: String,
-    status: RecordingStatus,
-    source: Value,
-    metadata: Value,
-}
-
-impl Recording {
-    /// The REST shape (`Recording`).
-    pub(crate) fn to_json(&self) -> Value {
-        let files: Vec<Value> = if self.status == RecordingStatus::Available {
-            vec![json!({"url": format!("https://recordings.fishjam.invalid/{}.mp4", self.id)})]
-        } else {
-            Vec::new()
-        };
-        json!({
-            "id": self.id,
-            "status": self.status.name().unwrap_or("active"),
-            "source": self.source,
-            "metadata": self.metadata,
-            "files": files,
-        })
-    }
-
-    fn notification(&self) -> Notification {
-        Notification::from(RecordingStatusChanged {
-            recording_id: self.id.as_str().into(),
-            status: self.status,
-            metadata: Metadata::from_value(&self.metadata).unwrap_or_else(|_| Metadata::null()),
-        })
-    }
-}
-
-fn conflict(message: impl Into<String>) -> ActionError {
-    ActionError {
-        status: 409,
-        message: message.into(),
-    }
-}
-
-fn bad_request(message: impl Into<String>) -> ActionError {
-    ActionError {
-        status: 400,
-        message: message.into(),
-    }
-}
-
-fn not_found(message: impl Into<String>) -> ActionError {
-    ActionError {
-        status: 404,
-        message: message.into(),
-    }
-}
+use super::state::Recording;
+use super::{Emissions, World, random_token, random_uuid};
+use crate::error::ActionError;
 
 impl World {
     /// `POST /room/{room}/peer/{peer}/refresh_token`: a new token for the peer.
@@ -85,7 +32,9 @@ impl World {
     ) -> Result<(), ActionError> {
         let room = self.room_mut(room_id)?;
         if !room.peers.iter().any(|p| p.id == target) {
-            return Err(not_found(format!("Peer {target} does not exist")));
+            return Err(ActionError::not_found(format!(
+                "Peer {target} does not exist"
+            )));
         }
         let peer = room.peer_mut(peer_id)?;
         let target = PeerId::new(target);
@@ -163,7 +112,9 @@ impl World {
         let room = self.room_mut(room_id)?;
         let peer = room.peer_mut(peer_id)?;
         if peer.status != PeerStatus::Connected {
-            return Err(bad_request(format!("Peer {peer_id} is not connected")));
+            return Err(ActionError::bad_request(format!(
+                "Peer {peer_id} is not connected"
+            )));
         }
         let endpoint = Endpoint::Peer(PeerId::new(peer_id));
         let notification = if added {
@@ -186,7 +137,9 @@ impl World {
         let room = self.room_mut(room_id)?;
         let peer = room.peer_mut(peer_id)?;
         if !peer.tracks.iter().any(|t| t.id == track_id) {
-            return Err(not_found(format!("Track {track_id} does not exist")));
+            return Err(ActionError::not_found(format!(
+                "Track {track_id} does not exist"
+            )));
         }
         let notification = Notification::from(VadNotification {
             status,
@@ -204,11 +157,11 @@ impl World {
         composition_url: &str,
     ) -> Result<Emissions, ActionError> {
         if composition_url.is_empty() {
-            return Err(bad_request("compositionURL is required"));
+            return Err(ActionError::bad_request("compositionURL is required"));
         }
         let room = self.room_mut(room_id)?;
         if room.composition.is_some() {
-            return Err(conflict(format!(
+            return Err(ActionError::conflict(format!(
                 "Tracks of room {room_id} are already forwarded"
             )));
         }
@@ -254,7 +207,7 @@ impl World {
             .get("source")
             .filter(|s| s.get("compositionURL").and_then(Value::as_str).is_some())
             .cloned()
-            .ok_or_else(|| bad_request("source.compositionURL is required"))?;
+            .ok_or_else(|| ActionError::bad_request("source.compositionURL is required"))?;
         let recording = Recording {
             id: random_uuid(),
             status: RecordingStatus::Active,
@@ -272,9 +225,11 @@ impl World {
         let recording = self
             .recordings
             .get_mut(id)
-            .ok_or_else(|| not_found(format!("Recording {id} does not exist")))?;
+            .ok_or_else(|| ActionError::not_found(format!("Recording {id} does not exist")))?;
         if recording.status != RecordingStatus::Active {
-            return Err(conflict(format!("Recording {id} is not active")));
+            return Err(ActionError::conflict(format!(
+                "Recording {id} is not active"
+            )));
         }
         recording.status = RecordingStatus::Finished;
         let finished = recording.notification();
@@ -289,7 +244,7 @@ impl World {
         self.recordings
             .get(id)
             .map(Recording::to_json)
-            .ok_or_else(|| not_found(format!("Recording {id} does not exist")))
+            .ok_or_else(|| ActionError::not_found(format!("Recording {id} does not exist")))
     }
 
     /// `GET /recordings`.
@@ -300,31 +255,16 @@ impl World {
     /// `DELETE /recordings/{id}` (an active one must be stopped first).
     pub(crate) fn delete_recording(&mut self, id: &str) -> Result<(), ActionError> {
         match self.recordings.get(id) {
-            None => Err(not_found(format!("Recording {id} does not exist"))),
-            Some(r) if r.status == RecordingStatus::Active => {
-                Err(conflict(format!("Recording {id} is still active")))
-            }
+            None => Err(ActionError::not_found(format!(
+                "Recording {id} does not exist"
+            ))),
+            Some(r) if r.status == RecordingStatus::Active => Err(ActionError::conflict(format!(
+                "Recording {id} is still active"
+            ))),
             Some(_) => {
                 self.recordings.remove(id);
                 Ok(())
             }
         }
     }
-}
-
-/// `track_forwarding_removed` for a peer leaving a room whose tracks are forwarded.
-pub(crate) fn forwarding_removed(
-    composition: &mut Option<CompositionInfo>,
-    room_id: &str,
-    peer_id: &str,
-) -> Option<Notification> {
-    let info = composition.as_mut()?;
-    let index = info.forwardings.iter().position(|f| f.peer_id == peer_id)?;
-    let forwarding = info.forwardings.remove(index);
-    Some(Notification::from(TrackForwardingRemoved::new(
-        room_id,
-        peer_id,
-        info.composition_url.as_str(),
-        forwarding.input_id,
-    )))
 }
