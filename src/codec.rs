@@ -73,7 +73,9 @@ pub enum EncodeError {
     /// [`Notification::Unknown`] with a field number that is not a valid protobuf field or that this
     /// crate knows as another member, so it would not decode back as the same unknown member.
     #[error(
-        "cannot encode an unknown member with field number {field}: it must be above 34 and at most 536870911"
+        "cannot encode an unknown member with field number {field}: it must be above {} and at most {}",
+        LAST_KNOWN_MEMBER,
+        MAX_FIELD_NUMBER
     )]
     UnknownField {
         /// The offending field number.
@@ -120,8 +122,20 @@ pub enum DecodedMessage {
     Control(ControlMessage),
 }
 
-/// The largest field number the content `oneof` uses; anything above is a newer member.
-const LAST_KNOWN_MEMBER: u32 = 34;
+/// The largest field number the content `oneof` uses (from the table of kinds); anything above
+/// is a newer member.
+pub(crate) const LAST_KNOWN_MEMBER: u32 = {
+    let kinds = Notification::KINDS;
+    let mut last = 0;
+    let mut i = 0;
+    while i < kinds.len() {
+        if kinds[i].field > last {
+            last = kinds[i].field;
+        }
+        i += 1;
+    }
+    last
+};
 const MAX_FIELD_NUMBER: u32 = (1 << 29) - 1;
 const BATCH_MEMBER: u32 = 33;
 

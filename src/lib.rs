@@ -13,6 +13,7 @@ pub mod retry;
 mod room_api;
 mod rooms;
 mod rooms_view;
+mod serde_util;
 mod signature;
 #[cfg(feature = "rustls")]
 mod tls;

@@ -181,3 +181,42 @@ fn a_json_notification_of_an_unknown_type_decodes_to_unknown() {
             .unwrap();
     assert_eq!(batch[1].kind(), "unknown");
 }
+
+/// What a status page or a log collector gets from the reports: durations in seconds, errors as
+/// their message, enums tagged in snake_case.
+#[test]
+fn reports_and_events_serialize_for_a_status_page() {
+    let event = ConnectionEvent::Disconnected {
+        reason: DisconnectReason::Dropped,
+        retry_in: std::time::Duration::from_millis(250),
+        attempt: 2,
+    };
+    assert_eq!(
+        serde_json::to_value(&event).unwrap(),
+        json!({"event": "disconnected", "reason": "the connection ended without a close frame", "retry_in": 0.25, "attempt": 2})
+    );
+    assert_eq!(
+        serde_json::to_value(ConnectionEvent::Ready { gap: None }).unwrap(),
+        json!({"event": "ready", "gap": null})
+    );
+    assert_eq!(
+        serde_json::to_value(ConnectionState::Failed(NotifierError::Shutdown)).unwrap(),
+        json!({"failed": "the notifier was shut down"})
+    );
+    let report = serde_json::to_value(SyncReport {
+        scope: SyncScope::Room("r1".into()),
+        reason: SyncReason::Gap(Some(std::time::Duration::from_millis(1500))),
+        rooms: 1,
+        synthesized: 2,
+        replayed: 0,
+        took: std::time::Duration::from_millis(5),
+    })
+    .unwrap();
+    assert_eq!(report["scope"], json!({"room": "r1"}));
+    assert_eq!(report["reason"], json!({"gap": 1.5}));
+    assert_eq!(report["took"], json!(0.005));
+    let stats = serde_json::to_value(RoomsViewStats::default()).unwrap();
+    assert_eq!(stats["synced"], json!(false));
+    let forwarded = serde_json::to_value(ForwarderStats::default()).unwrap();
+    assert_eq!(forwarded["delivered"], json!(0));
+}

@@ -102,14 +102,7 @@ pub enum DropCause {
     },
     /// The notification cannot be encoded in the body format.
     #[error(transparent)]
-    Encode(#[serde(serialize_with = "display")] EncodeError),
-}
-
-fn display<S: serde::Serializer, T: fmt::Display>(
-    value: &T,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
-    serializer.collect_str(value)
+    Encode(#[serde(serialize_with = "crate::serde_util::display")] EncodeError),
 }
 
 /// What happened to a notification, for a subscriber of the forwarder's events.
@@ -134,6 +127,7 @@ pub enum ForwardEvent {
         /// What went wrong.
         reason: RetryReason,
         /// The delay before the next POST.
+        #[serde(serialize_with = "crate::serde_util::seconds")]
         retry_in: Duration,
     },
     /// The target answered a final 4xx: not retried.

@@ -40,8 +40,9 @@ impl Default for StreamSettings {
 }
 
 /// What a [`JetStreamBridge`] tells its event subscriber.
-#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, actix::Message)]
 #[rtype(result = "()")]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum BridgeEvent {
     /// Connected to NATS and the stream exists.
@@ -50,10 +51,12 @@ pub enum BridgeEvent {
     /// and is tried again after `retry_in`.
     Retrying {
         /// What failed.
+        #[serde(serialize_with = "crate::serde_util::display")]
         error: NatsError,
         /// Messages waiting.
         queued: usize,
         /// The wait.
+        #[serde(serialize_with = "crate::serde_util::seconds")]
         retry_in: Duration,
     },
     /// The queue was full: the newest message was dropped. Sent at 1, 2, 4, 8, … drops.
@@ -64,7 +67,7 @@ pub enum BridgeEvent {
 }
 
 /// Counters of a [`JetStreamBridge`], from [`GetBridgeStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct BridgeStats {
     /// Stored by JetStream (acked, not as duplicates).
     pub stored: u64,

@@ -12,7 +12,7 @@ use crate::notifier::{SubscribeServerNotifications, Subscription, SubscriptionId
 use crate::retry::{Retries, Retry, RetryPolicy};
 
 /// Counters of a [`JetStreamConsumer`], from [`GetConsumerStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct ConsumerStats {
     /// Notifications delivered to every subscriber and acknowledged.
     pub delivered: u64,

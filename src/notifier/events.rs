@@ -131,8 +131,9 @@ pub enum NotifierError {
 
 /// What happens to the notifier's connection, for subscribers of
 /// [`SubscribeConnectionEvents`](crate::SubscribeConnectionEvents).
-#[derive(Clone, Debug, PartialEq, Eq, actix::Message)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, actix::Message)]
 #[rtype(result = "()")]
+#[serde(tag = "event", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ConnectionEvent {
     /// A connection attempt starts (1 for the first attempt after start or after a stable
@@ -147,6 +148,7 @@ pub enum ConnectionEvent {
         /// lost connection to this connection's readiness, so never shorter than the real
         /// silence. The server replays nothing, so notifications sent in this window are lost: an
         /// application may resync its rooms over REST. `None` for the first connection.
+        #[serde(serialize_with = "crate::serde_util::opt_seconds")]
         gap: Option<Duration>,
     },
     /// The connection ended or an attempt failed; another follows after `retry_in`.
@@ -154,6 +156,7 @@ pub enum ConnectionEvent {
         /// What happened (its `Display` is written for people).
         reason: DisconnectReason,
         /// The backoff delay before the next attempt.
+        #[serde(serialize_with = "crate::serde_util::seconds")]
         retry_in: Duration,
         /// The consecutive attempt count since the last stable connection (0 if a stable
         /// connection was lost).
@@ -178,7 +181,8 @@ pub enum ConnectionEvent {
 }
 
 /// Where the notifier's connection stands.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ConnectionState {
     /// Opening a connection, authenticating or subscribing.
@@ -192,7 +196,7 @@ pub enum ConnectionState {
 }
 
 /// Counters, from [`GetStats`](crate::GetStats).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct NotifierStats {
     /// Where the connection stands.
     pub state: ConnectionState,
@@ -213,4 +217,18 @@ pub struct NotifierStats {
     pub notification_subscribers: usize,
     /// Current metrics subscribers.
     pub metrics_subscribers: usize,
+}
+
+impl serde::Serialize for DisconnectReason {
+    /// As its message.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl serde::Serialize for NotifierError {
+    /// As its message.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
 }

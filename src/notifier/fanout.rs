@@ -8,7 +8,7 @@ use super::DeliveryPolicy;
 use super::stream::{Sent, StreamSender};
 
 /// Identifies one subscription of one notifier.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
 pub struct SubscriptionId(pub(crate) u64);
 
 /// One subscriber of one message type.

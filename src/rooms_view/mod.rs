@@ -58,7 +58,8 @@ pub enum RoomChange {
 }
 
 /// What a resync fetched.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SyncScope {
     /// Every room (`GET /room`).
@@ -68,13 +69,14 @@ pub enum SyncScope {
 }
 
 /// Why a resync ran.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum SyncReason {
     /// The view started.
     Start,
     /// The notifier connected again after a gap: whatever the server sent meanwhile is lost.
-    Gap(Option<Duration>),
+    Gap(#[serde(serialize_with = "crate::serde_util::opt_seconds")] Option<Duration>),
     /// The view's notification stream fell behind and missed this many notifications.
     Lagged(u64),
     /// The periodic resync (webhooks that were lost are invisible).
@@ -90,7 +92,7 @@ pub enum SyncReason {
 }
 
 /// The end of a resync, as [`RoomChange::Synced`] reports it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {
     /// What was fetched.
     pub scope: SyncScope,
@@ -104,11 +106,12 @@ pub struct SyncReport {
     pub replayed: usize,
     /// From the moment the resync was asked for (the notifier's readiness, for a gap) to this
     /// report.
+    #[serde(serialize_with = "crate::serde_util::seconds")]
     pub took: Duration,
 }
 
 /// A [`RoomsView`]'s counters, from [`GetViewStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RoomsViewStats {
     /// Whether the first full resync has finished.
     pub synced: bool,

@@ -198,8 +198,21 @@ impl RoomsModel {
             N::TrackForwarding(n) => Some(self.room_entry(&n.room_id).0.id.clone()),
             N::TrackForwardingRemoved(n) => Some(self.room_entry(&n.room_id).0.id.clone()),
             // The rest (HLS uploads, livestreams, channels, voice activity, recordings, members this
-            // crate does not know) are not part of a room's state in `GET /room`.
-            _ => None,
+            // crate does not know) are not part of a room's state in `GET /room`. Listed one by
+            // one, so that a new kind in the table does not compile until it is decided here.
+            N::HlsUploaded(_)
+            | N::HlsUploadCrashed(_)
+            | N::StreamConnected(_)
+            | N::StreamDisconnected(_)
+            | N::ViewerConnected(_)
+            | N::ViewerDisconnected(_)
+            | N::StreamerConnected(_)
+            | N::StreamerDisconnected(_)
+            | N::ChannelAdded(_)
+            | N::ChannelRemoved(_)
+            | N::VadNotification(_)
+            | N::RecordingStatusChanged(_)
+            | N::Unknown(_) => None,
         }
     }
 
