@@ -138,10 +138,6 @@ pub struct WsNotifier {
     metrics_unsupported: bool,
     /// When housekeeping last ran: a late tick means the process itself was paused.
     last_tick: Instant,
-    /// Set by `Shutdown` while it waits for the server's close reply.
-    closing: Option<oneshot::Sender<()>>,
-    /// `Shutdown` is under way: nothing reconnects or fails any more.
-    shutting_down: bool,
     /// Consecutive late housekeeping ticks: a thread that is always late is busy, not paused.
     late_ticks: u32,
     /// The current connection attempt's span: every log line of the attempt carries its fields.
@@ -167,6 +163,13 @@ enum Phase {
     Open(Connection),
     /// Waiting for the backoff delay.
     Waiting(SpawnHandle),
+    /// `Shutdown` is under way: close 1000 was sent on the connection (if there was one), whose
+    /// frames are still read and delivered until the server's reply, which `replied` reports.
+    /// Nothing reconnects or fails any more.
+    Closing {
+        connection: Option<Connection>,
+        replied: Option<oneshot::Sender<()>>,
+    },
     Failed(NotifierError),
     Stopped,
 }
@@ -241,8 +244,6 @@ impl WsNotifier {
             metrics_drops: 0,
             metrics_unsupported: false,
             last_tick: Instant::now(),
-            closing: None,
-            shutting_down: false,
             late_ticks: 0,
             span: tracing::Span::none(),
         };
@@ -268,7 +269,11 @@ impl WsNotifier {
 
     fn connection(&mut self) -> Option<&mut Connection> {
         match &mut self.phase {
-            Phase::Open(connection) => Some(connection),
+            Phase::Open(connection)
+            | Phase::Closing {
+                connection: Some(connection),
+                ..
+            } => Some(connection),
             _ => None,
         }
     }
@@ -279,7 +284,9 @@ impl WsNotifier {
             Phase::Open(_) | Phase::Opening(_) => ConnectionState::Connecting,
             Phase::Waiting(_) => ConnectionState::Waiting,
             Phase::Failed(err) => ConnectionState::Failed(err.clone()),
-            Phase::Stopped => ConnectionState::Failed(NotifierError::Shutdown),
+            Phase::Closing { .. } | Phase::Stopped => {
+                ConnectionState::Failed(NotifierError::Shutdown)
+            }
         }
     }
 
@@ -381,7 +388,11 @@ impl WsNotifier {
         close: Option<ws::CloseReason>,
     ) -> Option<Instant> {
         match std::mem::replace(&mut self.phase, Phase::Stopped) {
-            Phase::Open(connection) => {
+            Phase::Open(connection)
+            | Phase::Closing {
+                connection: Some(connection),
+                ..
+            } => {
                 if let Some(reason) = close {
                     let _ = connection.writer.send(ws::Message::Close(Some(reason)));
                 }
@@ -395,6 +406,9 @@ impl WsNotifier {
                 ctx.cancel_future(task);
                 None
             }
+            Phase::Closing {
+                connection: None, ..
+            } => None,
             finished @ (Phase::Failed(_) | Phase::Stopped) => {
                 self.phase = finished;
                 None
@@ -405,14 +419,7 @@ impl WsNotifier {
     /// The connection failed in a way that is worth another attempt.
     fn lose(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
-        if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) {
-            return;
-        }
-        if self.shutting_down {
-            // The server answered the close frame (or the link ended): `Shutdown` finishes.
-            if let Some(closing) = self.closing.take() {
-                let _ = closing.send(());
-            }
+        if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) || self.closing_ended() {
             return;
         }
         self.note_metrics_refusal();
@@ -447,13 +454,24 @@ impl WsNotifier {
         self.phase = Phase::Waiting(timer);
     }
 
+    /// While `Shutdown` waits, the connection's end (the server's close reply, or the link
+    /// going) finishes it. Answers whether a shutdown is under way.
+    fn closing_ended(&mut self) -> bool {
+        match &mut self.phase {
+            Phase::Closing { replied, .. } => {
+                if let Some(replied) = replied.take() {
+                    let _ = replied.send(());
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Stops trying for good.
     fn fail(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
-        if self.shutting_down {
-            if let Some(closing) = self.closing.take() {
-                let _ = closing.send(());
-            }
+        if self.closing_ended() {
             return;
         }
         self.leave_phase(ctx, None);
@@ -908,23 +926,30 @@ impl Handler<Shutdown> for WsNotifier {
 
     /// Sends close 1000 and waits (at most `close_timeout`) for the server's reply, so the server
     /// sees a clean close, not a dropped socket; then stops.
-    fn handle(&mut self, _: Shutdown, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
-        let waiting = match self.connection() {
-            Some(connection) => {
+        let connection = match std::mem::replace(&mut self.phase, Phase::Stopped) {
+            Phase::Open(connection) => {
                 let close = ws::CloseReason {
                     code: ws::CloseCode::Normal,
                     description: None,
                 };
                 let _ = connection.writer.send(ws::Message::Close(Some(close)));
-                true
+                Some(connection)
             }
-            None => false,
+            Phase::Closing { connection, .. } => connection,
+            other => {
+                // Nothing to close: an attempt or a wait is cancelled with its phase.
+                self.phase = other;
+                self.leave_phase(ctx, None);
+                None
+            }
         };
-        if waiting {
-            self.closing = Some(tx);
-        }
-        self.shutting_down = true;
+        let waiting = connection.is_some();
+        self.phase = Phase::Closing {
+            connection,
+            replied: waiting.then_some(tx),
+        };
         let timeout = self.config.close_timeout;
         Box::pin(
             async move {
@@ -934,7 +959,6 @@ impl Handler<Shutdown> for WsNotifier {
             }
             .into_actor(self)
             .map(|(), act, ctx| {
-                act.closing = None;
                 act.leave_phase(ctx, None);
                 act.phase = Phase::Stopped;
                 for waiter in act.waiters.drain(..) {
