@@ -14,7 +14,7 @@ pub const IDEMPOTENCY_HEADER: &str = "webhook-id";
 
 /// One webhook POST as Fishjam servers send it: the body with its content type, the
 /// `x-fishjam-signature-256` signature when there is a secret, and an idempotency key when the
-/// sender retries. The emulator's webhook sender and [`WebhookForwarder`] both send through it.
+/// sender retries. The emulator's webhook sender and [`WebhookForwarder`](super::WebhookForwarder) both send through it.
 #[derive(Clone)]
 pub struct WebhookRequest {
     /// Where to POST.
