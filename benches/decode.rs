@@ -6,6 +6,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::*;
 use prost::Message as _;
 

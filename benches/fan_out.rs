@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::notifier::*;
 
 /// The bare payload: an `Arc` of the notification, as cheap to clone as anything can be.
 #[derive(Clone, Message)]

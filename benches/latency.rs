@@ -18,6 +18,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use futures_util::StreamExt as _;
 use jellyfish_emulator::{firehose_notification, unix_nanos};
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::*;
 use prost::Message as _;
 use remote::RemoteEmulator;

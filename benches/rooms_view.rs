@@ -18,7 +18,9 @@ mod remote;
 
 use actix::prelude::*;
 use jellyfish_emulator::TrackOwner;
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::retry::RetryPolicy;
+use jellyfish_notifier::rooms_view::*;
 use jellyfish_notifier::*;
 use remote::RemoteEmulator;
 use tokio::sync::mpsc;

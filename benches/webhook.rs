@@ -12,6 +12,8 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use actix_web::{App, HttpResponse, HttpServer, web};
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::*;
 
 /// Concurrent connections of the load generator.

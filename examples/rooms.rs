@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::rooms_view::SubscribeRoomChanges;
 use jellyfish_notifier::{
-    GetRooms, RoomApi, RoomChange, RoomsModel, RoomsView, SubscribeRoomChanges, WaitSynced,
-    WsNotifier,
+    GetRooms, RoomApi, RoomChange, RoomsModel, RoomsView, WaitSynced, WsNotifier,
 };
 
 /// Prints every change and keeps its own model of the rooms from nothing but the changes.

@@ -10,7 +10,8 @@
 
 use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
-use jellyfish_notifier::{Notification, RoomApi, RoomConfig, Webhook};
+use jellyfish_notifier::rooms::RoomConfig;
+use jellyfish_notifier::{Notification, RoomApi, Webhook};
 
 /// Handles notifications, whichever path they came by; says when it has seen a room deleted.
 struct Handlers {

@@ -143,7 +143,8 @@ const BATCH_MEMBER: u32 = 33;
 /// carries.
 ///
 /// ```
-/// use jellyfish_notifier::{decode_server_message, DecodedMessage, ControlMessage};
+/// use jellyfish_notifier::codec::{decode_server_message, DecodedMessage};
+/// use jellyfish_notifier::control::ControlMessage;
 ///
 /// assert_eq!(
 ///     decode_server_message(&[0x32, 0x00]).unwrap(),
@@ -160,7 +161,8 @@ pub fn decode_server_message(bytes: &[u8]) -> Result<DecodedMessage, DecodeError
 /// report is an error that says so.
 ///
 /// ```
-/// use jellyfish_notifier::{receive_binary, Notification, RoomCreated};
+/// use jellyfish_notifier::{receive_binary, Notification};
+/// use jellyfish_notifier::notification::RoomCreated;
 ///
 /// let body = [0x52, 0x07, 0x0a, 0x05, b'r', b'o', b'o', b'm', b'1'];
 /// assert_eq!(
@@ -184,7 +186,8 @@ pub fn receive_binary(body: &[u8]) -> Result<Vec<Notification>, DecodeError> {
 /// string>"}`: the string's UTF-8 bytes are the protobuf.
 ///
 /// ```
-/// use jellyfish_notifier::{receive_json, Notification, RoomCreated};
+/// use jellyfish_notifier::{receive_json, Notification};
+/// use jellyfish_notifier::notification::RoomCreated;
 ///
 /// let body = serde_json::json!({"notification": "R\u{7}\n\u{5}room1"});
 /// assert_eq!(
@@ -213,7 +216,9 @@ pub fn receive_json(body: &serde_json::Value) -> Result<Vec<Notification>, Decod
 /// `jellyfish-notify forward --format json` sends).
 ///
 /// ```
-/// use jellyfish_notifier::{receive_json_body, Notification, RoomCreated};
+/// use jellyfish_notifier::Notification;
+/// use jellyfish_notifier::codec::receive_json_body;
+/// use jellyfish_notifier::notification::RoomCreated;
 ///
 /// let own = br#"[{"type":"room_created","room_id":"r1"}]"#;
 /// assert_eq!(receive_json_body(own).unwrap(), vec![Notification::from(RoomCreated::new("r1"))]);
@@ -268,7 +273,9 @@ fn json_kind(value: &serde_json::Value) -> &'static str {
 /// which takes every shape.
 ///
 /// ```
-/// use jellyfish_notifier::{JsonWebhook, Notification, RoomCreated};
+/// use jellyfish_notifier::Notification;
+/// use jellyfish_notifier::codec::JsonWebhook;
+/// use jellyfish_notifier::notification::RoomCreated;
 ///
 /// let room_created = Notification::from(RoomCreated::new("room1"));
 /// let body = serde_json::to_string(&JsonWebhook::from_notification(&room_created).unwrap()).unwrap();
@@ -358,7 +365,7 @@ impl ControlMessage {
     /// The exact protobuf bytes of this control message.
     ///
     /// ```
-    /// use jellyfish_notifier::{ControlMessage, EventType};
+    /// use jellyfish_notifier::control::{ControlMessage, EventType};
     ///
     /// assert_eq!(ControlMessage::SubscribeRequest(EventType::Metrics).encode(), [0x42, 0x02, 0x08, 0x02]);
     /// ```

@@ -64,7 +64,8 @@ impl RoomApiError {
 /// return run on actix's single-threaded runtime, like every `awc` call.
 ///
 /// ```no_run
-/// use jellyfish_notifier::{RoomApi, RoomConfig};
+/// use jellyfish_notifier::RoomApi;
+/// use jellyfish_notifier::rooms::RoomConfig;
 ///
 /// # #[actix_web::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let api = RoomApi::new("localhost:5002", "development")?;

@@ -164,7 +164,7 @@ pub enum VideoCodec {
 /// first, then Fishjam Cloud's.
 ///
 /// ```
-/// use jellyfish_notifier::{RoomConfig, RoomType};
+/// use jellyfish_notifier::rooms::{RoomConfig, RoomType};
 ///
 /// let config = RoomConfig {
 ///     max_peers: Some(10),
@@ -400,7 +400,7 @@ impl std::fmt::Debug for PeerDetails {
 /// The body of `POST /room/{room_id}/peer`: the peer's type and its options.
 ///
 /// ```
-/// use jellyfish_notifier::{PeerOptions, SubscribeMode, WebRtcOptions};
+/// use jellyfish_notifier::rooms::{PeerOptions, SubscribeMode, WebRtcOptions};
 ///
 /// let options = PeerOptions::Webrtc(WebRtcOptions {
 ///     subscribe_mode: Some(SubscribeMode::Manual),

@@ -10,7 +10,7 @@ pub const SIGNATURE_HEADER: &str = "x-fishjam-signature-256";
 /// The header value Fishjam Cloud sends for `body`: `sha256=` and the lowercase hex HMAC-SHA256.
 ///
 /// ```
-/// use jellyfish_notifier::{sign_webhook, verify_webhook_signature};
+/// use jellyfish_notifier::webhook::{sign_webhook, verify_webhook_signature};
 ///
 /// let signature = sign_webhook(b"secret", b"body");
 /// assert!(signature.starts_with("sha256="));

@@ -7,7 +7,7 @@
 //! **This is the route for what a real server sends**: protobuf bodies (Jellyfish 0.4+, Fishjam),
 //! Fishjam Cloud batches, the Jellyfish 0.3 JSON envelope, and this crate's own JSON shape, told
 //! apart by content type. The plain alternatives each take one shape only:
-//! `web::Json<`[`JsonWebhook`](crate::JsonWebhook)`>` the 0.3 envelope, and
+//! `web::Json<`[`JsonWebhook`](crate::codec::JsonWebhook)`>` the 0.3 envelope, and
 //! `web::Json<`[`Notification`]`>` this crate's JSON shape (what `jellyfish-notify forward --format
 //! json` sends), which no server sends.
 //!
@@ -52,7 +52,7 @@ use futures_util::StreamExt as _;
 use crate::codec::{DecodeError, receive_binary, receive_json_body};
 use crate::control::ApiToken;
 use crate::notification::Notification;
-use crate::signature::{SIGNATURE_HEADER, verify_webhook_signature};
+pub use crate::signature::{SIGNATURE_HEADER, sign_webhook, verify_webhook_signature};
 
 /// The notifications of one webhook POST, in order (a Fishjam Cloud batch gives several).
 ///

@@ -4,7 +4,9 @@
 mod common;
 
 use common::{every_variant, hex};
-use jellyfish_notifier::*;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
 
 #[test]
 fn control_messages_match_the_protocol_vectors() {

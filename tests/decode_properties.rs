@@ -3,6 +3,8 @@
 
 mod common;
 
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
 use jellyfish_notifier::*;
 use proptest::prelude::*;
 

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use common::target::Target;
+use jellyfish_notifier::forward::*;
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 

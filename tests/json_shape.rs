@@ -2,6 +2,10 @@
 
 mod common;
 
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::forward::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms_view::*;
 use jellyfish_notifier::*;
 use serde_json::json;
 

@@ -8,8 +8,11 @@ use std::time::Duration;
 use actix::prelude::*;
 use common::recorder::{Flush, Recorder, Stop, event_where, recv};
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::notifier::*;
 use jellyfish_notifier::retry::RetryPolicy;
-use jellyfish_notifier::*;
 use serde_json::json;
 
 const PATIENCE: Duration = Duration::from_secs(10);

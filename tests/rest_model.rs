@@ -3,7 +3,8 @@
 //! difference allowed: a `null` `maxPeers` / `webhookUrl` is written as an absent key, which every
 //! server and SDK reads the same way.
 
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;

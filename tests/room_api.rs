@@ -2,6 +2,8 @@
 //! the server's own messages.
 
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 use jellyfish_notifier::*;
 
 #[actix_web::test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use jellyfish_emulator::{Emulator, ServerVersion};
 use jellyfish_notifier::retry::RetryPolicy;
+use jellyfish_notifier::rooms_view::*;
 use jellyfish_notifier::*;
 use rooms::{Follower, Mutator, converged, server_rooms};
 

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 use jellyfish_notifier::*;
 use tokio::sync::mpsc;
 

@@ -9,7 +9,10 @@ use std::time::{Duration, Instant};
 use actix_web::{App, HttpResponse, HttpServer, web};
 use bytes::Bytes;
 use futures_util::stream;
-use jellyfish_notifier::*;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::webhook::*;
 
 async fn count(notifications: Webhook) -> HttpResponse {
     HttpResponse::Ok().body(notifications.len().to_string())

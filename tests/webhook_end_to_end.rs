@@ -8,6 +8,8 @@ use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use common::recorder::{Recorder, recv};
 use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 use jellyfish_notifier::*;
 use serde_json::json;
 

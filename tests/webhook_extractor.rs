@@ -4,7 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{App, HttpResponse, HttpServer, error, test, web};
 use futures_util::stream;
-use jellyfish_notifier::*;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::webhook::*;
 
 async fn echo(notifications: Webhook) -> HttpResponse {
     HttpResponse::Ok().json(notifications.into_inner())

@@ -4,7 +4,8 @@
 
 use actix_web::test as actix_test;
 use actix_web::{App, HttpResponse, web};
-use jellyfish_notifier::{Webhook, WebhookConfig, sign_webhook};
+use jellyfish_notifier::webhook::sign_webhook;
+use jellyfish_notifier::{Webhook, WebhookConfig};
 use proptest::prelude::*;
 
 async fn accept(notifications: Webhook) -> HttpResponse {

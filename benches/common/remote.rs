@@ -10,7 +10,8 @@ use std::rc::Rc;
 use actix::System;
 use futures_util::{SinkExt as _, StreamExt as _};
 use jellyfish_emulator::Emulator;
-use jellyfish_notifier::{ApiToken, ControlMessage, EventType};
+use jellyfish_notifier::ApiToken;
+use jellyfish_notifier::control::{ControlMessage, EventType};
 use tokio::sync::mpsc;
 
 type Job = Box<dyn FnOnce(Rc<Emulator>) -> Pin<Box<dyn Future<Output = ()>>> + Send>;

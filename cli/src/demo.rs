@@ -9,9 +9,11 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_notifier::notification::TrackType;
+use jellyfish_notifier::rooms::RoomConfig;
 use jellyfish_notifier::{
-    MetricsReport, Notification, RoomApi, RoomConfig, Shutdown, SubscribeMetrics,
-    SubscribeServerNotifications, TrackType, WaitReady, Webhook, WsNotifier,
+    MetricsReport, Notification, RoomApi, Shutdown, SubscribeMetrics, SubscribeServerNotifications,
+    WaitReady, Webhook, WsNotifier,
 };
 use serde_json::json;
 

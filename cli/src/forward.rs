@@ -7,10 +7,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use jellyfish_notifier::forward::DropCause;
-use jellyfish_notifier::{
-    BodyFormat, ConnectionEvent, Drain, ForwardEvent, GetForwarderStats, Notification,
-    NotifierError, WebhookForwarder,
-};
+use jellyfish_notifier::forward::{BodyFormat, Drain, ForwardEvent, GetForwarderStats};
+use jellyfish_notifier::{ConnectionEvent, Notification, NotifierError, WebhookForwarder};
 use tokio::sync::oneshot;
 
 use crate::output;

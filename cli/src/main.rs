@@ -237,7 +237,7 @@ impl ServerArgs {
     /// The WebSocket URL this resolves to (for messages); says once if `--server` has no port.
     fn websocket_url(&self) -> Result<String, Outcome> {
         let server = self.server();
-        let url = jellyfish_notifier::server_websocket_url(&server, self.secure)
+        let url = jellyfish_notifier::notifier::server_websocket_url(&server, self.secure)
             .map_err(|err| Outcome::Usage(err.to_string()))?;
         let bare_host = !server.contains("://") && !server.contains(':');
         if bare_host && !url.contains("fishjam.io/api/v1/connect/") {

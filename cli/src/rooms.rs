@@ -1,9 +1,9 @@
 //! `jellyfish-notify rooms`: the live state of every room, and every change.
 
 use actix::prelude::*;
-use jellyfish_notifier::{
-    PeerStatus, Room, RoomChange, RoomsModel, RoomsView, SyncReason, SyncScope,
-};
+use jellyfish_notifier::rooms::PeerStatus;
+use jellyfish_notifier::rooms_view::{SyncReason, SyncScope};
+use jellyfish_notifier::{Room, RoomChange, RoomsModel, RoomsView};
 
 use crate::output::{self, line, plural};
 use crate::{Outcome, ServerArgs};

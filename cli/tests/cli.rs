@@ -13,6 +13,10 @@ use std::time::Duration;
 use assert_cmd::cargo::CommandCargoExt as _;
 use common::webhook_sink::WebhookSink;
 use jellyfish_emulator::Emulator;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::webhook::*;
 use jellyfish_notifier::*;
 use serde_json::json;
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt as _;
 use jellyfish_emulator::{Emulator, LifecycleConfig};
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::*;
 use nats_server::NatsServer;
 

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 
-use jellyfish_notifier::{MetricsReport, Notification, TrackType};
+use jellyfish_notifier::notification::TrackType;
+use jellyfish_notifier::{MetricsReport, Notification};
 
 use crate::emulator::Emulator;
 use crate::error::ActionError;
@@ -28,7 +29,10 @@ impl Emulator {
     }
 
     /// Adds a WebRTC peer: `peer_added` (v0.5).
-    pub fn add_peer(&self, room_id: &str) -> Result<jellyfish_notifier::PeerDetails, ActionError> {
+    pub fn add_peer(
+        &self,
+        room_id: &str,
+    ) -> Result<jellyfish_notifier::rooms::PeerDetails, ActionError> {
         let address = self.shared.server_address();
         self.shared
             .act(|w| w.add_peer(room_id, &serde_json::json!({"type": "webrtc"}), &address))
@@ -49,8 +53,8 @@ impl Emulator {
     pub fn add_peer_with(
         &self,
         room_id: &str,
-        options: &jellyfish_notifier::PeerOptions,
-    ) -> Result<jellyfish_notifier::PeerDetails, ActionError> {
+        options: &jellyfish_notifier::rooms::PeerOptions,
+    ) -> Result<jellyfish_notifier::rooms::PeerDetails, ActionError> {
         let body = serde_json::to_value(options).unwrap_or(serde_json::Value::Null);
         let address = self.shared.server_address();
         self.shared.act(|w| w.add_peer(room_id, &body, &address))
@@ -101,7 +105,7 @@ impl Emulator {
         room_id: &str,
         peer_id: &str,
         track_id: &str,
-        status: jellyfish_notifier::VadStatus,
+        status: jellyfish_notifier::notification::VadStatus,
     ) -> Result<(), ActionError> {
         self.shared
             .emit(|w| w.voice_activity(room_id, peer_id, track_id, status))

@@ -22,7 +22,8 @@ use crate::webhooks::WebhookDelivery;
 /// use std::time::Duration;
 /// use futures_util::StreamExt as _;
 /// use jellyfish_emulator::{Emulator, TrackOwner};
-/// use jellyfish_notifier::{StreamNotifications, TrackType, WaitReady, WsNotifier};
+/// use jellyfish_notifier::{StreamNotifications, WaitReady, WsNotifier};
+/// use jellyfish_notifier::notification::TrackType;
 ///
 /// actix_web::rt::System::new().block_on(async {
 ///     let emulator = Emulator::builder().start().await.unwrap();

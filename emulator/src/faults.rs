@@ -38,7 +38,7 @@ impl Emulator {
     /// to notifications.
     pub fn send_unknown_member(&self, field: u32) {
         self.shared.push_notification(&Notification::from(
-            jellyfish_notifier::UnknownNotification::field(field),
+            jellyfish_notifier::notification::UnknownNotification::field(field),
         ));
     }
 

@@ -3,7 +3,8 @@
 
 use bytes::Bytes;
 
-use jellyfish_notifier::{EventType, MetricsReport, Notification};
+use jellyfish_notifier::control::EventType;
+use jellyfish_notifier::{MetricsReport, Notification};
 
 /// What the emulator wrote to one server WebSocket, in order.
 #[derive(Clone, Debug, PartialEq)]

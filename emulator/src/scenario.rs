@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use super::{ActionError, Emulator, TrackOwner};
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 
 /// The `lifecycle` scenario: rooms created, peers added and connected, tracks published, metadata
 /// changed, peers leaving, rooms deleted.

@@ -12,8 +12,8 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, sleep, sle
 
 use crate::record::{ConnectionRecord, SentFrame};
 use crate::shared::{Outgoing, Shared, SocketEntry, lock};
-use jellyfish_notifier::{ControlMessage, EventType};
-use jellyfish_notifier::{DecodedMessage, decode_server_message};
+use jellyfish_notifier::codec::{DecodedMessage, decode_server_message};
+use jellyfish_notifier::control::{ControlMessage, EventType};
 
 /// Client frames are tiny; anything larger is not a client of this protocol.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;

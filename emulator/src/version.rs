@@ -3,7 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-use jellyfish_notifier::{Notification, ServerRelease};
+use jellyfish_notifier::Notification;
+use jellyfish_notifier::notification::ServerRelease;
 
 /// Which server release the emulator behaves as. It decides which notifications exist and the
 /// webhook body format.

@@ -8,7 +8,8 @@ use tokio::sync::mpsc;
 
 use crate::shared::{Shared, lock};
 use jellyfish_notifier::Notification;
-use jellyfish_notifier::{JsonWebhook, WebhookAnswer, WebhookRequest, encode_batch};
+use jellyfish_notifier::codec::{JsonWebhook, encode_batch};
+use jellyfish_notifier::forward::{WebhookAnswer, WebhookRequest};
 
 /// A notification for one room's webhook URL.
 pub(crate) struct Job {

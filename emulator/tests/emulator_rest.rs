@@ -9,7 +9,11 @@ use std::time::Duration;
 use common::raw_ws::{PATIENCE, handshake, next_message};
 use common::webhook_sink::WebhookSink;
 use jellyfish_emulator::{Emulator, ServerVersion, WebhookOutcome};
-use jellyfish_notifier::*;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
+use jellyfish_notifier::webhook::*;
 use serde_json::{Value, json};
 
 struct Http {

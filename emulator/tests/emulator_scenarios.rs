@@ -5,7 +5,8 @@ mod common;
 
 use common::raw_ws::{handshake, next_message};
 use jellyfish_emulator::{Emulator, FirehoseConfig, LifecycleConfig};
-use jellyfish_notifier::*;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
 
 #[actix_web::test]
 async fn the_lifecycle_scenario_plays_whole_room_lifecycles_in_order() {

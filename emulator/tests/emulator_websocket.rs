@@ -10,7 +10,9 @@ use awc::ws::{Frame, Message};
 use common::raw_ws::*;
 use futures_util::SinkExt as _;
 use jellyfish_emulator::{Emulator, SentFrame, TrackOwner};
-use jellyfish_notifier::*;
+use jellyfish_notifier::codec::*;
+use jellyfish_notifier::control::*;
+use jellyfish_notifier::notification::*;
 use serde_json::json;
 
 async fn emulator() -> Emulator {

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use actix::prelude::*;
 use jellyfish_emulator::{Emulator, TrackOwner};
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 use jellyfish_notifier::*;
 use serde_json::json;
 use tokio::sync::oneshot;

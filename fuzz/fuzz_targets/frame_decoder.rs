@@ -1,7 +1,7 @@
 //! The WebSocket frame decoder (`decode_server_message`): never panics; what decodes re-encodes.
 #![no_main]
 
-use jellyfish_notifier::{DecodedMessage, decode_server_message, encode_batch};
+use jellyfish_notifier::codec::{DecodedMessage, decode_server_message, encode_batch};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

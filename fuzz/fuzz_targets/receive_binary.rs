@@ -1,7 +1,8 @@
 //! `receive_binary` on arbitrary bytes: never panics; whatever decodes re-encodes to the same values.
 #![no_main]
 
-use jellyfish_notifier::{encode_batch, receive_binary};
+use jellyfish_notifier::receive_binary;
+use jellyfish_notifier::codec::encode_batch;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

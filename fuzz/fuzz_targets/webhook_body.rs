@@ -4,7 +4,8 @@
 #![no_main]
 
 use actix_web::{App, HttpResponse, test, web};
-use jellyfish_notifier::{Webhook, WebhookConfig, sign_webhook};
+use jellyfish_notifier::{Webhook, WebhookConfig};
+use jellyfish_notifier::webhook::sign_webhook;
 use libfuzzer_sys::fuzz_target;
 
 async fn accept(notifications: Webhook) -> HttpResponse {

@@ -170,9 +170,8 @@ impl Entry {
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use jellyfish_notifier::{
-///     Drain, SubscribeServerNotifications, WebhookForwarder, WsNotifier,
-/// };
+/// use jellyfish_notifier::forward::Drain;
+/// use jellyfish_notifier::{SubscribeServerNotifications, WebhookForwarder, WsNotifier};
 ///
 /// # #[actix::main] async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let forwarder = WebhookForwarder::builder("http://127.0.0.1:8080/webhook")

@@ -125,7 +125,7 @@ id_type! {
 /// [`Metadata::to_value`] decode it on demand.
 ///
 /// ```
-/// use jellyfish_notifier::Metadata;
+/// use jellyfish_notifier::notification::Metadata;
 ///
 /// #[derive(serde::Deserialize)]
 /// struct Peer { name: String }

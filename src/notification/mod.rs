@@ -12,7 +12,8 @@
 //! names. Metadata stays JSON *text* (a string).
 //!
 //! ```
-//! use jellyfish_notifier::{Notification, PeerConnected};
+//! use jellyfish_notifier::Notification;
+//! use jellyfish_notifier::notification::PeerConnected;
 //!
 //! let n = Notification::from(PeerConnected::new("room-1", "peer-1"));
 //! let json = serde_json::to_string(&n).unwrap();
@@ -205,7 +206,8 @@ macro_rules! define_notification {
         /// `From` (every payload converts) and read fields through the `Arc`:
         ///
         /// ```
-        /// use jellyfish_notifier::{Notification, PeerConnected};
+        /// use jellyfish_notifier::Notification;
+        /// use jellyfish_notifier::notification::PeerConnected;
         ///
         /// let n = Notification::from(PeerConnected::new("room-1", "peer-1"));
         /// if let Notification::PeerConnected(connected) = &n {
@@ -219,6 +221,8 @@ macro_rules! define_notification {
         ///
         /// ```
         /// use jellyfish_notifier::*;
+        /// use jellyfish_notifier::notification::*;
+        /// use jellyfish_notifier::rooms::*;
         ///
         /// let n = Notification::from(TrackAdded::new(
         ///     "room-1",

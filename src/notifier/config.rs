@@ -166,7 +166,7 @@ impl WsNotifierBuilder {
     }
 
     /// A bounded [`NotificationStream`] of every server notification from the start, for code that
-    /// is not an actor (see [`MessageStream`](crate::MessageStream)).
+    /// is not an actor (see [`MessageStream`](crate::notifier::MessageStream)).
     pub fn notification_stream(&mut self, capacity: usize) -> NotificationStream {
         let id = self.initial.next_id();
         let (sender, stream) = stream::channel(id, capacity);
@@ -296,7 +296,7 @@ impl WsNotifierBuilder {
 /// kept (Fishjam Cloud serves under `…/api/v1/connect/{id}`).
 ///
 /// ```
-/// use jellyfish_notifier::server_websocket_url;
+/// use jellyfish_notifier::notifier::server_websocket_url;
 ///
 /// assert_eq!(server_websocket_url("localhost:5002", false).unwrap(), "ws://localhost:5002/socket/server/websocket");
 /// assert_eq!(

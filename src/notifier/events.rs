@@ -170,7 +170,7 @@ pub enum ConnectionEvent {
     /// metrics subscribers stay registered and receive nothing from this server.
     MetricsUnsupported,
     /// A subscriber missed messages: its actor's mailbox was full under
-    /// [`DeliveryPolicy::DropWhenFull`](crate::DeliveryPolicy::DropWhenFull), or its bounded
+    /// [`DeliveryPolicy::DropWhenFull`](crate::notifier::DeliveryPolicy::DropWhenFull), or its bounded
     /// stream was full (under any policy). Sent when its total reaches 1, 2, 4, 8, …
     NotificationsDropped {
         /// The lagging subscription.

@@ -40,7 +40,9 @@ pub struct Delivery {
 ///
 /// ```
 /// use actix::prelude::*;
-/// use jellyfish_notifier::{DeliveryPolicy, FanOut, Notification, RoomCreated, SubscriptionId};
+/// use jellyfish_notifier::Notification;
+/// use jellyfish_notifier::notification::RoomCreated;
+/// use jellyfish_notifier::notifier::{DeliveryPolicy, FanOut, SubscriptionId};
 ///
 /// struct Count(usize);
 /// impl Actor for Count { type Context = Context<Self>; }

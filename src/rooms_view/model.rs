@@ -26,7 +26,8 @@ use crate::rooms::{Component, Peer, PeerStatus, Room, RoomConfig, TrackInfo};
 /// room id order.
 ///
 /// ```
-/// use jellyfish_notifier::{Notification, PeerAdded, PeerConnected, RoomChange, RoomCreated, RoomsModel};
+/// use jellyfish_notifier::{Notification, RoomChange, RoomsModel};
+/// use jellyfish_notifier::notification::{PeerAdded, PeerConnected, RoomCreated};
 ///
 /// let mut model = RoomsModel::default();
 /// for notification in [
@@ -589,19 +590,19 @@ mod tests {
             TrackAdded::new(
                 "r",
                 Endpoint::Peer("p".into()),
-                Track::new("t", crate::TrackType::Audio, "null"),
+                Track::new("t", crate::notification::TrackType::Audio, "null"),
             )
             .into(),
             TrackMetadataUpdated::new(
                 "r",
                 Endpoint::Peer("p".into()),
-                Track::new("t", crate::TrackType::Audio, "{}"),
+                Track::new("t", crate::notification::TrackType::Audio, "{}"),
             )
             .into(),
             TrackRemoved::new(
                 "r",
                 Endpoint::Peer("p".into()),
-                Track::new("t", crate::TrackType::Audio, "{}"),
+                Track::new("t", crate::notification::TrackType::Audio, "{}"),
             )
             .into(),
             PeerDisconnected::new("r", "p").into(),

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+use jellyfish_notifier::notification::*;
 use jellyfish_notifier::*;
 
 /// One notification of every known kind (from the library's table of kinds) and an unknown

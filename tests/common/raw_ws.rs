@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use awc::ws::{Codec, Frame, Message};
 use futures_util::{SinkExt as _, StreamExt as _};
-use jellyfish_notifier::{ControlMessage, DecodedMessage, EventType, decode_server_message};
+use jellyfish_notifier::codec::{DecodedMessage, decode_server_message};
+use jellyfish_notifier::control::{ControlMessage, EventType};
 
 pub type Socket = actix_codec::Framed<awc::BoxedSocket, Codec>;
 

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use jellyfish_emulator::{Emulator, TrackOwner};
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
+use jellyfish_notifier::rooms_view::*;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 

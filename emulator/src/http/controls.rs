@@ -18,7 +18,8 @@ use super::reply::{Reply, data, json_body};
 use crate::error::ActionError;
 use crate::shared::{Shared, lock};
 use crate::world::{HlsEvent, TrackOwner};
-use jellyfish_notifier::{Notification, TrackType, UnknownNotification, VadStatus};
+use jellyfish_notifier::Notification;
+use jellyfish_notifier::notification::{TrackType, UnknownNotification, VadStatus};
 
 pub(super) fn routes(config: &mut web::ServiceConfig) {
     // In this order: the first pattern that matches wins (`…/peer/{peer}/connect` before

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use serde_json::Value;
 
 use crate::error::ActionError;
-use jellyfish_notifier::{DataResponse, ErrorResponse};
+use jellyfish_notifier::rooms::{DataResponse, ErrorResponse};
 
 pub(super) type Reply = Result<HttpResponse, ActionError>;
 

@@ -4,7 +4,8 @@
 
 use serde_json::Value;
 
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 
 use super::state::Recording;
 use super::{Emissions, World, random_token, random_uuid};

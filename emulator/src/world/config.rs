@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use jellyfish_notifier::{RoomConfig, RoomType};
+use jellyfish_notifier::rooms::{RoomConfig, RoomType};
 
 use crate::error::ActionError;
 

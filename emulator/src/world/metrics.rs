@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use jellyfish_notifier::PeerStatus;
+use jellyfish_notifier::rooms::PeerStatus;
 
 use super::World;
 

@@ -14,7 +14,8 @@ mod state;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
 
 use crate::error::ActionError;
 use crate::version::ServerVersion;

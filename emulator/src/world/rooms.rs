@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use jellyfish_notifier::PeerStatus;
-use jellyfish_notifier::*;
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::PeerStatus;
+use jellyfish_notifier::rooms::*;
 
 use super::config::parse_room_config;
 use super::state::{ComponentState, PeerState, RoomState, TrackState, WebhookTarget, peer_to_rest};

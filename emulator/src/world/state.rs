@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use jellyfish_notifier::*;
-use jellyfish_notifier::{PeerStatus, RoomConfig};
+use jellyfish_notifier::notification::*;
+use jellyfish_notifier::rooms::*;
+use jellyfish_notifier::rooms::{PeerStatus, RoomConfig};
 
 use crate::error::ActionError;
 use crate::version::ServerVersion;
