@@ -71,6 +71,85 @@ impl From<String> for ApiToken {
     }
 }
 
+/// A close frame of the server's notification socket: the ones the Jellyfish server sends during
+/// the handshake, by name, and any other code and reason as they came.
+///
+/// ```
+/// use jellyfish_notifier::control::ServerClose;
+///
+/// let close = ServerClose::from_frame(1000, "invalid token");
+/// assert_eq!(close, ServerClose::InvalidToken);
+/// assert_eq!((close.code(), close.reason()), (1000, "invalid token"));
+/// assert!(close.is_final());
+/// assert!(!ServerClose::from_frame(1012, "service restart").is_final());
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ServerClose {
+    /// 1000 "invalid token": the API token is wrong. Final: reconnecting would repeat it.
+    InvalidToken,
+    /// 1000 "invalid auth request": the first message was not an `auth_request`. Final.
+    InvalidAuthRequest,
+    /// 1003 "operation not allowed": a message the server does not accept at that point. Final.
+    OperationNotAllowed,
+    /// 1001 "going away": the server is stopping. Worth reconnecting.
+    GoingAway,
+    /// Any other close. Final only with code 1003 (an operation not allowed, whatever the reason);
+    /// otherwise (a restart's 1012, a crash's 1011, a plain 1000) worth reconnecting.
+    Other {
+        /// The close code (1005 for a close frame without one).
+        code: u16,
+        /// The close reason.
+        reason: String,
+    },
+}
+
+impl ServerClose {
+    /// The meaning of a close frame with `code` and `reason`.
+    pub fn from_frame(code: u16, reason: &str) -> Self {
+        match (code, reason) {
+            (1000, "invalid token") => Self::InvalidToken,
+            (1000, "invalid auth request") => Self::InvalidAuthRequest,
+            (1003, "operation not allowed") => Self::OperationNotAllowed,
+            (1001, "going away") => Self::GoingAway,
+            (code, reason) => Self::Other {
+                code,
+                reason: reason.to_owned(),
+            },
+        }
+    }
+
+    /// The close code.
+    pub fn code(&self) -> u16 {
+        match self {
+            Self::InvalidToken | Self::InvalidAuthRequest => 1000,
+            Self::OperationNotAllowed => 1003,
+            Self::GoingAway => 1001,
+            Self::Other { code, .. } => *code,
+        }
+    }
+
+    /// The close reason.
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::InvalidToken => "invalid token",
+            Self::InvalidAuthRequest => "invalid auth request",
+            Self::OperationNotAllowed => "operation not allowed",
+            Self::GoingAway => "going away",
+            Self::Other { reason, .. } => reason,
+        }
+    }
+
+    /// Whether reconnecting cannot help: a wrong token, or this client breaking the protocol.
+    pub fn is_final(&self) -> bool {
+        match self {
+            Self::InvalidToken | Self::InvalidAuthRequest | Self::OperationNotAllowed => true,
+            Self::GoingAway => false,
+            Self::Other { code, .. } => *code == 1003,
+        }
+    }
+}
+
 /// The messages that set up a server WebSocket, in the order they are exchanged.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -17,6 +17,7 @@ mod serde_util;
 mod signature;
 #[cfg(feature = "rustls")]
 mod tls;
+mod transport;
 pub mod webhook;
 
 pub mod testing;

@@ -14,6 +14,7 @@ use crate::control::ApiToken;
 use crate::rooms::{
     CreatedRoom, DataResponse, ErrorResponse, PeerDetails, PeerOptions, Room, RoomConfig,
 };
+pub use crate::transport::TransportError;
 
 /// Why a Room API call failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -27,9 +28,10 @@ pub enum RoomApiError {
         /// What the server said.
         message: String,
     },
-    /// No answer: connection refused, timeout, TLS failure.
+    /// No answer: connection refused, timeout, the exchange broken off. Retrying may help once
+    /// the server is back.
     #[error("the server could not be reached: {0}")]
-    Transport(String),
+    Transport(#[from] TransportError),
     /// The server's TLS certificate did not verify (unknown issuer, wrong host name, expired), or a
     /// root certificate given to the builder is unusable. Retrying cannot help.
     #[error("TLS with {host:?} failed: {reason} (add its root certificate, or check the address)")]
@@ -299,12 +301,12 @@ impl RoomApi {
             Some(body) => request.send_json(body).await,
             None => request.send().await,
         };
-        let mut response = response.map_err(|err| self.transport_error(&err))?;
+        let mut response = response.map_err(|err| self.transport_error(err))?;
         let bytes = response
             .body()
             .limit(16 << 20)
             .await
-            .map_err(|err| RoomApiError::Transport(err.to_string()))?;
+            .map_err(|err| RoomApiError::Transport(err.into()))?;
         let status = response.status();
         if !status.is_success() {
             let message = serde_json::from_slice::<ErrorResponse>(&bytes)
@@ -318,15 +320,15 @@ impl RoomApi {
         Ok((status, bytes))
     }
 
-    fn transport_error(&self, err: &awc::error::SendRequestError) -> RoomApiError {
+    fn transport_error(&self, err: awc::error::SendRequestError) -> RoomApiError {
         #[cfg(feature = "rustls")]
-        if let Some(reason) = crate::tls::request_certificate_error(err) {
+        if let Some(reason) = crate::tls::request_certificate_error(&err) {
             return RoomApiError::Certificate {
                 host: self.inner.address.host().to_owned(),
                 reason,
             };
         }
-        RoomApiError::Transport(err.to_string())
+        RoomApiError::Transport(TransportError::from(err))
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

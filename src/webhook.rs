@@ -362,7 +362,7 @@ async fn extract(
         let signature = signature
             .to_str()
             .map_err(|_| WebhookError::InvalidSignature)?;
-        if !verify_webhook_signature(secret.expose().as_bytes(), &body, signature) {
+        if !crate::signature::verify(secret, &body, signature) {
             return Err(WebhookError::InvalidSignature);
         }
     }

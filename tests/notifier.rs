@@ -811,9 +811,9 @@ async fn a_notification_stream_is_bounded_and_reports_lag_where_it_happened() {
     use futures_util::StreamExt as _;
 
     let emulator = Emulator::builder().start().await.unwrap();
-    let mut builder =
-        WsNotifier::builder(emulator.server_address(), "development").retry(fast_backoff());
-    let mut from_start = builder.notification_stream(100);
+    let (builder, mut from_start) = WsNotifier::builder(emulator.server_address(), "development")
+        .retry(fast_backoff())
+        .notification_stream(100);
     let notifier = builder.start();
     let mut small = notifier
         .send(StreamNotifications { capacity: 4 })
@@ -972,8 +972,8 @@ async fn a_notification_stream_ends_when_the_notifier_fails_for_good() {
     use futures_util::StreamExt as _;
 
     let emulator = Emulator::builder().token("right").start().await.unwrap();
-    let mut builder = WsNotifier::builder(emulator.server_address(), "wrong");
-    let mut stream = builder.notification_stream(8);
+    let (builder, mut stream) =
+        WsNotifier::builder(emulator.server_address(), "wrong").notification_stream(8);
     let notifier = builder.start();
     let end = tokio::time::timeout(PATIENCE, stream.next())
         .await

@@ -28,7 +28,7 @@ proptest! {
             let app = actix_test::init_service(App::new().app_data(config).route("/", web::post().to(accept))).await;
             let mut request = actix_test::TestRequest::post().uri("/").insert_header(("content-type", content_type));
             if signed {
-                let key: &[u8] = if forged { b"wrong" } else { b"k" };
+                let key = if forged { "wrong" } else { "k" };
                 request = request.insert_header(("x-fishjam-signature-256", sign_webhook(key, &body)));
             }
             actix_test::call_service(&app, request.set_payload(body.clone()).to_request()).await.status()

@@ -211,7 +211,7 @@ async fn forward_in(format: &str, secret: Option<&str>) {
         assert_eq!(post.content_type, expected_type);
         match secret {
             Some(secret) => assert!(verify_webhook_signature(
-                secret.as_bytes(),
+                secret,
                 &post.body,
                 post.signature.as_deref().unwrap()
             )),
@@ -788,7 +788,7 @@ async fn secrets_come_from_the_environment_or_a_file_and_stay_off_the_command_li
         let signed = client
             .post(&url)
             .content_type("application/x-protobuf")
-            .insert_header((SIGNATURE_HEADER, sign_webhook(secret.as_bytes(), &body)))
+            .insert_header((SIGNATURE_HEADER, sign_webhook(secret, &body)))
             .send_body(body.clone())
             .await
             .unwrap();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use jellyfish_notifier::Notification;
+use jellyfish_notifier::control::ServerClose;
 
 use crate::emulator::Emulator;
 use crate::http;
@@ -79,10 +80,8 @@ impl Shared {
     }
 
     pub(crate) fn close_connections(&self, code: u16, reason: &str) -> usize {
-        self.to_every_socket(|| Outgoing::Close {
-            code,
-            reason: reason.to_owned(),
-        })
+        let close = ServerClose::from_frame(code, reason);
+        self.to_every_socket(|| Outgoing::Close(close.clone()))
     }
 
     pub(crate) fn send_malformed(&self) {

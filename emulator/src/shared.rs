@@ -10,6 +10,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use tokio::sync::{Notify, mpsc};
 
+use jellyfish_notifier::control::ServerClose;
 use jellyfish_notifier::{ApiToken, Notification};
 
 use crate::builder::EmulatorBuilder;
@@ -22,7 +23,7 @@ use crate::world::{Emissions, World};
 #[derive(Clone, Debug)]
 pub(crate) enum Outgoing {
     Frame { bytes: Bytes, record: SentFrame },
-    Close { code: u16, reason: String },
+    Close(ServerClose),
     Drop,
 }
 

@@ -13,17 +13,15 @@ use tokio::time::{Instant, Interval, MissedTickBehavior, interval_at, sleep, sle
 use crate::record::{ConnectionRecord, SentFrame};
 use crate::shared::{Outgoing, Shared, SocketEntry, lock};
 use jellyfish_notifier::codec::{DecodedMessage, decode_server_message};
-use jellyfish_notifier::control::{ControlMessage, EventType};
+use jellyfish_notifier::control::{ControlMessage, EventType, ServerClose};
 
 /// Client frames are tiny; anything larger is not a client of this protocol.
 const MAX_CLIENT_FRAME: usize = 64 * 1024;
 
 /// How a connection ends.
 enum End {
-    /// Close with this code and reason.
-    Close(u16, &'static str),
-    /// Close as a fault injection asked.
-    CloseWith(u16, String),
+    /// Close with this frame (a handshake refusal, or as a fault injection asked).
+    Close(ServerClose),
     /// Drop without a close frame (the real server's socket process crashing, a receive timeout, or
     /// a fault injection).
     Drop,
@@ -98,7 +96,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
                     }
                     shared.record(id, record);
                 }
-                Some(Outgoing::Close { code, reason }) => break End::CloseWith(code, reason),
+                Some(Outgoing::Close(close)) => break End::Close(close),
                 Some(Outgoing::Drop) | None => break End::Drop,
             },
             message = stream.next() => {
@@ -148,8 +146,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut session: Session, stream: Messa
     lock(&shared.sockets).open.remove(&id);
     shared.changed.notify_waiters();
     match end {
-        End::Close(code, reason) => close(&shared, id, session, code, reason.to_owned()).await,
-        End::CloseWith(code, reason) => close(&shared, id, session, code, reason).await,
+        End::Close(frame) => close(&shared, id, session, &frame).await,
         End::Drop => {
             // Dropping the session and the stream ends the response: the TCP connection closes
             // without a WebSocket close frame.
@@ -208,18 +205,20 @@ async fn tick(pings: &mut Option<Interval>) {
     }
 }
 
-async fn close(shared: &Shared, id: u64, session: Session, code: u16, reason: String) {
-    let frame = SentFrame::Close {
-        code,
-        reason: reason.clone(),
-    };
+async fn close(shared: &Shared, id: u64, session: Session, frame: &ServerClose) {
     let _ = session
         .close(Some(CloseReason {
-            code: CloseCode::from(code),
-            description: Some(reason),
+            code: CloseCode::from(frame.code()),
+            description: Some(frame.reason().to_owned()),
         }))
         .await;
-    shared.record(id, frame);
+    shared.record(
+        id,
+        SentFrame::Close {
+            code: frame.code(),
+            reason: frame.reason().to_owned(),
+        },
+    );
 }
 
 /// Writes one binary message, split into continuation frames when it is larger than `fragment`.
@@ -266,7 +265,7 @@ async fn handle(
                         connection = id,
                         "Authentication failed, reason: invalid token."
                     );
-                    return Some(End::Close(1000, "invalid token"));
+                    return Some(End::Close(ServerClose::InvalidToken));
                 }
                 let reply = ControlMessage::Authenticated.encode();
                 if session.binary(reply).await.is_err() {
@@ -286,7 +285,7 @@ async fn handle(
                     connection = id,
                     "Authentication failed, reason: invalid auth request."
                 );
-                Some(End::Close(1000, "invalid auth request"))
+                Some(End::Close(ServerClose::InvalidAuthRequest))
             }
         },
         Phase::Authenticated => match decoded {
@@ -298,7 +297,7 @@ async fn handle(
                 tracing::error!(connection = id, %err, "server WebSocket process crashed on an undecodable frame");
                 Some(End::Drop)
             }
-            _ => Some(End::Close(1003, "operation not allowed")),
+            _ => Some(End::Close(ServerClose::OperationNotAllowed)),
         },
     }
 }

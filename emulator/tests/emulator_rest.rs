@@ -539,7 +539,7 @@ async fn signed_and_batched_webhooks_as_fishjam_cloud_sends_them() {
     let mut all = Vec::new();
     for post in sink.all() {
         let signature = post.signature.as_deref().expect("signed");
-        assert!(verify_webhook_signature(b"s3cret", &post.body, signature));
+        assert!(verify_webhook_signature("s3cret", &post.body, signature));
         all.extend(receive_binary(&post.body).unwrap());
     }
     assert_eq!(all.len(), 6);

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::request::DeliveryFailure;
 use crate::codec::EncodeError;
 use crate::notification::{Notification, RoomId};
+use crate::transport::TransportError;
 
 /// Which notification a [`ForwardEvent`] is about: its kind and room. Displays as
 /// "`peer_added` of room r1".
@@ -52,7 +52,7 @@ pub enum RetryReason {
     },
     /// No answer: the target could not be reached or the exchange broke off.
     #[error(transparent)]
-    Failed(DeliveryFailure),
+    Failed(TransportError),
     /// The body could not be read back from the spool (out of file descriptors, an I/O error).
     #[error("cannot read {path} from the spool: {detail}")]
     SpoolRead {

@@ -40,12 +40,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 use bytes::Bytes;
 
+pub use crate::transport::TransportError;
 pub use body::BodyFormat;
 pub use events::{
     About, Drain, DrainOutcome, DropCause, ForwardEvent, ForwarderStats, GetForwarderStats,
     RetryReason,
 };
-pub use request::{DeliveryFailure, IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
+pub use request::{IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
 
 use crate::control::ApiToken;
 use crate::notification::Notification;

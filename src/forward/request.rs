@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Serialize;
 
 use crate::control::ApiToken;
-use crate::signature::{SIGNATURE_HEADER, sign_webhook};
+use crate::signature::{SIGNATURE_HEADER, sign};
+use crate::transport::TransportError;
 
 /// The header carrying each notification's idempotency key (as in the Standard Webhooks
 /// specification): the same value on every retry and after a restart from the spool.
@@ -53,7 +53,7 @@ pub enum WebhookAnswer {
         retry_after: Option<Duration>,
     },
     /// No answer: refused, reset, timed out, TLS failure.
-    Failed(DeliveryFailure),
+    Failed(TransportError),
 }
 
 impl WebhookRequest {
@@ -67,10 +67,7 @@ impl WebhookRequest {
             request = request.insert_header((IDEMPOTENCY_HEADER, key.as_str()));
         }
         if let Some(secret) = &self.secret {
-            request = request.insert_header((
-                SIGNATURE_HEADER,
-                sign_webhook(secret.expose().as_bytes(), &self.body),
-            ));
+            request = request.insert_header((SIGNATURE_HEADER, sign(secret, &self.body)));
         }
         match request.send_body(self.body).await {
             Ok(mut response) => {
@@ -86,7 +83,7 @@ impl WebhookRequest {
                     retry_after,
                 }
             }
-            Err(err) => WebhookAnswer::Failed(DeliveryFailure::from(err)),
+            Err(err) => WebhookAnswer::Failed(TransportError::from(err)),
         }
     }
 }
@@ -110,47 +107,6 @@ pub(crate) fn http_client(timeout: Duration) -> std::io::Result<awc::Client> {
             .timeout(timeout)
             .disable_redirects()
             .finish())
-    }
-}
-
-/// Why a POST got no answer. Every variant is worth retrying: the target may come back.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
-#[serde(tag = "failure", rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum DeliveryFailure {
-    /// No answer within the client's timeout.
-    #[error("no answer within the timeout")]
-    Timeout,
-    /// The target could not be reached: refused, unknown host, connection timed out.
-    #[error("cannot connect to the target: {detail}")]
-    Connect {
-        /// The HTTP client's words.
-        detail: String,
-    },
-    /// `https://` without TLS support in this build (feature `rustls`).
-    #[error("the target is https:// and this build has no TLS (enable the `rustls` feature)")]
-    NoTls,
-    /// The exchange broke off after connecting: reset, closed, a malformed answer, a TLS error.
-    #[error("the exchange with the target broke off: {detail}")]
-    Transport {
-        /// The HTTP client's words.
-        detail: String,
-    },
-}
-
-impl From<awc::error::SendRequestError> for DeliveryFailure {
-    fn from(err: awc::error::SendRequestError) -> Self {
-        use awc::error::{ConnectError, SendRequestError};
-        match err {
-            SendRequestError::Timeout => Self::Timeout,
-            SendRequestError::Connect(ConnectError::SslIsNotSupported) => Self::NoTls,
-            SendRequestError::Connect(err) => Self::Connect {
-                detail: err.to_string(),
-            },
-            other => Self::Transport {
-                detail: other.to_string(),
-            },
-        }
     }
 }
 
@@ -206,11 +162,11 @@ mod tests {
             (status(301), Verdict::Rejected),
             (status(307), Verdict::Rejected),
             (
-                WebhookAnswer::Failed(DeliveryFailure::Timeout),
+                WebhookAnswer::Failed(TransportError::Timeout),
                 Verdict::Retry,
             ),
             (
-                WebhookAnswer::Failed(DeliveryFailure::Connect {
+                WebhookAnswer::Failed(TransportError::Connect {
                     detail: "refused".to_owned(),
                 }),
                 Verdict::Retry,

@@ -1,6 +1,7 @@
 //! Which ways a connection can end are worth another attempt: a pure function with a table test.
 
 use super::NotifierError;
+use crate::control::ServerClose;
 
 /// What to do after a connection ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,9 +19,9 @@ pub(crate) enum Disposition {
 /// hammer the server. Every other close (the server restarting, going away, a proxy's 1006, a normal
 /// close without those reasons) is retried.
 pub(crate) fn classify_close(code: u16, reason: &str) -> Disposition {
-    match (code, reason) {
-        (1000, "invalid token") => Disposition::Fatal(NotifierError::InvalidToken),
-        (1000, "invalid auth request") | (1003, _) => Disposition::Fatal(NotifierError::Protocol {
+    match ServerClose::from_frame(code, reason) {
+        ServerClose::InvalidToken => Disposition::Fatal(NotifierError::InvalidToken),
+        close if close.is_final() => Disposition::Fatal(NotifierError::Protocol {
             code,
             reason: reason.to_owned(),
         }),

@@ -86,12 +86,12 @@ impl InitialSubscribers {
 /// }
 ///
 /// # #[actix::main] async fn main() {
-/// let mut builder = WsNotifier::builder("localhost:5002", "development")
+/// let (builder, notifications) = WsNotifier::builder("localhost:5002", "development")
 ///     .retry(RetryPolicy::default().cap(Duration::from_secs(10)))
 ///     .idle_timeout(Duration::from_secs(20))
 ///     // Subscribed before the start: sees the very first `Connecting`.
-///     .subscribe_connection_events(Log.start().recipient());
-/// let notifications = builder.notification_stream(1024);
+///     .subscribe_connection_events(Log.start().recipient())
+///     .notification_stream(1024);
 /// let notifier = builder.start();
 /// # }
 /// ```
@@ -166,12 +166,13 @@ impl WsNotifierBuilder {
     }
 
     /// A bounded [`NotificationStream`] of every server notification from the start, for code that
-    /// is not an actor (see [`MessageStream`](crate::notifier::MessageStream)).
-    pub fn notification_stream(&mut self, capacity: usize) -> NotificationStream {
+    /// is not an actor (see [`MessageStream`](crate::notifier::MessageStream)). Answers the builder
+    /// with the stream, so the chain goes on by value.
+    pub fn notification_stream(mut self, capacity: usize) -> (Self, NotificationStream) {
         let id = self.initial.next_id();
         let (sender, stream) = stream::channel(id, capacity);
         self.initial.notification_streams.push((id, sender));
-        stream
+        (self, stream)
     }
 
     /// Use `wss://` for a `host:port` address (a full URL's scheme wins). Default `false`.

@@ -55,7 +55,61 @@ pub enum DisconnectReason {
     },
     /// The WebSocket framing was broken (a bad frame, an oversized frame header).
     #[error("WebSocket protocol error: {0}")]
-    Protocol(String),
+    Protocol(ProtocolViolation),
+}
+
+/// How the server's WebSocket stream broke the protocol (RFC 6455), as the frame decoder found.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProtocolViolation {
+    /// A frame from the server was masked (only clients mask).
+    #[error("a masked frame from the server")]
+    MaskedFrame,
+    /// A frame with an opcode RFC 6455 does not define.
+    #[error("an invalid opcode ({0})")]
+    InvalidOpcode(u8),
+    /// A control frame longer than 125 bytes.
+    #[error("a control frame of invalid length ({0})")]
+    InvalidLength(usize),
+    /// A frame larger than the notifier's `max_frame_size`, or with an invalid length.
+    #[error("a frame larger than the frame size limit, or of invalid length")]
+    TooLarge,
+    /// A continuation frame without a start, or a new message inside a fragmented one.
+    #[error("a continuation frame out of place")]
+    Continuation,
+    /// Reading the socket failed.
+    #[error("reading the socket failed: {detail}")]
+    Io {
+        /// The system's words.
+        detail: String,
+    },
+    /// Any other violation the decoder reports.
+    #[error("{detail}")]
+    Other {
+        /// The decoder's words.
+        detail: String,
+    },
+}
+
+impl From<actix_http::ws::ProtocolError> for ProtocolViolation {
+    fn from(err: actix_http::ws::ProtocolError) -> Self {
+        use actix_http::ws::ProtocolError as E;
+        match err {
+            E::MaskedFrame | E::UnmaskedFrame => Self::MaskedFrame,
+            E::InvalidOpcode(code) => Self::InvalidOpcode(code),
+            E::InvalidLength(length) => Self::InvalidLength(length),
+            E::Overflow => Self::TooLarge,
+            E::ContinuationNotStarted | E::ContinuationStarted | E::ContinuationFragment(_) => {
+                Self::Continuation
+            }
+            E::Io(err) => Self::Io {
+                detail: err.to_string(),
+            },
+            other => Self::Other {
+                detail: other.to_string(),
+            },
+        }
+    }
 }
 
 /// Why the notifier stopped trying. Every variant is final: the notifier will not reconnect by

@@ -53,6 +53,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use config::{DeliveryPolicy, WsNotifierBuilder, server_websocket_url};
 pub use events::{
     ConnectionEvent, ConnectionState, DisconnectReason, NotifierError, NotifierStats,
+    ProtocolViolation,
 };
 pub use fanout::{Delivery, FanOut, SubscriptionId};
 pub use messages::{
@@ -732,7 +733,7 @@ impl StreamHandler<Incoming> for WsNotifier {
         connection.last_received = now;
         match item {
             Some(Ok(frame)) => self.on_frame(frame, ctx),
-            Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.to_string()), ctx),
+            Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.into()), ctx),
             None => self.lose(DisconnectReason::Dropped, ctx),
         }
     }
