@@ -51,6 +51,8 @@ pub enum AddressProblem {
 /// A parsed server address.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct ServerAddress {
+    /// The word, when the address was a bare word taken as a Fishjam ID.
+    fishjam_id: Option<String>,
     secure: bool,
     authority: String,
     /// The path prefix, without a trailing slash (empty for none).
@@ -69,6 +71,7 @@ impl ServerAddress {
         if is_fishjam_id(trimmed) {
             // As the official SDKs resolve an ID (`get_fishjam_url` / `getFishjamUrl`).
             return Ok(Self {
+                fishjam_id: Some(trimmed.to_owned()),
                 secure: true,
                 authority: FISHJAM_CLOUD_HOST.to_owned(),
                 prefix: format!("{FISHJAM_CLOUD_CONNECT_PATH}/{trimmed}"),
@@ -103,6 +106,7 @@ impl ServerAddress {
         let path = path.trim_end_matches('/');
         let prefix = path.strip_suffix(SERVER_WEBSOCKET_PATH).unwrap_or(path);
         let parsed = Self {
+            fishjam_id: None,
             secure,
             authority: authority.to_owned(),
             prefix: prefix.to_owned(),
@@ -112,6 +116,15 @@ impl ServerAddress {
             .parse::<awc::http::Uri>()
             .map_err(|err| invalid(AddressProblem::Url(err.to_string())))?;
         Ok(parsed)
+    }
+
+    /// How this address was read, when a bare word was taken as a Fishjam ID: what errors about
+    /// it must say, since a compose service or host name without a port reads the same way.
+    pub(crate) fn as_fishjam_id(&self) -> Option<FishjamIdAddress> {
+        self.fishjam_id.as_ref().map(|id| FishjamIdAddress {
+            id: id.clone(),
+            url: self.http_url(""),
+        })
     }
 
     /// The host (the authority without its port).
@@ -142,6 +155,27 @@ impl ServerAddress {
     }
 }
 
+/// A bare word that was taken as a Fishjam ID, as errors about it show it: the word, the URL it
+/// became, and how to give a host of that name instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FishjamIdAddress {
+    /// The word as given.
+    pub id: String,
+    /// The Fishjam Cloud URL it became.
+    pub url: String,
+}
+
+impl std::fmt::Display for FishjamIdAddress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let id = &self.id;
+        write!(
+            f,
+            "{id:?} was taken as a Fishjam ID, so the address is {}; for a host of that name give a port or a scheme ({id}:5002 or http://{id})",
+            self.url
+        )
+    }
+}
+
 /// Where Fishjam Cloud serves a Fishjam ID: `https://fishjam.io/api/v1/connect/{id}`.
 pub(crate) const FISHJAM_CLOUD_HOST: &str = "fishjam.io";
 const FISHJAM_CLOUD_CONNECT_PATH: &str = "/api/v1/connect";
@@ -168,6 +202,30 @@ fn port_of(authority: &str) -> Option<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_taken_as_a_fishjam_id_says_so_and_how_to_give_a_host() {
+        let address = ServerAddress::parse("jellyfish", false).unwrap();
+        let note = address
+            .as_fishjam_id()
+            .expect("taken as a Fishjam ID")
+            .to_string();
+        assert_eq!(
+            note,
+            "\"jellyfish\" was taken as a Fishjam ID, so the address is \
+             https://fishjam.io/api/v1/connect/jellyfish; for a host of that name give a port or a \
+             scheme (jellyfish:5002 or http://jellyfish)"
+        );
+        for host in [
+            "jellyfish:5002",
+            "http://jellyfish",
+            "localhost",
+            "jelly.fish",
+        ] {
+            let address = ServerAddress::parse(host, false).unwrap();
+            assert_eq!(address.as_fishjam_id(), None, "{host}");
+        }
+    }
 
     #[test]
     fn a_bare_fishjam_id_resolves_as_the_official_sdks_do() {

@@ -14,6 +14,7 @@ pub mod room_api;
 pub mod rooms;
 pub mod rooms_view;
 mod serde_util;
+mod server;
 mod signature;
 #[cfg(feature = "rustls")]
 mod tls;
@@ -45,4 +46,5 @@ pub use notifier::{
 pub use room_api::{RoomApi, RoomApiError};
 pub use rooms::Room;
 pub use rooms_view::{GetRoom, GetRooms, RoomChange, RoomsModel, RoomsView, WaitSynced};
+pub use server::Server;
 pub use webhook::{Webhook, WebhookConfig, WebhookError};

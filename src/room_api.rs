@@ -9,7 +9,7 @@ use awc::http::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::address::{AddressError, ServerAddress};
+use crate::address::{AddressError, FishjamIdAddress, ServerAddress};
 use crate::control::ApiToken;
 use crate::rooms::{
     CreatedRoom, DataResponse, ErrorResponse, PeerDetails, PeerOptions, Room, RoomConfig,
@@ -47,14 +47,31 @@ pub enum RoomApiError {
     /// The answer was not the documented JSON.
     #[error("the server's answer is not the expected JSON: {0}")]
     InvalidResponse(String),
+    /// Any of the other errors, for an address that was a bare word taken as a Fishjam ID: the
+    /// error says so, with the URL it became and how to give a host of that name instead.
+    #[error("{error} ({address})")]
+    AtFishjamId {
+        /// How the address was read.
+        address: FishjamIdAddress,
+        /// The error itself.
+        error: Box<RoomApiError>,
+    },
 }
 
 impl RoomApiError {
     /// The HTTP status, for errors the server answered with.
     pub fn status(&self) -> Option<u16> {
-        match self {
+        match self.cause() {
             Self::Status { status, .. } => Some(*status),
             _ => None,
+        }
+    }
+
+    /// The error itself, without the note an [`RoomApiError::AtFishjamId`] adds.
+    pub fn cause(&self) -> &RoomApiError {
+        match self {
+            Self::AtFishjamId { error, .. } => error.cause(),
+            other => other,
         }
     }
 }
@@ -161,14 +178,19 @@ impl RoomApiBuilder {
     pub fn build(self) -> Result<RoomApi, RoomApiError> {
         let address = ServerAddress::parse(&self.address, self.secure)?;
         #[cfg(feature = "rustls")]
-        let tls = Some(
-            self.roots
-                .client_config()
-                .map_err(|reason| RoomApiError::Certificate {
-                    host: String::new(),
-                    reason,
-                })?,
-        );
+        let tls = Some(self.roots.client_config().map_err(|reason| {
+            let error = RoomApiError::Certificate {
+                host: String::new(),
+                reason,
+            };
+            match address.as_fishjam_id() {
+                Some(address) => RoomApiError::AtFishjamId {
+                    address,
+                    error: Box::new(error),
+                },
+                None => error,
+            }
+        })?);
         Ok(RoomApi {
             inner: Arc::new(Inner {
                 address,
@@ -188,7 +210,7 @@ impl RoomApi {
     /// `https://fishjam.io/api/v1/connect/{id}` as in the official SDKs: give a host a port or a
     /// scheme so it is not taken for one.
     pub fn new(
-        server_address: &str,
+        server_address: impl Into<String>,
         server_api_token: impl Into<ApiToken>,
     ) -> Result<Self, RoomApiError> {
         Self::builder(server_address, server_api_token).build()
@@ -287,7 +309,29 @@ impl RoomApi {
         self.call_empty(Method::DELETE, &path).await
     }
 
+    /// `error`, with the note that the address was taken as a Fishjam ID if it was.
+    fn noted(&self, error: RoomApiError) -> RoomApiError {
+        match self.inner.address.as_fishjam_id() {
+            Some(address) => RoomApiError::AtFishjamId {
+                address,
+                error: Box::new(error),
+            },
+            None => error,
+        }
+    }
+
     async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(StatusCode, bytes::Bytes), RoomApiError> {
+        self.exchange(method, path, body)
+            .await
+            .map_err(|error| self.noted(error))
+    }
+
+    async fn exchange<B: Serialize>(
         &self,
         method: Method,
         path: &str,
@@ -340,7 +384,7 @@ impl RoomApi {
         let (_, bytes) = self.send(method, path, body).await?;
         serde_json::from_slice::<DataResponse<T>>(&bytes)
             .map(|response| response.data)
-            .map_err(|err| RoomApiError::InvalidResponse(err.to_string()))
+            .map_err(|err| self.noted(RoomApiError::InvalidResponse(err.to_string())))
     }
 
     async fn call_empty(&self, method: Method, path: &str) -> Result<(), RoomApiError> {

@@ -130,3 +130,41 @@ async fn a_certificate_that_does_not_verify_fails_once_with_a_clear_final_error(
         "{err:?}"
     );
 }
+
+/// A compose service name given without a port reads as a Fishjam ID; every error about it says
+/// so, with the URL it became and how to give a host instead (checked before anything connects:
+/// an unusable root certificate fails at the start).
+#[actix_web::test]
+async fn an_address_taken_as_a_fishjam_id_says_so_in_its_errors() {
+    let err = WsNotifier::builder("jellyfish", "token")
+        .add_root_certificate(b"not a certificate".to_vec())
+        .try_start()
+        .unwrap_err();
+    assert!(matches!(err.cause(), NotifierError::Tls { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(
+        message.contains("\"jellyfish\" was taken as a Fishjam ID")
+            && message.contains("https://fishjam.io/api/v1/connect/jellyfish")
+            && message.contains("jellyfish:5002"),
+        "{message}"
+    );
+    let err = RoomApi::builder("jellyfish", "token")
+        .add_root_certificate(b"not a certificate".to_vec())
+        .build()
+        .unwrap_err();
+    assert!(
+        matches!(err.cause(), RoomApiError::Certificate { .. }),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains("was taken as a Fishjam ID"),
+        "{err}"
+    );
+    // A host with a port is a host: no note.
+    let err = WsNotifier::builder("jellyfish:5002", "token")
+        .secure(true)
+        .add_root_certificate(b"not a certificate".to_vec())
+        .try_start()
+        .unwrap_err();
+    assert!(matches!(err, NotifierError::Tls { .. }), "{err:?}");
+}

@@ -24,6 +24,7 @@ mod webhook;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use jellyfish_notifier::Server;
 
 /// Receive Jellyfish / Fishjam media-server notifications: over the server WebSocket, by webhook,
 /// or from the built-in emulator.
@@ -214,36 +215,42 @@ fn first_env(names: &[&str]) -> Option<String> {
 }
 
 impl ServerArgs {
-    /// The server address: the flag, or the first variable that is set.
-    pub(crate) fn server(&self) -> String {
-        self.server
-            .clone()
-            .or_else(|| first_env(&["JF_SERVER_ADDRESS", "FISHJAM_URL", "FISHJAM_ID"]))
-            .unwrap_or_else(|| "localhost:5002".to_owned())
-    }
-
-    fn token(&self) -> Result<String, Outcome> {
-        if let Some(path) = &self.token_file {
-            return secret_from(None, Some(path), "--token-file")
-                .map(|secret| secret.map(|s| s.0).unwrap_or_default());
+    /// The server: the flags, else the environment (the library's [`Server::from_env`] chain).
+    fn resolve(&self) -> Result<Server, Outcome> {
+        let mut server = Server::from_env().secure(self.secure);
+        if let Some(address) = &self.server {
+            server = server.with_address(address.as_str());
         }
-        Ok(self
-            .token
-            .clone()
-            .or_else(|| first_env(&["JF_SERVER_API_TOKEN", "FISHJAM_MANAGEMENT_TOKEN"]))
-            .unwrap_or_else(|| "development".to_owned()))
+        if let Some(path) = &self.token_file {
+            let token = secret_from(None, Some(path), "--token-file")?
+                .map(|secret| secret.0)
+                .unwrap_or_default();
+            server = server.with_token(token);
+        } else if let Some(token) = &self.token {
+            server = server.with_token(token.as_str());
+        }
+        Ok(server)
     }
 
     /// The WebSocket URL this resolves to (for messages); says once if `--server` has no port.
-    fn websocket_url(&self) -> Result<String, Outcome> {
-        let server = self.server();
-        let url = jellyfish_notifier::notifier::server_websocket_url(&server, self.secure)
+    fn websocket_url(&self, server: &Server) -> Result<String, Outcome> {
+        let address = server.address();
+        let url = server
+            .websocket_url()
             .map_err(|err| Outcome::Usage(err.to_string()))?;
-        let bare_host = !server.contains("://") && !server.contains(':');
-        if bare_host && !url.contains("fishjam.io/api/v1/connect/") {
+        let bare_host = !address.contains("://") && !address.contains(':');
+        // $FISHJAM_ID is one on purpose; a word given as --server or $JF_SERVER_ADDRESS may be a
+        // host name (a compose service) that the rule turned into one.
+        let from_fishjam_id =
+            self.server.is_none() && first_env(&Server::ADDRESS_VARIABLES[..2]).is_none();
+        if bare_host && url.contains("fishjam.io/api/v1/connect/") && !from_fishjam_id {
+            say!(
+                "note: --server {address} has no port or scheme, so it is taken as a Fishjam ID: {url}; for a host of that name give {address}:5002 or ws://{address}"
+            );
+        } else if bare_host && !url.contains("fishjam.io/api/v1/connect/") {
             let port = if self.secure { 443 } else { 80 };
             say!(
-                "warning: --server {server} has no port, so {url} (port {port}) it is; a local Jellyfish listens on {server}:5002"
+                "warning: --server {address} has no port, so {url} (port {port}) it is; a local Jellyfish listens on {address}:5002"
             );
         }
         Ok(url)
@@ -251,9 +258,8 @@ impl ServerArgs {
 
     /// A Room API client for this server.
     pub(crate) fn room_api(&self) -> Result<jellyfish_notifier::RoomApi, Outcome> {
-        jellyfish_notifier::RoomApi::builder(self.server(), self.token()?)
-            .secure(self.secure)
-            .build()
+        self.resolve()?
+            .room_api()
             .map_err(|err| Outcome::Usage(err.to_string()))
     }
 
@@ -261,9 +267,8 @@ impl ServerArgs {
     pub(crate) fn notifier(
         &self,
     ) -> Result<(String, jellyfish_notifier::WsNotifierBuilder), Outcome> {
-        let url = self.websocket_url()?;
-        let builder = jellyfish_notifier::WsNotifier::builder(self.server(), self.token()?)
-            .secure(self.secure);
-        Ok((url, builder))
+        let server = self.resolve()?;
+        let url = self.websocket_url(&server)?;
+        Ok((url, server.notifier()))
     }
 }

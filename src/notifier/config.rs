@@ -6,7 +6,7 @@ use actix::Recipient;
 
 use super::stream::{self, StreamSender};
 use super::{ConnectionEvent, NotificationStream, NotifierError, SubscriptionId, WsNotifier};
-use crate::address::{AddressError, ServerAddress};
+use crate::address::{AddressError, FishjamIdAddress, ServerAddress};
 use crate::control::ApiToken;
 use crate::notification::{MetricsReport, Notification};
 use crate::retry::RetryPolicy;
@@ -31,6 +31,8 @@ pub enum DeliveryPolicy {
 #[derive(Clone, Debug)]
 pub(crate) struct NotifierConfig {
     pub(crate) url: String,
+    /// Set when the address was a bare word taken as a Fishjam ID: final errors say so.
+    pub(crate) fishjam_id: Option<FishjamIdAddress>,
     pub(crate) token: ApiToken,
     pub(crate) retry: RetryPolicy,
     pub(crate) connect_timeout: Duration,
@@ -121,6 +123,7 @@ impl WsNotifierBuilder {
             secure: false,
             config: NotifierConfig {
                 url: String::new(),
+                fishjam_id: None,
                 token: token.into(),
                 retry: RetryPolicy::default(),
                 connect_timeout: Duration::from_secs(10),
@@ -273,16 +276,17 @@ impl WsNotifierBuilder {
     /// Starts the notifier, or says why it cannot.
     pub fn try_start(self) -> Result<actix::Addr<WsNotifier>, NotifierError> {
         let mut config = self.config;
-        config.url = server_websocket_url(&self.address, self.secure)?;
+        let address = ServerAddress::parse(&self.address, self.secure)?;
+        config.url = address.websocket_url();
+        config.fishjam_id = address.as_fishjam_id();
         #[cfg(feature = "rustls")]
         if config.url.starts_with("wss://") {
-            let tls = self
-                .roots
-                .client_config()
-                .map_err(|reason| NotifierError::Tls {
+            let tls = self.roots.client_config().map_err(|reason| {
+                config.noted(NotifierError::Tls {
                     host: String::new(),
                     reason,
-                })?;
+                })
+            })?;
             config.tls = Some(tls);
         }
         if actix::System::try_current().is_none() {
@@ -305,9 +309,33 @@ impl WsNotifierBuilder {
 ///     "wss://fishjam.io/api/v1/connect/abc/socket/server/websocket"
 /// );
 /// ```
-pub fn server_websocket_url(address: &str, secure: bool) -> Result<String, AddressError> {
-    let address = ServerAddress::parse(address, secure)?;
+pub fn server_websocket_url(
+    address: impl Into<String>,
+    secure: bool,
+) -> Result<String, AddressError> {
+    let address = ServerAddress::parse(&address.into(), secure)?;
     Ok(address.websocket_url())
+}
+
+impl NotifierConfig {
+    /// `error`, with the note that the address was taken as a Fishjam ID if it was (errors that
+    /// are not about the server need none).
+    pub(crate) fn noted(&self, error: NotifierError) -> NotifierError {
+        match (&self.fishjam_id, error) {
+            (
+                _,
+                error @ (NotifierError::Shutdown
+                | NotifierError::NoSystem
+                | NotifierError::InvalidAddress(_)
+                | NotifierError::AtFishjamId { .. }),
+            ) => error,
+            (Some(address), error) => NotifierError::AtFishjamId {
+                address: address.clone(),
+                error: Box::new(error),
+            },
+            (None, error) => error,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -358,7 +386,7 @@ mod tests {
         ];
         for (address, secure, url) in table {
             assert_eq!(
-                server_websocket_url(address, *secure).as_deref(),
+                server_websocket_url(*address, *secure).as_deref(),
                 Ok(*url),
                 "{address}"
             );

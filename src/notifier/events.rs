@@ -112,6 +112,16 @@ impl From<actix_http::ws::ProtocolError> for ProtocolViolation {
     }
 }
 
+impl NotifierError {
+    /// The error itself, without the note an [`NotifierError::AtFishjamId`] adds.
+    pub fn cause(&self) -> &NotifierError {
+        match self {
+            Self::AtFishjamId { error, .. } => error.cause(),
+            other => other,
+        }
+    }
+}
+
 /// Why the notifier stopped trying. Every variant is final: the notifier will not reconnect by
 /// itself after it (build a new one once the cause is fixed).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -171,8 +181,19 @@ pub enum NotifierError {
         reason: String,
     },
     /// `wss://` was asked for, but this build has no TLS support.
-    #[error("wss:// needs TLS, which this build of jellyfish-notifier does not include")]
+    #[error(
+        "wss:// needs TLS, which this build of jellyfish-notifier does not include (enable its `rustls` feature)"
+    )]
     TlsUnavailable,
+    /// Any of the other errors, for an address that was a bare word taken as a Fishjam ID: the
+    /// error says so, with the URL it became and how to give a host of that name instead.
+    #[error("{error} ({address})")]
+    AtFishjamId {
+        /// How the address was read.
+        address: crate::address::FishjamIdAddress,
+        /// The error itself.
+        error: Box<NotifierError>,
+    },
     /// The notifier was started outside an actix `System`.
     #[error(
         "WsNotifier must run inside an actix System: start it from #[actix::main], #[actix_web::main] or System::new().block_on(…)"

@@ -480,6 +480,7 @@ impl WsNotifier {
         if self.closing_ended() {
             return;
         }
+        let err = self.config.noted(err);
         self.leave_phase(ctx, None);
         tracing::error!(%err, "Jellyfish notifier stopped");
         self.phase = Phase::Failed(err.clone());
@@ -716,6 +717,9 @@ impl Actor for WsNotifier {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some(address) = &self.config.fishjam_id {
+            tracing::info!(%address, "the server address is a Fishjam ID");
+        }
         self.last_tick = Instant::now();
         ctx.run_interval(self.tick_period(), Self::housekeeping);
         self.connect(ctx);

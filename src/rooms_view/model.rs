@@ -22,8 +22,13 @@ use crate::rooms::{Component, Peer, PeerStatus, Room, RoomConfig, TrackInfo};
 /// after each resync that is exactly what the server's `GET /room` reported, and between resyncs it
 /// is that state with the live notifications applied.
 ///
-/// It serializes as `{"rooms": [...]}`, each room shaped as an element of `GET /room`'s `data`, in
-/// room id order.
+/// It serializes as `{"rooms": [...]}`, in room id order, each room shaped as an element of
+/// `GET /room`'s `data` with the same values, written the way Fishjam Cloud writes them: a config
+/// option that is not set is left out (Jellyfish writes it as `null`), and a room without
+/// components has no `"components"` key (Jellyfish writes `[]`). Peers and tracks come in the
+/// server's order as of the last resync, with later arrivals after them, so compare lists by id.
+/// Comparing with a Jellyfish answer also means dropping its `null` config values and empty
+/// `components` first.
 ///
 /// ```
 /// use jellyfish_notifier::{Notification, RoomChange, RoomsModel};
