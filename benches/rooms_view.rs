@@ -109,7 +109,7 @@ fn main() {
         });
         let address = emulator.address.clone();
         let (rest, view) = system.block_on(async move {
-            let api = RoomApi::new(&address, "development").unwrap();
+            let api = RoomApi::new(address.as_str(), "development").unwrap();
             let mut rest = Vec::new();
             for _ in 0..samples {
                 let start = Instant::now();

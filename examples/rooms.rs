@@ -85,7 +85,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     if let (Some(address), Some(token)) = (args.next(), args.next()) {
         let view = RoomsView::start(
-            RoomApi::new(&address, token.as_str())?,
+            RoomApi::new(address.as_str(), token.as_str())?,
             WsNotifier::start(address, token),
         );
         view.send(SubscribeRoomChanges(
@@ -107,7 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let address = emulator.server_address();
     let notifier = WsNotifier::start(address.as_str(), "development");
-    let view = RoomsView::start(RoomApi::new(&address, "development")?, notifier);
+    let view = RoomsView::start(RoomApi::new(address, "development")?, notifier);
     view.send(SubscribeRoomChanges(
         Presence::default().start().recipient(),
     ))

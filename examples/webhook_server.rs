@@ -83,7 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let handle = server.handle();
     actix_web::rt::spawn(server);
 
-    let room_api = RoomApi::new(&server_address, token.as_str())?;
+    let room_api = RoomApi::new(server_address, token.as_str())?;
     let created = room_api
         .create_room(&RoomConfig {
             max_peers: Some(10),

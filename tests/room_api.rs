@@ -9,7 +9,7 @@ use jellyfish_notifier::*;
 #[actix_web::test]
 async fn every_call_works_against_the_emulator() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let api = RoomApi::new(&emulator.server_address(), "development").unwrap();
+    let api = RoomApi::new(emulator.server_address(), "development").unwrap();
     let config = RoomConfig {
         room_id: Some("api".into()),
         max_peers: Some(3),
@@ -54,7 +54,7 @@ async fn every_call_works_against_the_emulator() {
 #[actix_web::test]
 async fn errors_carry_the_status_and_the_servers_message() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let wrong = RoomApi::new(&emulator.server_address(), "wrong").unwrap();
+    let wrong = RoomApi::new(emulator.server_address(), "wrong").unwrap();
     assert_eq!(
         wrong.list_rooms().await.unwrap_err(),
         RoomApiError::Status {
@@ -64,7 +64,7 @@ async fn errors_carry_the_status_and_the_servers_message() {
     );
 
     let api = RoomApi::new(
-        &format!("http://{}", emulator.server_address()),
+        format!("http://{}", emulator.server_address()),
         "development",
     )
     .unwrap();
@@ -121,7 +121,7 @@ async fn an_unreachable_server_is_a_transport_error() {
         let emulator = Emulator::builder().start().await.unwrap();
         emulator.server_address()
     };
-    let api = RoomApi::new(&addr, "development").unwrap();
+    let api = RoomApi::new(addr, "development").unwrap();
     assert!(matches!(
         api.list_rooms().await,
         Err(RoomApiError::Transport(_))
@@ -142,7 +142,7 @@ fn shareable<T: Clone + Send + Sync + 'static>(value: &T) -> T {
 #[actix_web::test]
 async fn one_room_api_is_shared_across_threads_and_workers() {
     let emulator = Emulator::builder().start().await.unwrap();
-    let api = RoomApi::new(&emulator.server_address(), "development").unwrap();
+    let api = RoomApi::new(emulator.server_address(), "development").unwrap();
     api.create_room(&RoomConfig {
         room_id: Some("shared".into()),
         ..RoomConfig::default()

@@ -59,7 +59,7 @@ async fn the_view_equals_the_server_after_every_gap() {
                 .cap(Duration::from_millis(200)),
         )
         .start();
-    let api = RoomApi::new(&emulator.server_address(), emulator.token().expose()).unwrap();
+    let api = RoomApi::new(emulator.server_address(), emulator.token().expose()).unwrap();
     let (follower, mut followed) = Follower::start();
     let view = RoomsView::builder(api)
         .notifier(notifier)

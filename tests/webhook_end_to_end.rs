@@ -54,7 +54,7 @@ async fn both_paths_agree(version: ServerVersion) {
         .unwrap();
     notifier.send(WaitReady).await.unwrap().unwrap();
 
-    let api = RoomApi::new(&emulator.server_address(), "development").unwrap();
+    let api = RoomApi::new(emulator.server_address(), "development").unwrap();
     let room = api
         .create_room(&RoomConfig {
             webhook_url: Some(webhook_url),

@@ -269,7 +269,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
 /// A short room lifecycle: the room and peers through the Room API, the media side through the
 /// emulator's controls.
 async fn lifecycle(emulator: &Emulator, webhook_url: &str, step: Duration) -> Result<(), String> {
-    let api = RoomApi::new(&emulator.server_address(), emulator.token().clone())
+    let api = RoomApi::new(emulator.server_address(), emulator.token().clone())
         .map_err(|err| err.to_string())?;
     let fail = |err: &dyn std::fmt::Display| err.to_string();
     let pause = || tokio::time::sleep(step);

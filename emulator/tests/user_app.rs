@@ -97,7 +97,7 @@ async fn the_apps_room_tracker_follows_a_scripted_lifecycle() {
         .start();
     notifier.send(WaitReady).await.unwrap().unwrap();
 
-    let api = RoomApi::new(&emulator.server_address(), "test").unwrap();
+    let api = RoomApi::new(emulator.server_address(), "test").unwrap();
     let room = api.create_room(&RoomConfig::default()).await.unwrap().room;
     let alice = api.add_peer(&room.id).await.unwrap().peer;
     let bob = api.add_peer(&room.id).await.unwrap().peer;
