@@ -39,11 +39,15 @@ mod connector;
 mod events;
 mod fanout;
 mod handshake;
+mod incoming;
+mod liveness;
 mod messages;
 mod reassembly;
 mod stream;
 
-use std::time::{Duration, Instant};
+use incoming::Incoming;
+
+use std::time::Instant;
 
 use actix::prelude::*;
 use awc::ws;
@@ -203,9 +207,6 @@ impl Connection {
             .send(ws::Message::Binary(Bytes::from(message.encode())));
     }
 }
-
-/// One item from the current connection's read half; `None` marks its end.
-struct Incoming(Option<Result<ws::Frame, actix_http::ws::ProtocolError>>);
 
 impl WsNotifier {
     /// Starts a notifier for `server_address` with the server API token (Fishjam: the management
@@ -493,199 +494,6 @@ impl WsNotifier {
         self.emit(ConnectionEvent::Failed(err));
     }
 
-    fn on_frame(&mut self, frame: ws::Frame, ctx: &mut Context<Self>) {
-        let Some(connection) = self.connection() else {
-            return;
-        };
-        match connection.reassembly.push(frame) {
-            Outcome::Message(bytes) => self.on_message(&bytes),
-            Outcome::Pending | Outcome::Pong => {}
-            Outcome::Ping(payload) => {
-                let _ = connection.writer.send(ws::Message::Pong(payload));
-            }
-            Outcome::Skipped(skip) => {
-                self.counters.malformed += 1;
-                match skip {
-                    Skip::Text { len } => tracing::warn!(
-                        len,
-                        "skipping a text frame: the server sends binary protobuf frames"
-                    ),
-                    Skip::TooLarge { limit } => tracing::warn!(
-                        limit,
-                        "skipping a fragmented message larger than the size cap"
-                    ),
-                }
-            }
-            Outcome::Close(reason) => {
-                let (code, description) = match reason {
-                    Some(reason) => (
-                        u16::from(reason.code),
-                        reason.description.unwrap_or_default(),
-                    ),
-                    None => (1005, String::new()),
-                };
-                match classify_close(code, &description) {
-                    Disposition::Fatal(err) => self.fail(err, ctx),
-                    Disposition::Retry => self.lose(
-                        DisconnectReason::Closed {
-                            code,
-                            reason: description,
-                        },
-                        ctx,
-                    ),
-                }
-            }
-        }
-    }
-
-    fn on_message(&mut self, bytes: &[u8]) {
-        let needed = self.needed();
-        let now = Instant::now();
-        match decode_server_message(bytes) {
-            Ok(DecodedMessage::Notification(notification)) => self.fan_out(notification),
-            Ok(DecodedMessage::Batch(notifications)) => {
-                for notification in notifications {
-                    self.fan_out(notification);
-                }
-            }
-            Ok(DecodedMessage::Metrics(report)) => {
-                self.counters.metrics += 1;
-                let delivery = self.metrics.deliver(report, self.config.delivery);
-                self.account(delivery);
-            }
-            Ok(DecodedMessage::Control(ControlMessage::Authenticated)) => {
-                tracing::info!("authenticated with the Jellyfish server");
-                if let Some(connection) = self.connection() {
-                    let step = connection.handshake.on_authenticated(now, needed);
-                    self.apply(step);
-                }
-            }
-            Ok(DecodedMessage::Control(ControlMessage::SubscribeResponse(event))) => {
-                tracing::debug!(%event, "subscription confirmed");
-                if event == EventType::Metrics {
-                    self.metrics_drops = 0;
-                }
-                if let Some(connection) = self.connection() {
-                    let step = connection.handshake.on_confirmed(event, now, needed);
-                    self.apply(step);
-                }
-            }
-            Ok(DecodedMessage::Control(other)) => {
-                tracing::warn!(
-                    kind = other.kind(),
-                    "skipping a control message the server should not send"
-                );
-            }
-            Err(err) => {
-                self.counters.malformed += 1;
-                tracing::warn!(%err, len = bytes.len(), "skipping a frame that is not a valid ServerMessage");
-            }
-        }
-    }
-
-    fn fan_out(&mut self, notification: Notification) {
-        if let Notification::Unknown(unknown) = &notification {
-            // Delivered like any other (as the webhook path does), and counted.
-            self.counters.unknown += 1;
-            tracing::debug!(
-                field = unknown.field,
-                "a content member this version does not know"
-            );
-        }
-        self.counters.notifications += 1;
-        let delivery = self
-            .notifications
-            .deliver(notification, self.config.delivery);
-        self.account(delivery);
-    }
-
-    fn account(&mut self, delivery: Delivery) {
-        for id in delivery.pruned {
-            tracing::debug!(subscription = id.0, "subscriber stopped; removed");
-        }
-        for (subscription, total) in delivery.dropped {
-            self.counters.dropped += 1;
-            if total.is_power_of_two() {
-                tracing::warn!(
-                    subscription = subscription.0,
-                    total,
-                    "subscriber queue full; messages dropped"
-                );
-                self.emit(ConnectionEvent::NotificationsDropped {
-                    subscription,
-                    total,
-                });
-            }
-        }
-    }
-
-    /// Periodic: the handshake's deadlines, pings, a dead link noticed even when nothing arrives,
-    /// a connection that proved stable resets the backoff, and stopped subscribers leave.
-    fn housekeeping(&mut self, ctx: &mut Context<Self>) {
-        self.notifications.prune();
-        self.metrics.prune();
-        self.events.prune();
-        let now = Instant::now();
-        let since_tick = now.saturating_duration_since(self.last_tick);
-        self.last_tick = now;
-        let (limit, ping_interval, policy) = (
-            self.config.idle_timeout,
-            self.config.ping_interval,
-            self.config.retry,
-        );
-        // A tick that comes late means this process (or its actor thread) did not run: paused,
-        // stopped, blocked. That time is not the link's silence.
-        let period = self.tick_period();
-        let paused_for = since_tick.saturating_sub(period);
-        let late = paused_for > period;
-        self.late_ticks = if late { self.late_ticks + 1 } else { 0 };
-        let paused = late && self.late_ticks <= 2;
-        let Some(connection) = self.connection() else {
-            return;
-        };
-        // A real pause makes one late tick (the interval then starts afresh); a thread that is
-        // late on every tick is overloaded, and the link is judged as usual.
-        if paused {
-            tracing::debug!(
-                paused_ms = paused_for.as_millis() as u64,
-                "housekeeping ran late: the process was paused; not counting that as silence"
-            );
-            connection.last_received = (connection.last_received + paused_for).min(now);
-            // Judge on the next tick, once the frames waiting in the socket have been read.
-            return;
-        }
-        if connection
-            .ready_since
-            .is_some_and(|at| policy.resets(now.saturating_duration_since(at)))
-        {
-            connection.ready_since = None;
-            self.retry.succeeded();
-            return;
-        }
-        if now.saturating_duration_since(connection.last_ping) >= ping_interval {
-            connection.last_ping = now;
-            let _ = connection.writer.send(ws::Message::Ping(Bytes::new()));
-        }
-        let silent = now.saturating_duration_since(connection.last_received);
-        if let Some(expired) = connection.handshake.expired(now) {
-            self.lose(expired, ctx);
-        } else if silent > limit {
-            self.lose(DisconnectReason::IdleTimeout { silent, limit }, ctx);
-        }
-    }
-
-    /// How often housekeeping runs: often enough that a deadline fires close to its time, never
-    /// busier than 100 Hz.
-    fn tick_period(&self) -> Duration {
-        let shortest = self
-            .config
-            .idle_timeout
-            .min(self.config.auth_timeout)
-            .min(self.config.subscribe_timeout)
-            .min(self.config.ping_interval);
-        (shortest / 8).clamp(Duration::from_millis(10), Duration::from_millis(250))
-    }
-
     /// A connection ended: twice in a row right after asking for metrics (with or without a close
     /// frame) means the server has none (Fishjam Cloud), so stop asking. The attempts that cause
     /// found do not count toward an attempt limit.
@@ -724,24 +532,4 @@ impl Actor for WsNotifier {
         ctx.run_interval(self.tick_period(), Self::housekeeping);
         self.connect(ctx);
     }
-}
-
-impl StreamHandler<Incoming> for WsNotifier {
-    fn handle(&mut self, Incoming(item): Incoming, ctx: &mut Context<Self>) {
-        let _entered = self.span.clone().entered();
-        let Some(connection) = self.connection() else {
-            return;
-        };
-        let now = Instant::now();
-        connection.last_byte = now;
-        connection.last_received = now;
-        match item {
-            Some(Ok(frame)) => self.on_frame(frame, ctx),
-            Some(Err(err)) => self.lose(DisconnectReason::Protocol(err.into()), ctx),
-            None => self.lose(DisconnectReason::Dropped, ctx),
-        }
-    }
-
-    /// The end of a stream is reported as an `Incoming` item; the actor keeps running.
-    fn finished(&mut self, _: &mut Context<Self>) {}
 }

@@ -1,16 +1,19 @@
 //! [`RoomsView`]: a live view of every room, peer and track, kept from notifications and healed
 //! over REST after every gap.
 
+mod changes;
+mod messages;
 mod model;
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures_util::FutureExt as _;
 use tokio::sync::oneshot;
 
+pub use changes::{RoomChange, RoomsViewStats, SyncReason, SyncReport, SyncScope};
+pub use messages::{GetRoom, GetRooms, GetViewStats, Resync, SubscribeRoomChanges, WaitSynced};
 pub use model::RoomsModel;
 
 use crate::notification::{Notification, RoomId};
@@ -21,152 +24,6 @@ use crate::notifier::{
 use crate::retry::{Retries, Retry, RetryPolicy};
 use crate::room_api::{RoomApi, RoomApiError};
 use crate::rooms::Room;
-
-/// What a [`RoomsView`] tells its subscribers, in the order it applied them. Applying every one to
-/// an empty [`RoomsModel`] gives the view's state (see [`RoomsModel::apply`]).
-#[derive(Clone, Debug, PartialEq, actix::Message)]
-#[rtype(result = "()")]
-#[non_exhaustive]
-pub enum RoomChange {
-    /// A notification as the server sent it, already applied to the view.
-    Notification(Notification),
-    /// A notification the view made up after a resync, describing a change it could not see (it
-    /// happened during a gap): a peer that left while the connection was down yields a
-    /// `peer_deleted` here. Intermediate states that came and went inside the gap are not
-    /// recovered: only the difference between before and after.
-    Synthesized(Notification),
-    /// A room as the server reported it at the end of a resync, with what no notification carries
-    /// (its configuration, components, a Cloud peer's subscriptions). It replaces the room.
-    /// Follows the room's synthesized notifications. A room that is gone gets a synthesized
-    /// `room_deleted` instead.
-    Resynced(Arc<Room>),
-    /// A resync finished: the view now equals what the server reported, with the notifications
-    /// that arrived meanwhile applied on top.
-    Synced(SyncReport),
-    /// A resync's REST call failed; it is tried again after `retry_in` (and the view keeps applying
-    /// live notifications meanwhile).
-    SyncFailed {
-        /// What was being fetched.
-        scope: SyncScope,
-        /// What went wrong.
-        error: RoomApiError,
-        /// Consecutive failures so far.
-        attempt: u32,
-        /// The wait before the next try.
-        retry_in: Duration,
-    },
-}
-
-/// What a resync fetched.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SyncScope {
-    /// Every room (`GET /room`).
-    All,
-    /// One room (`GET /room/{id}`), to learn what its notifications could not say.
-    Room(RoomId),
-}
-
-/// Why a resync ran.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum SyncReason {
-    /// The view started.
-    Start,
-    /// The notifier connected again after a gap: whatever the server sent meanwhile is lost.
-    Gap(#[serde(serialize_with = "crate::serde_util::opt_seconds")] Option<Duration>),
-    /// The view's notification stream fell behind and missed this many notifications.
-    Lagged(u64),
-    /// The periodic resync (webhooks that were lost are invisible).
-    Periodic,
-    /// A notification could not say everything `GET /room` shows (a new room's configuration, an
-    /// unknown peer, a component's state).
-    Incomplete,
-    /// More notifications arrived during the fetch than the view buffers: the answer cannot be
-    /// trusted, so it fetched again.
-    BufferFull,
-    /// Someone sent [`Resync`].
-    Requested,
-}
-
-/// The end of a resync, as [`RoomChange::Synced`] reports it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct SyncReport {
-    /// What was fetched.
-    pub scope: SyncScope,
-    /// Why.
-    pub reason: SyncReason,
-    /// Rooms the answer held.
-    pub rooms: usize,
-    /// Notifications synthesized for what changed unseen.
-    pub synthesized: usize,
-    /// Notifications that arrived during the fetch and were applied again on top of the answer.
-    pub replayed: usize,
-    /// From the moment the resync was asked for (the notifier's readiness, for a gap) to this
-    /// report.
-    #[serde(serialize_with = "crate::serde_util::seconds")]
-    pub took: Duration,
-}
-
-/// A [`RoomsView`]'s counters, from [`GetViewStats`].
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct RoomsViewStats {
-    /// Whether the first full resync has finished.
-    pub synced: bool,
-    /// Resyncs finished (full and per room).
-    pub resyncs: u64,
-    /// REST calls of resyncs that failed (each was retried).
-    pub failed_fetches: u64,
-    /// Notifications applied as they arrived.
-    pub live: u64,
-    /// Notifications synthesized by resyncs.
-    pub synthesized: u64,
-    /// Webhook notifications skipped because the notifier was connected and delivers the same.
-    pub webhook_duplicates: u64,
-    /// Gaps seen: reconnects after a loss, and stream lags.
-    pub gaps: u64,
-    /// Whether a fetch runs, waits to be retried, or is asked for: `false` once the view has
-    /// learned everything it knows it is missing.
-    pub fetching: bool,
-    /// Rooms in the view.
-    pub rooms: usize,
-    /// Current subscribers.
-    pub subscribers: usize,
-}
-
-/// Subscribes an actor to a [`RoomsView`]'s [`RoomChange`]s. It first receives the current state
-/// (as synthesized notifications and a [`RoomChange::Resynced`] per room), then every change.
-#[derive(actix::Message)]
-#[rtype(result = "()")]
-pub struct SubscribeRoomChanges(pub Recipient<RoomChange>);
-
-/// Answers one room from the view's memory (no REST call).
-#[derive(Clone, Debug, actix::Message)]
-#[rtype(result = "Option<Room>")]
-pub struct GetRoom(pub RoomId);
-
-/// Answers every room from the view's memory (no REST call), in room id order.
-#[derive(Clone, Copy, Debug, actix::Message)]
-#[rtype(result = "RoomsModel")]
-pub struct GetRooms;
-
-/// Answers the view's [`RoomsViewStats`].
-#[derive(Clone, Copy, Debug, actix::Message)]
-#[rtype(result = "RoomsViewStats")]
-pub struct GetViewStats;
-
-/// Asks for a full resync now (after the current one, if one runs).
-#[derive(Clone, Copy, Debug, actix::Message)]
-#[rtype(result = "()")]
-pub struct Resync;
-
-/// Resolves once the view has finished its first full resync (at once if it has). Wrap it in a
-/// timeout: while the server cannot be reached, it waits.
-#[derive(Clone, Copy, Debug, actix::Message)]
-#[rtype(result = "()")]
-pub struct WaitSynced;
 
 /// The most notifications kept during one fetch. Past it the fetch's answer cannot be trusted and
 /// the fetch is repeated; memory stays bounded whatever the rate.
@@ -679,78 +536,5 @@ impl Handler<Notification> for RoomsView {
             return;
         }
         self.live(notification, ctx);
-    }
-}
-
-impl Handler<SubscribeRoomChanges> for RoomsView {
-    type Result = ();
-
-    fn handle(&mut self, msg: SubscribeRoomChanges, _: &mut Context<Self>) {
-        let mut notifications = Vec::new();
-        for room in self.model.rooms() {
-            model::synthesize(&room.id, None, Some(room), &mut notifications);
-            for notification in notifications.drain(..) {
-                msg.0.do_send(RoomChange::Synthesized(notification));
-            }
-            msg.0.do_send(RoomChange::Resynced(model::shared(room)));
-        }
-        self.subscribers.push(msg.0);
-    }
-}
-
-impl Handler<GetRoom> for RoomsView {
-    type Result = Option<Room>;
-
-    fn handle(&mut self, msg: GetRoom, _: &mut Context<Self>) -> Option<Room> {
-        self.model.room(&msg.0).cloned()
-    }
-}
-
-impl Handler<GetRooms> for RoomsView {
-    type Result = MessageResult<GetRooms>;
-
-    fn handle(&mut self, _: GetRooms, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.model.clone())
-    }
-}
-
-impl Handler<GetViewStats> for RoomsView {
-    type Result = MessageResult<GetViewStats>;
-
-    fn handle(&mut self, _: GetViewStats, _: &mut Context<Self>) -> Self::Result {
-        self.subscribers.retain(|s| s.connected());
-        MessageResult(RoomsViewStats {
-            fetching: self.fetch.is_some()
-                || self.retry.waiting()
-                || self.queue.all.is_some()
-                || !self.queue.rooms.is_empty(),
-            rooms: self.model.len(),
-            subscribers: self.subscribers.len(),
-            ..self.stats.clone()
-        })
-    }
-}
-
-impl Handler<Resync> for RoomsView {
-    type Result = ();
-
-    fn handle(&mut self, _: Resync, ctx: &mut Context<Self>) {
-        self.want_all(SyncReason::Requested);
-        self.pump(ctx);
-    }
-}
-
-impl Handler<WaitSynced> for RoomsView {
-    type Result = ResponseFuture<()>;
-
-    fn handle(&mut self, _: WaitSynced, _: &mut Context<Self>) -> Self::Result {
-        if self.stats.synced {
-            return Box::pin(async {});
-        }
-        let (sender, receiver) = oneshot::channel();
-        self.waiters.push(sender);
-        Box::pin(async move {
-            let _ = receiver.await;
-        })
     }
 }
