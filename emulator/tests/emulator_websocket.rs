@@ -22,21 +22,27 @@ async fn emulator() -> Emulator {
         .expect("the emulator starts")
 }
 
-/// The close frame that ends the connection: `(code, reason)`, or `None` if it just dropped.
-async fn close_of(socket: &mut Socket) -> Option<(u16, String)> {
+/// The close frame that ends the connection, or `None` if it just dropped.
+async fn close_of(socket: &mut Socket) -> Option<ServerClose> {
     loop {
         match next(socket).await? {
             Frame::Close(Some(reason)) => {
-                return Some((
+                return Some(ServerClose::from_frame(
                     u16::from(reason.code),
-                    reason.description.unwrap_or_default(),
+                    &reason.description.unwrap_or_default(),
                 ));
             }
-            Frame::Close(None) => return Some((1005, String::new())),
+            Frame::Close(None) => return Some(ServerClose::from_frame(1005, "")),
             Frame::Ping(_) | Frame::Pong(_) | Frame::Binary(_) => continue,
             other => panic!("unexpected {other:?}"),
         }
     }
+}
+
+/// Sends `message` and answers the close frame that follows.
+async fn closed_after(socket: &mut Socket, message: &ControlMessage) -> Option<ServerClose> {
+    send(socket, message).await;
+    close_of(socket).await
 }
 
 fn room_created(id: &str) -> Option<DecodedMessage> {
@@ -70,16 +76,11 @@ async fn handshake_authenticates_and_confirms_each_subscription() {
 async fn a_wrong_token_is_closed_with_1000_invalid_token() {
     let emulator = emulator().await;
     let mut socket = connect(&emulator.server_address()).await;
-    send(
-        &mut socket,
-        &ControlMessage::AuthRequest {
-            token: "wrong".into(),
-        },
-    )
-    .await;
     assert_eq!(
-        close_of(&mut socket).await,
-        Some((1000, "invalid token".into()))
+        closed_after(&mut socket, &ControlMessage::AuthRequest {
+            token: "wrong".into(),
+        }).await,
+        Some(ServerClose::InvalidToken)
     );
 }
 
@@ -87,21 +88,16 @@ async fn a_wrong_token_is_closed_with_1000_invalid_token() {
 async fn a_first_frame_that_is_not_auth_is_closed_with_1000_invalid_auth_request() {
     let emulator = emulator().await;
     let mut socket = connect(&emulator.server_address()).await;
-    send(
-        &mut socket,
-        &ControlMessage::SubscribeRequest(EventType::ServerNotification),
-    )
-    .await;
     assert_eq!(
-        close_of(&mut socket).await,
-        Some((1000, "invalid auth request".into()))
+        closed_after(&mut socket, &ControlMessage::SubscribeRequest(EventType::ServerNotification)).await,
+        Some(ServerClose::InvalidAuthRequest)
     );
 
     let mut socket = connect(&emulator.server_address()).await;
     socket.send(Message::Text("hello".into())).await.unwrap();
     assert_eq!(
         close_of(&mut socket).await,
-        Some((1000, "invalid auth request".into()))
+        Some(ServerClose::InvalidAuthRequest)
     );
 }
 
@@ -114,20 +110,15 @@ async fn anything_but_a_subscription_after_auth_is_closed_with_1003() {
     socket.send(Message::Text("{}".into())).await.unwrap();
     assert_eq!(
         close_of(&mut socket).await,
-        Some((1003, "operation not allowed".into()))
+        Some(ServerClose::OperationNotAllowed)
     );
 
     let mut socket = handshake(&addr, "development", &[]).await;
-    send(
-        &mut socket,
-        &ControlMessage::AuthRequest {
-            token: "development".into(),
-        },
-    )
-    .await;
     assert_eq!(
-        close_of(&mut socket).await,
-        Some((1003, "operation not allowed".into()))
+        closed_after(&mut socket, &ControlMessage::AuthRequest {
+            token: "development".into(),
+        }).await,
+        Some(ServerClose::OperationNotAllowed)
     );
 }
 
@@ -329,7 +320,7 @@ async fn fault_close_sends_the_given_code_and_reason() {
     emulator.close_connections(1011, "going for a swim");
     assert_eq!(
         close_of(&mut socket).await,
-        Some((1011, "going for a swim".into()))
+        Some(ServerClose::from_frame(1011, "going for a swim"))
     );
     assert_eq!(
         emulator.connection_records()[0].sent.last(),

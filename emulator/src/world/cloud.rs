@@ -123,8 +123,7 @@ impl World {
         } else {
             Notification::from(ChannelRemoved::new(room_id, endpoint, channel_id))
         };
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, vec![notification]))
+        Ok(self.emitted_in(room_id, vec![notification]))
     }
 
     /// Voice activity on one of a peer's tracks: `vad_notification`.
@@ -146,8 +145,7 @@ impl World {
             status,
             ..VadNotification::new(room_id, peer_id, track_id)
         });
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, vec![notification]))
+        Ok(self.emitted_in(room_id, vec![notification]))
     }
 
     /// `POST /room/{room}/track_forwardings`: every connected peer's tracks go to the
@@ -195,8 +193,7 @@ impl World {
             composition_url: composition_url.to_owned(),
             forwardings,
         });
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, notifications))
+        Ok(self.emitted_in(room_id, notifications))
     }
 
     /// `POST /recordings`: a recording starts (`recording_status_changed` active).

@@ -110,6 +110,12 @@ impl World {
             .ok_or_else(|| ActionError::not_found(format!("Room {room_id} does not exist")))
     }
 
+    /// [`World::emitted`] for a room that exists, with its webhook.
+    pub(crate) fn emitted_in(&self, room_id: &str, notifications: Vec<Notification>) -> Emissions {
+        let webhook = self.rooms.get(room_id).and_then(|room| room.webhook.clone());
+        self.emitted(&webhook, notifications)
+    }
+
     /// What the notifications of an action become on this server: only the kinds it has, with
     /// its fields (`peer_crashed.reason` from 0.5, `peer_type` on Cloud), to the room's webhook.
     pub(crate) fn emitted(

@@ -241,9 +241,8 @@ impl World {
             )));
         }
         peer.status = PeerStatus::Connected;
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(
-            &webhook,
+        Ok(self.emitted_in(
+            room_id,
             vec![Notification::from(PeerConnected::new(room_id, peer_id))],
         ))
     }
@@ -270,8 +269,7 @@ impl World {
             &tracks,
         ));
         notifications.extend(room.forwarding_removed(room_id, peer_id));
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, notifications))
+        Ok(self.emitted_in(room_id, notifications))
     }
 
     /// The peer sets its metadata: `peer_metadata_updated` with the JSON text.
@@ -286,9 +284,8 @@ impl World {
         require_connected(peer)?;
         let text = Metadata::from_value(&metadata).unwrap_or_else(|_| Metadata::null());
         peer.metadata = metadata;
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(
-            &webhook,
+        Ok(self.emitted_in(
+            room_id,
             vec![Notification::from(PeerMetadataUpdated::new(
                 room_id, peer_id, text,
             ))],
@@ -313,8 +310,7 @@ impl World {
             Notification::from(TrackAdded::new(room_id, endpoint(owner), track.to_track()));
         let id = track.id.clone();
         owner_tracks(room, owner)?.push(track);
-        let webhook = room.webhook.clone();
-        Ok((id, self.emitted(&webhook, vec![notification])))
+        Ok((id, self.emitted_in(room_id, vec![notification])))
     }
 
     /// The owner unpublishes a track: `track_removed`.
@@ -332,8 +328,7 @@ impl World {
             endpoint(owner),
             track.to_track(),
         ));
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, vec![notification]))
+        Ok(self.emitted_in(room_id, vec![notification]))
     }
 
     /// The owner changes a track's metadata: `track_metadata_updated`.
@@ -354,8 +349,7 @@ impl World {
             endpoint(owner),
             track.to_track(),
         ));
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, vec![notification]))
+        Ok(self.emitted_in(room_id, vec![notification]))
     }
 
     /// Adds a component (no notification: the server sends none). Returns its id.
@@ -387,9 +381,8 @@ impl World {
         let room = self.room_mut(room_id)?;
         room.component_mut(component_id)?;
         room.components.retain(|c| c.id != component_id);
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(
-            &webhook,
+        Ok(self.emitted_in(
+            room_id,
             vec![Notification::from(ComponentCrashed::new(
                 room_id,
                 component_id,
@@ -418,8 +411,7 @@ impl World {
             HlsEvent::Uploaded => Notification::from(HlsUploaded::new(room_id)),
             HlsEvent::UploadCrashed => Notification::from(HlsUploadCrashed::new(room_id)),
         };
-        let webhook = room.webhook.clone();
-        Ok(self.emitted(&webhook, vec![notification]))
+        Ok(self.emitted_in(room_id, vec![notification]))
     }
 }
 
