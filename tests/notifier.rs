@@ -29,12 +29,23 @@ fn notifier(emulator: &Emulator) -> Addr<WsNotifier> {
         .start()
 }
 
-async fn ready(notifier: &Addr<WsNotifier>) {
-    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady)).await;
-    result
-        .expect("ready in time")
+/// A notifier for `address` with the test's quick retries.
+fn quick(address: impl Into<String>) -> Addr<WsNotifier> {
+    WsNotifier::builder(address, "development")
+        .retry(fast_backoff())
+        .start()
+}
+
+/// How `WaitReady` ends: ready, or the error that stopped the notifier.
+async fn outcome(notifier: &Addr<WsNotifier>) -> Result<(), NotifierError> {
+    tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
+        .await
+        .expect("an answer in time")
         .expect("mailbox")
-        .expect("no fatal error");
+}
+
+async fn ready(notifier: &Addr<WsNotifier>) {
+    outcome(notifier).await.expect("no fatal error");
 }
 
 async fn subscribe_all(
@@ -134,10 +145,7 @@ async fn an_invalid_token_fails_after_exactly_one_connection_attempt() {
         .retry(fast_backoff())
         .start();
     let (_recorder, mut received, _subs) = subscribe_all(&notifier).await;
-    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
-        .await
-        .unwrap()
-        .unwrap();
+    let result = outcome(&notifier).await;
     assert_eq!(result, Err(NotifierError::InvalidToken));
     assert_eq!(
         event_where(&mut received.events, "failed", |e| matches!(
@@ -354,9 +362,7 @@ async fn interleaving_server() -> std::net::SocketAddr {
 #[actix_web::test]
 async fn a_notification_between_two_subscribe_responses_is_delivered() {
     let addr = interleaving_server().await;
-    let notifier = WsNotifier::builder(addr.to_string(), "development")
-        .retry(fast_backoff())
-        .start();
+    let notifier = quick(addr.to_string());
     let (recorder, mut received, _subs) = subscribe_all(&notifier).await;
     let _metrics = notifier
         .send(SubscribeMetrics(recorder.recipient()))
@@ -629,9 +635,7 @@ async fn refusing_server(status: u16) -> String {
 #[actix_web::test]
 async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
     let unavailable = refusing_server(503).await;
-    let notifier = WsNotifier::builder(unavailable, "development")
-        .retry(fast_backoff())
-        .start();
+    let notifier = quick(unavailable);
     let (recorder, mut received) = Recorder::start();
     let _events = notifier
         .send(SubscribeConnectionEvents(recorder.recipient()))
@@ -649,13 +653,8 @@ async fn a_5xx_upgrade_is_retried_and_a_404_is_final() {
     }
 
     let missing = refusing_server(404).await;
-    let notifier = WsNotifier::builder(missing, "development")
-        .retry(fast_backoff())
-        .start();
-    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
-        .await
-        .unwrap()
-        .unwrap();
+    let notifier = quick(missing);
+    let result = outcome(&notifier).await;
     assert_eq!(result, Err(NotifierError::UpgradeRejected { status: 404 }));
     assert_eq!(stats(&notifier).await.connection_attempts, 1);
 }
@@ -666,10 +665,7 @@ async fn the_attempt_limit_ends_in_retries_exhausted() {
     let notifier = WsNotifier::builder(unavailable, "development")
         .retry(fast_backoff().max_attempts(Some(3)))
         .start();
-    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
-        .await
-        .unwrap()
-        .unwrap();
+    let result = outcome(&notifier).await;
     let Err(NotifierError::RetriesExhausted {
         attempts,
         last_error,
@@ -1166,13 +1162,8 @@ async fn a_crash_looping_server_gets_exponentially_spaced_attempts() {
 #[actix_web::test]
 async fn a_2xx_answer_to_the_upgrade_is_final_after_one_attempt() {
     let web_page = refusing_server(200).await;
-    let notifier = WsNotifier::builder(web_page, "development")
-        .retry(fast_backoff())
-        .start();
-    let result = tokio::time::timeout(PATIENCE, notifier.send(WaitReady))
-        .await
-        .unwrap()
-        .unwrap();
+    let notifier = quick(web_page);
+    let result = outcome(&notifier).await;
     assert_eq!(result, Err(NotifierError::UpgradeRejected { status: 200 }));
     assert_eq!(stats(&notifier).await.connection_attempts, 1);
 }

@@ -77,9 +77,13 @@ async fn a_wrong_token_is_closed_with_1000_invalid_token() {
     let emulator = emulator().await;
     let mut socket = connect(&emulator.server_address()).await;
     assert_eq!(
-        closed_after(&mut socket, &ControlMessage::AuthRequest {
-            token: "wrong".into(),
-        }).await,
+        closed_after(
+            &mut socket,
+            &ControlMessage::AuthRequest {
+                token: "wrong".into(),
+            }
+        )
+        .await,
         Some(ServerClose::InvalidToken)
     );
 }
@@ -89,7 +93,11 @@ async fn a_first_frame_that_is_not_auth_is_closed_with_1000_invalid_auth_request
     let emulator = emulator().await;
     let mut socket = connect(&emulator.server_address()).await;
     assert_eq!(
-        closed_after(&mut socket, &ControlMessage::SubscribeRequest(EventType::ServerNotification)).await,
+        closed_after(
+            &mut socket,
+            &ControlMessage::SubscribeRequest(EventType::ServerNotification)
+        )
+        .await,
         Some(ServerClose::InvalidAuthRequest)
     );
 
@@ -115,9 +123,13 @@ async fn anything_but_a_subscription_after_auth_is_closed_with_1003() {
 
     let mut socket = handshake(&addr, "development", &[]).await;
     assert_eq!(
-        closed_after(&mut socket, &ControlMessage::AuthRequest {
-            token: "development".into(),
-        }).await,
+        closed_after(
+            &mut socket,
+            &ControlMessage::AuthRequest {
+                token: "development".into(),
+            }
+        )
+        .await,
         Some(ServerClose::OperationNotAllowed)
     );
 }

@@ -112,7 +112,10 @@ impl World {
 
     /// [`World::emitted`] for a room that exists, with its webhook.
     pub(crate) fn emitted_in(&self, room_id: &str, notifications: Vec<Notification>) -> Emissions {
-        let webhook = self.rooms.get(room_id).and_then(|room| room.webhook.clone());
+        let webhook = self
+            .rooms
+            .get(room_id)
+            .and_then(|room| room.webhook.clone());
         self.emitted(&webhook, notifications)
     }
 
