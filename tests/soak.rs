@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use common::recorder::{Recorder, event_where, recv};
-use jellyfish_emulator::{Emulator, SentFrame, firehose_notification};
+use jellyfish_emulator::{ConnectionRecord, Emulator, SentFrame, firehose_notification};
 use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use tokio::sync::mpsc;
@@ -29,6 +29,16 @@ fn seq_of(notification: &Notification) -> u64 {
         .next()
         .and_then(|s| s.parse().ok())
         .expect("a firehose id")
+}
+
+/// The sequence numbers the emulator wrote, connection after connection (markers left out).
+fn sent_seqs(records: &[ConnectionRecord]) -> impl Iterator<Item = u64> + '_ {
+    records.iter().flat_map(|r| {
+        r.notifications()
+            .filter(|n| !matches!(n, Notification::Unknown(_)))
+            .map(seq_of)
+            .collect::<Vec<_>>()
+    })
 }
 
 /// A subscriber on a busy thread of its own, slower than the firehose.
@@ -273,18 +283,7 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
             seq += 1;
         }
         if fault == Fault::Restart {
-            let written = |e: &Emulator| {
-                e.connection_records()
-                    .iter()
-                    .flat_map(|r| {
-                        r.notifications()
-                            .filter(|n| !matches!(n, Notification::Unknown(_)))
-                            .map(seq_of)
-                            .collect::<Vec<_>>()
-                    })
-                    .max()
-                    == Some(seq - 1)
-            };
+            let written = |e: &Emulator| sent_seqs(&e.connection_records()).max() == Some(seq - 1);
             assert!(
                 emulator.wait_until(Duration::from_secs(10), written).await,
                 "cycle {cycle}: the burst was written"
@@ -349,15 +348,7 @@ async fn soak_survives_a_random_schedule_of_faults_with_nothing_lost() {
         .await;
 
         let records = emulator.connection_records();
-        let sent: Vec<u64> = records
-            .iter()
-            .flat_map(|r| {
-                r.notifications()
-                    .filter(|n| !matches!(n, Notification::Unknown(_)))
-                    .map(seq_of)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let sent: Vec<u64> = sent_seqs(&records).collect();
         for record in &records {
             let subscriptions = record
                 .sent
