@@ -83,17 +83,12 @@ async fn the_view_follows_live_changes_and_a_late_subscriber_gets_the_whole_stat
         .create_room(&json!({"roomId": "live-room", "videoCodec": "h264", "maxPeers": 2}))
         .unwrap();
     let joined = peer(&emulator, &room);
-    emulator.connect_peer(&room, &joined).unwrap();
-    emulator
-        .update_peer_metadata(&room, &joined, json!({"name": "Zoë", "z": [1, 2]}))
-        .unwrap();
-    let owner = TrackOwner::Peer(joined.as_str().into());
-    let track = emulator
-        .add_track(&room, &owner, TrackType::Video, json!({"source": "camera"}))
-        .unwrap();
-    emulator
-        .update_track_metadata(&room, &owner, &track, json!({"source": "screen"}))
-        .unwrap();
+    common::peer_shares_its_screen(
+        &emulator,
+        &room,
+        &joined,
+        json!({"name": "Zoë", "z": [1, 2]}),
+    );
     emulator.disconnect_peer(&room, &before).unwrap();
     both_converged(&view, &emulator, &followed).await;
     let live = room_of(&view, "live-room").await;

@@ -7,7 +7,7 @@ mod common;
 use actix::prelude::*;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use common::recorder::{Recorder, recv};
-use jellyfish_emulator::{Emulator, ServerVersion, TrackOwner};
+use jellyfish_emulator::{Emulator, ServerVersion};
 use jellyfish_notifier::notification::*;
 use jellyfish_notifier::rooms::*;
 use jellyfish_notifier::*;
@@ -65,17 +65,7 @@ async fn both_paths_agree(version: ServerVersion) {
         .room
         .id;
     let peer = api.add_peer(&room).await.unwrap().peer.id;
-    emulator.connect_peer(&room, &peer).unwrap();
-    emulator
-        .update_peer_metadata(&room, &peer, json!({"name": "Zoë"}))
-        .unwrap();
-    let owner = TrackOwner::Peer(peer.clone());
-    let track = emulator
-        .add_track(&room, &owner, TrackType::Video, json!({"source": "camera"}))
-        .unwrap();
-    emulator
-        .update_track_metadata(&room, &owner, &track, json!({"source": "screen"}))
-        .unwrap();
+    common::peer_shares_its_screen(&emulator, &room, &peer, json!({"name": "Zoë"}));
     emulator.crash_peer(&room, &peer, "ICE failed").unwrap();
     let second = api.add_peer(&room).await.unwrap().peer.id;
     emulator.connect_peer(&room, &second).unwrap();
@@ -129,11 +119,8 @@ async fn both_paths_agree(version: ServerVersion) {
 }
 
 #[actix_web::test]
-async fn webhook_and_websocket_deliver_the_same_notifications_v05() {
-    both_paths_agree(ServerVersion::V0_5).await;
-}
-
-#[actix_web::test]
-async fn webhook_and_websocket_deliver_the_same_notifications_v03() {
-    both_paths_agree(ServerVersion::V0_3).await;
+async fn webhook_and_websocket_deliver_the_same_notifications_on_v05_and_v03() {
+    for version in [ServerVersion::V0_5, ServerVersion::V0_3] {
+        both_paths_agree(version).await;
+    }
 }

@@ -470,13 +470,10 @@ async fn lifecycle_over_both_paths(version: ServerVersion) {
 }
 
 #[actix_web::test]
-async fn a_lifecycle_notifies_in_order_over_websocket_and_webhook_v05() {
-    lifecycle_over_both_paths(ServerVersion::V0_5).await;
-}
-
-#[actix_web::test]
-async fn a_lifecycle_notifies_in_order_over_websocket_and_webhook_v03() {
-    lifecycle_over_both_paths(ServerVersion::V0_3).await;
+async fn a_lifecycle_notifies_in_order_over_websocket_and_webhook_on_v05_and_v03() {
+    for version in [ServerVersion::V0_5, ServerVersion::V0_3] {
+        lifecycle_over_both_paths(version).await;
+    }
 }
 
 #[actix_web::test]

@@ -25,6 +25,36 @@ pub fn hex(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// A peer connects, sets `metadata`, adds a camera track and turns it into a screen share: one
+/// notification of each of those kinds from the emulator. Answers the track's id.
+pub fn peer_shares_its_screen(
+    emulator: &jellyfish_emulator::Emulator,
+    room: &str,
+    peer: &str,
+    metadata: serde_json::Value,
+) -> String {
+    emulator.connect_peer(room, peer).unwrap();
+    emulator.update_peer_metadata(room, peer, metadata).unwrap();
+    let owner = jellyfish_emulator::TrackOwner::Peer(peer.into());
+    let track = emulator
+        .add_track(
+            room,
+            &owner,
+            TrackType::Video,
+            serde_json::json!({"source": "camera"}),
+        )
+        .unwrap();
+    emulator
+        .update_track_metadata(
+            room,
+            &owner,
+            &track,
+            serde_json::json!({"source": "screen"}),
+        )
+        .unwrap();
+    track
+}
+
 pub mod proxy;
 pub mod raw_ws;
 pub mod recorder;
