@@ -14,6 +14,17 @@
 //! | the count starts over | a request: on its success; a connection: once it stayed up for `reset_after` |
 //! | giving up | after `max_attempts` consecutive failures; by default never |
 //!
+//! **The defaults** (base 250 ms, cap 4 s, `reset_after` 2 s, no limit), and why. Fishjam replays
+//! nothing, so every second offline is lost for good: after any outage the server must find the
+//! client back within seconds. The cap bounds that wait: once the server is back, the next
+//! attempt comes within 4 s (2 s on average), however long the outage was. The reset makes a
+//! short blip cost a short wait whatever happened before it: a connection that stayed up 2 s
+//! starts the count over, so the first retries after the next drop come within 250 ms, 500 ms,
+//! 1 s. A crash-looping server (one that accepts, gets ready and drops at once) never resets the
+//! count, so its attempts spread out to one per 2 s on average, about 5 in 10 s. async-nats and
+//! LiveKit's SDKs cap at a few seconds too. A component that keeps its own rhythm says so (the
+//! forwarder: 500 ms up to 30 s, since a webhook target that is down is rarely back in seconds).
+//!
 //! ```
 //! use std::time::Duration;
 //! use jellyfish_notifier::retry::{Decision, RetryPolicy};
@@ -66,15 +77,14 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// 250 ms base, 30 s cap, no attempt limit (a long-running backend keeps trying through any
-    /// outage), and a connection resets the count once it stayed up 30 s (a crash-looping server
-    /// gets growing delays).
+    /// 250 ms base, 4 s cap, no attempt limit, and a connection resets the count once it stayed
+    /// up 2 s. The module docs say why.
     fn default() -> Self {
         Self {
             base: Duration::from_millis(250),
-            cap: Duration::from_secs(30),
+            cap: Duration::from_secs(4),
             max_attempts: None,
-            reset_after: Duration::from_secs(30),
+            reset_after: Duration::from_secs(2),
         }
     }
 }

@@ -183,7 +183,7 @@ impl JetStreamBridgeBuilder {
         self
     }
 
-    /// How failed setups and publishes are retried (default 250 ms up to 30 s). Its attempt limit
+    /// How failed setups and publishes are retried (default 250 ms up to 4 s). Its attempt limit
     /// is not used: the bridge retries for ever, and its queue bound says what is dropped.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;

@@ -104,7 +104,7 @@ impl JetStreamConsumerBuilder {
     }
 
     /// How it reconnects after NATS went away or the stream could not be read (default 250 ms up
-    /// to 30 s; a connection that read messages starts the count over). Its attempt limit is not
+    /// to 4 s; a connection that read messages starts the count over). Its attempt limit is not
     /// used: the consumer retries for ever.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;

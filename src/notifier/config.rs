@@ -193,7 +193,7 @@ impl WsNotifierBuilder {
     }
 
     /// How the notifier reconnects. Default: [`RetryPolicy::default`], which retries for ever and
-    /// starts the count over once a connection stayed up 30 s
+    /// starts the count over once a connection stayed up 2 s
     /// ([`RetryPolicy::reset_after`]): a server that accepts connections and drops them sooner
     /// (crash-looping) gets the same growing, jittered delays as one that is down.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {

@@ -141,7 +141,7 @@ impl RoomsViewBuilder {
         self
     }
 
-    /// How failed REST calls are retried (by default from 250 ms up to 30 s). Its attempt limit
+    /// How failed REST calls are retried (by default from 250 ms up to 4 s). Its attempt limit
     /// is not used: the view keeps trying, and says it is not synced meanwhile.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
