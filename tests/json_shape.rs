@@ -214,11 +214,14 @@ fn reports_and_events_serialize_for_a_status_page() {
         synthesized: 2,
         replayed: 0,
         took: std::time::Duration::from_millis(5),
+        in_sync: true,
+        at: std::time::SystemTime::now(),
     })
     .unwrap();
     assert_eq!(report["scope"], json!({"room": "r1"}));
     assert_eq!(report["reason"], json!({"gap": 1.5}));
     assert_eq!(report["took"], json!(0.005));
+    assert_eq!(report["in_sync"], json!(true));
     let stats = serde_json::to_value(RoomsViewStats::default()).unwrap();
     assert_eq!(stats["synced"], json!(false));
     let forwarded = serde_json::to_value(ForwarderStats::default()).unwrap();

@@ -575,3 +575,86 @@ async fn with_both_feeds_webhooks_count_only_while_the_notifier_is_down() {
     both_converged(&view, &emulator, &followed).await;
     assert_eq!(view.send(GetViewStats).await.unwrap().webhook_duplicates, 1);
 }
+
+/// A room deleted and created again under the same id while the connection was down, then a
+/// live change while the resync's `GET /room` is held: the view's state mixes the room before the
+/// gap with what came after, and everything handed out says so (`is_synced() == false`, the JSON's
+/// `"synced": false`, the last good state's time kept) until the resync's answer is in; then it is
+/// the server's state again, synced.
+#[actix::test]
+async fn from_a_gap_until_its_resync_every_state_handed_out_says_it_is_not_synced() {
+    let emulator = emulator(ServerVersion::V0_5).await;
+    emulator
+        .create_room(&json!({"roomId": "same", "maxPeers": 2}))
+        .unwrap();
+    peer(&emulator, "same");
+    let mut proxy = HeldProxy::start(&emulator);
+    let (follower, mut followed) = Follower::start();
+    let view = RoomsView::builder(api(&proxy.url, &emulator))
+        .notifier(notifier(&emulator))
+        .subscribe(follower.recipient())
+        .start();
+    converged(&view, &emulator, LIMIT).await;
+    let before = view.send(GetRooms).await.unwrap();
+    assert!(before.is_synced());
+    let synced_at = before.synced_at().expect("a first sync");
+    assert!(followed.model.lock().unwrap().is_synced());
+
+    // Down for 300 ms; meanwhile the room goes and comes back under the same id.
+    proxy.armed.store(true, Ordering::SeqCst);
+    let changes = async {
+        assert!(
+            emulator
+                .wait_until(LIMIT, |e| e.socket_counts().open == 0)
+                .await
+        );
+        emulator.delete_room("same").unwrap();
+        emulator
+            .create_room(&json!({"roomId": "same", "maxPeers": 5}))
+            .unwrap();
+        peer(&emulator, "same")
+    };
+    let (restarted, newcomer) =
+        futures_util::join!(emulator.restart(Duration::from_millis(300)), changes);
+    restarted.unwrap();
+    followed
+        .next_where("the view saying it is out of sync", |change| {
+            matches!(change, RoomChange::Unsynced(SyncReason::Gap(_))).then_some(())
+        })
+        .await;
+    // The resync's GET /room is held; a live change lands on the stale room.
+    proxy.stop("request").await;
+    emulator.connect_peer("same", &newcomer).unwrap();
+    live(&mut followed, 1).await;
+    let during = view.send(GetRooms).await.unwrap();
+    assert!(!during.is_synced(), "the mixed state says it is not synced");
+    assert_eq!(
+        during.synced_at(),
+        Some(synced_at),
+        "the last good state's time"
+    );
+    assert_eq!(serde_json::to_value(&during).unwrap()["synced"], false);
+    assert!(!followed.model.lock().unwrap().is_synced());
+
+    proxy.armed.store(false, Ordering::SeqCst);
+    proxy.go.send(()).unwrap();
+    proxy.stop("snapshot").await;
+    proxy.go.send(()).unwrap();
+    followed
+        .next_where(
+            "the resync that brings it back in sync",
+            |change| match change {
+                RoomChange::Synced(report) if report.in_sync => Some(()),
+                _ => None,
+            },
+        )
+        .await;
+    both_converged(&view, &emulator, &followed).await;
+    let after = view.send(GetRooms).await.unwrap();
+    assert!(after.is_synced());
+    assert!(after.synced_at() > Some(synced_at));
+    assert!(followed.model.lock().unwrap().is_synced());
+    let room = room_of(&view, "same").await;
+    assert_eq!(room.config.max_peers, Some(5), "the new room's config");
+    assert_eq!(room.peers.len(), 1, "the new room's peer only");
+}

@@ -14,8 +14,11 @@ use crate::{Outcome, ServerArgs};
 #[command(after_help = "What it prints:
   Without --json: each notification as it comes, each change that happened unseen during a gap
   (marked 'missed'), and the whole state after every resync.
-  With --json: after every change, one line holding the whole state, {\"rooms\": [...]}, each room
-  shaped as in the server's GET /room; a resync prints one line when it is done.
+  With --json: after every change, one line holding the whole state, {\"synced\": ...,
+  \"synced_at_ms\": ..., \"rooms\": [...]}, each room shaped as in the server's GET /room; a resync
+  prints one line when it is done. Nothing before the first sync. \"synced\": false (after a gap,
+  until the resync that follows) says the rooms may mix the state before the gap with changes
+  after it; \"synced_at_ms\" is when they last were a state the server had (Unix ms).
 
 Examples:
   jellyfish-notify rooms                                 # localhost:5002, token development
@@ -73,6 +76,22 @@ impl Printer {
     }
 }
 
+/// Why a resync ran, or why the view is out of sync, for people.
+fn why(reason: &SyncReason) -> String {
+    match reason {
+        SyncReason::Start => "start".to_owned(),
+        SyncReason::Gap(Some(gap)) => format!("a {:.1} s gap", gap.as_secs_f64()),
+        SyncReason::Gap(None) => "a gap".to_owned(),
+        SyncReason::Lagged(missed) => format!(
+            "{missed} {} missed",
+            plural(*missed as usize, "notification", "notifications")
+        ),
+        SyncReason::Periodic => "the periodic check".to_owned(),
+        SyncReason::Incomplete => "a change only REST describes".to_owned(),
+        other => format!("{other:?}"),
+    }
+}
+
 fn rooms(n: usize) -> String {
     format!("{n} {}", plural(n, "room", "rooms"))
 }
@@ -109,10 +128,20 @@ impl Handler<RoomChange> for Printer {
         self.model.apply(&change);
         match &change {
             RoomChange::Notification(notification) => {
+                if !self.json {
+                    line(&output::notification_line(notification, false, None));
+                } else if self.synced {
+                    // Before the first sync the state is not known: nothing is printed as one.
+                    self.print_state();
+                }
+            }
+            RoomChange::Unsynced(reason) if self.synced => {
+                say!(
+                    "out of sync after {}: until the next resync the state may mix what was before with what came after",
+                    why(reason)
+                );
                 if self.json {
                     self.print_state();
-                } else {
-                    line(&output::notification_line(notification, false, None));
                 }
             }
             // The first resync reads the state: nothing was missed, it was never seen.
@@ -133,18 +162,7 @@ impl Handler<RoomChange> for Printer {
                 // A room fetched for what its notifications could not say is news only if the
                 // server knew more than they said.
                 if report.scope == SyncScope::All || report.synthesized > 0 {
-                    let why = match &report.reason {
-                        SyncReason::Start => "start".to_owned(),
-                        SyncReason::Gap(Some(gap)) => format!("a {:.1}s gap", gap.as_secs_f64()),
-                        SyncReason::Gap(None) => "a gap".to_owned(),
-                        SyncReason::Lagged(missed) => format!(
-                            "{missed} {} missed",
-                            plural(*missed as usize, "notification", "notifications")
-                        ),
-                        SyncReason::Periodic => "the periodic check".to_owned(),
-                        SyncReason::Incomplete => "a change only REST describes".to_owned(),
-                        other => format!("{other:?}"),
-                    };
+                    let why = why(&report.reason);
                     let what = match &report.scope {
                         SyncScope::Room(room) => format!("room {room}"),
                         _ => "every room".to_owned(),

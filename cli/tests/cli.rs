@@ -1118,8 +1118,12 @@ async fn rooms_json_follows_the_state_across_a_restart_with_changes_made_while_d
             seen += 1;
             let state: serde_json::Value = serde_json::from_str(&line).expect("a JSON line");
             let keys: Vec<&String> = state.as_object().unwrap().keys().collect();
-            assert_eq!(keys, ["rooms"], "{line}");
-            if rooms::normalize(state["rooms"].clone()) == server {
+            assert_eq!(keys, ["rooms", "synced", "synced_at_ms"], "{line}");
+            assert!(
+                state["synced_at_ms"].is_u64(),
+                "nothing is printed before the first sync: {line}"
+            );
+            if state["synced"] == true && rooms::normalize(state["rooms"].clone()) == server {
                 return seen;
             }
         }

@@ -27,8 +27,15 @@ pub enum RoomChange {
     /// `room_deleted` instead.
     Resynced(Arc<Room>),
     /// A resync finished: the view now equals what the server reported, with the notifications
-    /// that arrived meanwhile applied on top.
+    /// that arrived meanwhile applied on top. When [`SyncReport::in_sync`] says so, the view is a
+    /// state the server had again.
     Synced(SyncReport),
+    /// The view is no longer known to be a state the server had, until a [`RoomChange::Synced`]
+    /// whose report is [`in_sync`](SyncReport::in_sync): the notifier went away (whatever the
+    /// server does meanwhile is lost), its stream fell behind, or a notification could not say
+    /// everything `GET /room` shows and that room is being fetched. Sent before the change that
+    /// caused it.
+    Unsynced(SyncReason),
     /// A resync's REST call failed; it is tried again after `retry_in` (and the view keeps applying
     /// live notifications meanwhile).
     SyncFailed {
@@ -94,6 +101,13 @@ pub struct SyncReport {
     /// report.
     #[serde(serialize_with = "crate::serde_util::seconds")]
     pub took: Duration,
+    /// Whether the view is now, as a whole, a state the server had: nothing it knows it missed is
+    /// still to be fetched.
+    pub in_sync: bool,
+    /// When this resync finished (the wall clock), as a model keeps it for
+    /// [`RoomsModel::synced_at`](super::RoomsModel::synced_at).
+    #[serde(skip)]
+    pub at: std::time::SystemTime,
 }
 
 /// A [`RoomsView`](super::RoomsView)'s counters, from [`GetViewStats`](super::GetViewStats).

@@ -216,6 +216,10 @@ impl RoomsView {
             }
         }
         let fetch = self.model.apply_notification(&notification);
+        if fetch.is_some() {
+            // Subscribers hear it before the change that makes the view incomplete.
+            self.unsync(SyncReason::Incomplete);
+        }
         self.subscribers.retain(|s| s.connected());
         let change = RoomChange::Notification(notification);
         for subscriber in &self.subscribers {
@@ -369,31 +373,65 @@ impl RoomsView {
         self.stats.resyncs += 1;
         self.stats.synthesized += total as u64;
         let full = fetch.scope == SyncScope::All;
-        let report = SyncReport {
-            scope: fetch.scope.clone(),
-            reason: fetch.reason.clone(),
-            rooms: count,
-            synthesized: total,
-            replayed: fetch.buffer.len(),
-            took: fetch.asked.elapsed(),
-        };
-        self.emit(RoomChange::Synced(report));
         for room in incomplete {
             if self.model.room(&room).is_some() {
                 self.want_room(room);
             }
         }
         if fetch.overflowed {
-            match fetch.scope {
+            match &fetch.scope {
                 SyncScope::All => self.want_all(SyncReason::BufferFull),
-                SyncScope::Room(room) => self.want_room(room),
+                SyncScope::Room(room) => self.want_room(room.clone()),
             }
         }
         if full {
             self.stats.synced = true;
+        }
+        let missing = self.missing();
+        if let Some(reason) = &missing {
+            self.unsync(reason.clone());
+        }
+        let report = SyncReport {
+            scope: fetch.scope,
+            reason: fetch.reason,
+            rooms: count,
+            synthesized: total,
+            replayed: fetch.buffer.len(),
+            took: fetch.asked.elapsed(),
+            in_sync: missing.is_none(),
+            at: std::time::SystemTime::now(),
+        };
+        self.emit(RoomChange::Synced(report));
+        if full {
             for waiter in self.waiters.drain(..) {
                 let _ = waiter.send(());
             }
+        }
+    }
+
+    /// What the view knows it is missing, if anything: no full sync yet, a gap or lag not yet
+    /// resynced, rooms to fetch for what their notifications could not say, or a notifier that is
+    /// down (what the server does meanwhile is lost). A periodic or requested resync is a check,
+    /// not something missed.
+    fn missing(&self) -> Option<SyncReason> {
+        if !self.stats.synced {
+            return Some(SyncReason::Start);
+        }
+        if !self.may_fetch() {
+            return Some(SyncReason::Gap(None));
+        }
+        if let Some((reason, _)) = &self.queue.all
+            && !matches!(reason, SyncReason::Periodic | SyncReason::Requested)
+        {
+            return Some(reason.clone());
+        }
+        (!self.queue.rooms.is_empty()).then_some(SyncReason::Incomplete)
+    }
+
+    /// Says the view is no longer a state the server had (once, until it is again).
+    fn unsync(&mut self, reason: SyncReason) {
+        if self.model.is_synced() {
+            self.emit(RoomChange::Unsynced(reason));
         }
     }
 
@@ -476,6 +514,7 @@ impl StreamHandler<Result<Notification, Lagged>> for RoomsView {
                     "rooms view: fell behind the notifier; resyncing"
                 );
                 self.stats.gaps += 1;
+                self.unsync(SyncReason::Lagged(lagged.missed));
                 self.refetch_all(SyncReason::Lagged(lagged.missed), ctx);
                 self.pump(ctx);
             }
@@ -513,6 +552,7 @@ impl Handler<ConnectionEvent> for RoomsView {
             }
             ConnectionEvent::Disconnected { .. } => {
                 self.notifier_ready = false;
+                self.unsync(SyncReason::Gap(None));
                 self.drop_fetch(ctx);
             }
             ConnectionEvent::Failed(_) => {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use serde::Serialize;
 
@@ -22,7 +23,9 @@ use crate::rooms::{Component, Peer, PeerStatus, Room, RoomConfig, TrackInfo};
 /// after each resync that is exactly what the server's `GET /room` reported, and between resyncs it
 /// is that state with the live notifications applied.
 ///
-/// It serializes as `{"rooms": [...]}`, in room id order, each room shaped as an element of
+/// It serializes as `{"synced": …, "synced_at_ms": …, "rooms": [...]}`: whether the rooms are a
+/// state the server had ([`RoomsModel::is_synced`]), when they last were (Unix milliseconds, `null`
+/// before the first sync), and the rooms in room id order, each shaped as an element of
 /// `GET /room`'s `data` with the same values, written the way Fishjam Cloud writes them: a config
 /// option that is not set is left out (Jellyfish writes it as `null`), and a room without
 /// components has no `"components"` key (Jellyfish writes `[]`). Peers and tracks come in the
@@ -49,15 +52,28 @@ use crate::rooms::{Component, Peer, PeerStatus, Room, RoomConfig, TrackInfo};
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RoomsModel {
     rooms: BTreeMap<RoomId, Room>,
+    /// The rooms are a state the server had: `false` before the first sync and from a
+    /// [`RoomChange::Unsynced`] until the resync that follows.
+    synced: bool,
+    /// When the rooms were last a state the server had.
+    synced_at: Option<SystemTime>,
 }
 
 impl Serialize for RoomsModel {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         #[derive(Serialize)]
         struct Shape<'a> {
+            synced: bool,
+            synced_at_ms: Option<u128>,
             rooms: Vec<&'a Room>,
         }
+        let ms = |at: SystemTime| {
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis())
+        };
         Shape {
+            synced: self.is_synced(),
+            synced_at_ms: self.synced_at.map(ms),
             rooms: self.rooms.values().collect(),
         }
         .serialize(serializer)
@@ -65,13 +81,15 @@ impl Serialize for RoomsModel {
 }
 
 impl RoomsModel {
-    /// A model holding these rooms, as a `GET /room` answer gives them.
+    /// A model holding these rooms, as a `GET /room` answer gives them (not marked synced: only
+    /// a view's [`RoomChange::Synced`] says that).
     pub fn from_rooms(rooms: impl IntoIterator<Item = Room>) -> Self {
         Self {
             rooms: rooms
                 .into_iter()
                 .map(|room| (room.id.clone(), room))
                 .collect(),
+            ..Self::default()
         }
     }
 
@@ -100,6 +118,20 @@ impl RoomsModel {
         self.rooms.is_empty()
     }
 
+    /// Whether the rooms are a state the server had (with the live notifications since applied):
+    /// `false` before the first sync, and from a [`RoomChange::Unsynced`] until the resync that
+    /// follows. While it is `false`, the rooms may mix what the server had before a gap with what
+    /// came after it.
+    pub fn is_synced(&self) -> bool {
+        self.synced
+    }
+
+    /// When the rooms were last a state the server had (the end of the last resync that left the
+    /// view in sync); `None` before the first.
+    pub fn synced_at(&self) -> Option<SystemTime> {
+        self.synced_at
+    }
+
     /// Applies one change. [`RoomChange::Resynced`] replaces the room with the server's; a
     /// notification, live or synthesized, changes what it describes; anything else changes
     /// nothing.
@@ -109,6 +141,11 @@ impl RoomsModel {
                 self.apply_notification(notification);
             }
             RoomChange::Resynced(room) => self.replace(Room::clone(room)),
+            RoomChange::Synced(report) if report.in_sync => {
+                self.synced = true;
+                self.synced_at = Some(report.at);
+            }
+            RoomChange::Unsynced(_) => self.synced = false,
             RoomChange::Synced(_) | RoomChange::SyncFailed { .. } => {}
         }
     }
