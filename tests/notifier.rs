@@ -610,7 +610,7 @@ async fn a_server_that_never_answers_the_upgrade_hits_the_connect_timeout_and_is
             reason,
             DisconnectReason::ConnectTimeout(Duration::from_millis(200))
         );
-        assert_eq!(reason.to_string(), "connecting took longer than 200ms");
+        assert_eq!(reason.to_string(), "connecting took longer than 0.2 s");
         assert_eq!(failed, attempt);
     }
 }

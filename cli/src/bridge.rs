@@ -95,7 +95,7 @@ impl Handler<BridgeEvent> for Reporter {
                 queued,
                 retry_in,
             } => say!(
-                "NATS: {error}; {queued} {} waiting, retrying in {:.1}s (check --nats and that nats-server runs with -js)",
+                "NATS: {error}; {queued} {} waiting, retrying in {:.1} s (check --nats and that nats-server runs with -js)",
                 plural(queued, "notification", "notifications"),
                 retry_in.as_secs_f64()
             ),

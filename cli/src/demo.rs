@@ -255,7 +255,7 @@ async fn play(args: Args) -> Result<Outcome, String> {
         "same order on both paths: {}",
         if got_ws == got_webhook { "yes" } else { "no" }
     ));
-    say!("done in {:.1}s", started.elapsed().as_secs_f64());
+    say!("done in {:.1} s", started.elapsed().as_secs_f64());
     if missing_ws + missing_webhook == 0 && !sent_ws.is_empty() {
         Ok(Outcome::Ok)
     } else {

@@ -78,6 +78,8 @@ struct Reporter {
     failed: Option<oneshot::Sender<NotifierError>>,
     /// `--spool` was given: a full queue is not fixed by using one.
     spooled: bool,
+    /// The last connection event said the connection was up.
+    connected: bool,
 }
 
 impl Actor for Reporter {
@@ -99,7 +101,7 @@ impl Handler<ForwardEvent> for Reporter {
                 reason,
                 retry_in,
             } => say!(
-                "→ retrying {about} in {:.1}s: {reason}",
+                "→ retrying {about} in {:.1} s: {reason}",
                 retry_in.as_secs_f64()
             ),
             ForwardEvent::Rejected { about, status } => {
@@ -130,7 +132,7 @@ impl Handler<ForwardEvent> for Reporter {
 impl Handler<ConnectionEvent> for Reporter {
     type Result = ();
     fn handle(&mut self, event: ConnectionEvent, _: &mut Context<Self>) {
-        output::report_event(&event, &self.url, &mut self.failed);
+        output::report_event(&event, &self.url, &mut self.failed, &mut self.connected);
     }
 }
 
@@ -184,6 +186,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         url: url.clone(),
         failed: Some(failed_tx),
         spooled: args.spool.is_some(),
+        connected: false,
     }
     .start();
     let mut forwarder = WebhookForwarder::builder(args.to.as_str())

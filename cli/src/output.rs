@@ -258,15 +258,30 @@ pub(crate) fn report_event(
     event: &jellyfish_notifier::ConnectionEvent,
     url: &str,
     failed: &mut Option<tokio::sync::oneshot::Sender<jellyfish_notifier::NotifierError>>,
+    connected: &mut bool,
 ) {
     use jellyfish_notifier::ConnectionEvent;
     match event {
         // A failed attempt is said by its `Disconnected`; success by `Ready`.
         ConnectionEvent::Connecting { .. } => {}
-        ConnectionEvent::Ready { gap: None } => say!("connected to {url} and subscribed"),
-        ConnectionEvent::Ready { gap: Some(gap) } => say!(
-            "reconnected to {url} after {:.1}s; notifications sent meanwhile are lost (the server replays nothing)",
-            gap.as_secs_f64()
+        ConnectionEvent::Ready { gap: None } => {
+            *connected = true;
+            say!("connected to {url} and subscribed");
+        }
+        ConnectionEvent::Ready { gap: Some(gap) } => {
+            *connected = true;
+            say!(
+                "reconnected to {url} after {:.1} s; notifications sent meanwhile are lost (the server replays nothing)",
+                gap.as_secs_f64()
+            );
+        }
+        // A live connection that went is news of its own; an attempt that failed is about reaching
+        // the server.
+        ConnectionEvent::Disconnected {
+            reason, retry_in, ..
+        } if std::mem::take(connected) => say!(
+            "lost the connection to {url}: {reason}; reconnecting in {:.1} s",
+            retry_in.as_secs_f64()
         ),
         ConnectionEvent::Disconnected {
             reason,
@@ -274,7 +289,7 @@ pub(crate) fn report_event(
             attempt,
         } => {
             say!(
-                "cannot reach {url}: {reason}; retrying in {:.1}s (attempt {attempt}); check --server and that the server is running",
+                "cannot reach {url}: {reason}; retrying in {:.1} s (attempt {attempt}); check --server and that the server is running",
                 retry_in.as_secs_f64()
             );
         }
@@ -301,6 +316,8 @@ pub(crate) fn report_event(
 pub(crate) struct ConnectionReporter {
     url: String,
     failed: Option<tokio::sync::oneshot::Sender<jellyfish_notifier::NotifierError>>,
+    /// The last event said the connection was up.
+    connected: bool,
 }
 
 impl ConnectionReporter {
@@ -316,6 +333,7 @@ impl ConnectionReporter {
         let reporter = Self {
             url: url.to_owned(),
             failed: Some(failed),
+            connected: false,
         };
         (reporter.start(), receiver)
     }
@@ -328,7 +346,7 @@ impl actix::Actor for ConnectionReporter {
 impl actix::Handler<jellyfish_notifier::ConnectionEvent> for ConnectionReporter {
     type Result = ();
     fn handle(&mut self, event: jellyfish_notifier::ConnectionEvent, _: &mut actix::Context<Self>) {
-        report_event(&event, &self.url, &mut self.failed);
+        report_event(&event, &self.url, &mut self.failed, &mut self.connected);
     }
 }
 

@@ -181,7 +181,7 @@ impl Handler<RoomChange> for Printer {
             RoomChange::SyncFailed {
                 error, retry_in, ..
             } => say!(
-                "cannot read the rooms from {}: {error}; retrying in {:.1}s (check --server, --token and that the server is running)",
+                "cannot read the rooms from {}: {error}; retrying in {:.1} s (check --server, --token and that the server is running)",
                 self.url,
                 retry_in.as_secs_f64()
             ),

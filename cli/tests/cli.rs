@@ -1006,6 +1006,36 @@ async fn a_refused_connection_is_said_once_per_attempt_naming_the_url() {
 }
 
 #[actix_web::test]
+async fn a_live_connection_that_drops_is_said_as_lost_with_its_reason_in_seconds() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let mut command = cli();
+    command
+        .args(["tail", "--server", &emulator.server_address()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut child = Running(command.spawn().unwrap());
+    let stderr = child.0.stderr.take().unwrap();
+    let lines = actix_web::rt::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stderr).lines().map(Result::unwrap);
+        let connected = lines.next().unwrap();
+        let lost = lines.next().unwrap();
+        (connected, lost)
+    });
+    until_subscribed(&emulator).await;
+    emulator.drop_connections();
+    let (connected, lost) = lines.await.unwrap();
+    let url = format!("ws://{}/socket/server/websocket", emulator.server_address());
+    assert_eq!(connected, format!("connected to {url} and subscribed"));
+    let said = format!(
+        "lost the connection to {url}: the connection ended without a close frame; reconnecting in 0."
+    );
+    assert!(
+        lost.starts_with(&said) && lost.ends_with(" s"),
+        "{lost:?} says it was lost, why, and the wait in seconds"
+    );
+}
+
+#[actix_web::test]
 async fn a_server_without_a_port_gets_one_warning_naming_the_url_it_picked() {
     let mut command = cli();
     command.args(["tail", "--server", "localhost"]);

@@ -3,6 +3,15 @@
 use std::time::Duration;
 
 use super::SubscriptionId;
+
+/// A duration as people read it in a message: "25.2 s", "0.2 s".
+pub(crate) struct Seconds(pub(crate) Duration);
+
+impl std::fmt::Display for Seconds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.1} s", self.0.as_secs_f64())
+    }
+}
 use crate::address::AddressError;
 
 /// Why a connection attempt failed or a connection was lost. Every variant is worth another attempt
@@ -19,7 +28,7 @@ pub enum DisconnectReason {
     #[error("could not connect: {0}")]
     ConnectFailed(String),
     /// Connecting (TCP, TLS and the upgrade) took longer than the connect timeout.
-    #[error("connecting took longer than {0:?}")]
+    #[error("connecting took longer than {}", Seconds(*.0))]
     ConnectTimeout(Duration),
     /// The server answered the upgrade with an HTTP status that may pass (5xx, 408, 429).
     #[error("the server answered the WebSocket upgrade with HTTP {status}")]
@@ -28,10 +37,10 @@ pub enum DisconnectReason {
         status: u16,
     },
     /// The server did not answer `auth_request` within the auth timeout.
-    #[error("the server did not answer auth_request within {0:?}")]
+    #[error("the server did not answer auth_request within {}", Seconds(*.0))]
     AuthTimeout(Duration),
     /// The server did not confirm every needed subscription within the subscribe timeout.
-    #[error("the server did not confirm the subscriptions within {0:?}")]
+    #[error("the server did not confirm the subscriptions within {}", Seconds(*.0))]
     SubscribeTimeout(Duration),
     /// The server closed the connection with a close frame whose code is worth retrying (a restart's
     /// 1001 or 1012, a crash's 1011, a plain 1000, …). `1005` stands for a close frame without a code.
@@ -46,7 +55,11 @@ pub enum DisconnectReason {
     #[error("the connection ended without a close frame")]
     Dropped,
     /// Nothing, not even a ping, arrived for longer than the idle timeout: the link is dead.
-    #[error("nothing received for {silent:?} (idle timeout {limit:?}): the link is dead")]
+    #[error(
+        "nothing received for {} (idle timeout {}): the link is dead",
+        Seconds(*silent),
+        Seconds(*limit)
+    )]
     IdleTimeout {
         /// How long it had been silent.
         silent: Duration,
@@ -305,5 +318,26 @@ impl serde::Serialize for NotifierError {
     /// As its message.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_in_messages_read_as_seconds() {
+        let idle = DisconnectReason::IdleTimeout {
+            silent: Duration::from_nanos(25_244_552_948),
+            limit: Duration::from_secs(25),
+        };
+        assert_eq!(
+            idle.to_string(),
+            "nothing received for 25.2 s (idle timeout 25.0 s): the link is dead"
+        );
+        assert_eq!(
+            DisconnectReason::ConnectTimeout(Duration::from_millis(10_000)).to_string(),
+            "connecting took longer than 10.0 s"
+        );
     }
 }
