@@ -56,6 +56,35 @@ pub(crate) fn certificate_error(err: &(dyn std::error::Error + 'static)) -> Opti
     None
 }
 
+/// Whether a connection error is rustls reading plain text where a TLS record should be: the
+/// server at that port does not speak TLS (a `wss://` or `https://` address for a plain one).
+pub(crate) fn plain_text_answer(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(err);
+    while let Some(err) = source {
+        if let Some(rustls::Error::InvalidMessage(_)) = err.downcast_ref::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && let Some(inner) = io.get_ref()
+            && plain_text_answer(inner)
+        {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// Whether a failed request met a server that does not speak TLS ([`plain_text_answer`]).
+pub(crate) fn request_met_plain_text(err: &awc::error::SendRequestError) -> bool {
+    match err {
+        awc::error::SendRequestError::Connect(awc::error::ConnectError::Io(io)) => {
+            plain_text_answer(io)
+        }
+        _ => false,
+    }
+}
+
 /// The certificate error behind a failed request, if that is why it failed.
 pub(crate) fn request_certificate_error(err: &awc::error::SendRequestError) -> Option<String> {
     match err {

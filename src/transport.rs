@@ -3,7 +3,8 @@
 use serde::Serialize;
 
 /// Why an HTTP request got no usable answer. Every variant is worth retrying (the other side may
-/// come back), except [`TransportError::NoTls`], which needs another build.
+/// come back), except [`TransportError::NoTls`], which needs another build, and
+/// [`TransportError::NotTls`], which needs another address.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[serde(tag = "failure", rename_all = "snake_case")]
 #[non_exhaustive]
@@ -21,6 +22,12 @@ pub enum TransportError {
     /// cannot help.
     #[error("the address is https:// and this build has no TLS (enable the `rustls` feature)")]
     NoTls,
+    /// The address is `https://` but the server answered the TLS handshake in plain text: it does
+    /// not speak TLS at that port. Retrying cannot help: use `http://` (or a port with TLS).
+    #[error(
+        "the server answered the TLS handshake in plain text: it does not speak TLS there; use http:// for it"
+    )]
+    NotTls,
     /// The exchange broke off after connecting: reset, closed, a malformed or cut answer, a TLS
     /// error.
     #[error("the exchange broke off: {detail}")]
@@ -36,6 +43,8 @@ impl From<awc::error::SendRequestError> for TransportError {
         match err {
             SendRequestError::Timeout => Self::Timeout,
             SendRequestError::Connect(ConnectError::SslIsNotSupported) => Self::NoTls,
+            #[cfg(feature = "rustls")]
+            err if crate::tls::request_met_plain_text(&err) => Self::NotTls,
             SendRequestError::Connect(err) => Self::Connect {
                 detail: err.to_string(),
             },

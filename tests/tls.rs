@@ -7,6 +7,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use jellyfish_emulator::Emulator;
 use jellyfish_notifier::notification::*;
+use jellyfish_notifier::room_api::TransportError;
 use jellyfish_notifier::rooms::*;
 use jellyfish_notifier::*;
 use tokio::sync::mpsc;
@@ -167,4 +168,45 @@ async fn an_address_taken_as_a_fishjam_id_says_so_in_its_errors() {
         .try_start()
         .unwrap_err();
     assert!(matches!(err, NotifierError::Tls { .. }), "{err:?}");
+}
+
+/// `wss://` (or `https://`) for a server that speaks plain WebSocket and HTTP there: said as
+/// such, and final after one attempt, instead of a corrupt-message error retried for ever.
+#[actix_web::test]
+async fn a_port_that_answers_tls_in_plain_text_is_a_wrong_address_said_once() {
+    let emulator = Emulator::builder().start().await.unwrap(); // plain ws:// and http://
+    let notifier = WsNotifier::builder(emulator.server_address(), "development")
+        .secure(true)
+        .start();
+    let result = tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
+        .await
+        .unwrap()
+        .unwrap();
+    let Err(err) = result else {
+        panic!("connected over TLS to a plain server")
+    };
+    assert_eq!(
+        err,
+        NotifierError::NotTls {
+            host: "127.0.0.1".to_owned()
+        }
+    );
+    assert!(err.to_string().contains("use ws://"), "{err}");
+    assert_eq!(
+        notifier.send(GetStats).await.unwrap().connection_attempts,
+        1,
+        "final: one attempt"
+    );
+
+    let api = RoomApi::builder(emulator.server_address(), "development")
+        .secure(true)
+        .build()
+        .unwrap();
+    let err = api.list_rooms().await.unwrap_err();
+    assert_eq!(
+        err,
+        RoomApiError::Transport(TransportError::NotTls),
+        "{err}"
+    );
+    assert!(err.to_string().contains("use http://"), "{err}");
 }

@@ -51,6 +51,12 @@ pub(crate) async fn open(config: NotifierConfig) -> Result<Framed, OpenError> {
             Err(OpenError::Retry(DisconnectReason::Refused))
         }
         #[cfg(feature = "rustls")]
+        Ok(Err(WsClientError::SendRequest(err))) if crate::tls::request_met_plain_text(&err) => {
+            Err(OpenError::Fatal(NotifierError::NotTls {
+                host: host_of(&config.url),
+            }))
+        }
+        #[cfg(feature = "rustls")]
         Ok(Err(WsClientError::SendRequest(err)))
             if crate::tls::request_certificate_error(&err).is_some() =>
         {

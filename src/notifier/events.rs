@@ -193,6 +193,15 @@ pub enum NotifierError {
         /// What rustls said.
         reason: String,
     },
+    /// `wss://` was asked for, but the server answered the TLS handshake in plain text: it does
+    /// not speak TLS at that port. Retrying cannot help: use `ws://` (or a port with TLS).
+    #[error(
+        "{host} answered the TLS handshake in plain text: the server does not speak TLS there; use ws:// (or http://) for it; not retried"
+    )]
+    NotTls {
+        /// The host.
+        host: String,
+    },
     /// `wss://` was asked for, but this build has no TLS support.
     #[error(
         "wss:// needs TLS, which this build of jellyfish-notifier does not include (enable its `rustls` feature)"
