@@ -326,6 +326,21 @@ async fn live(followed: &mut rooms::Followed, n: usize) -> Vec<Notification> {
     got
 }
 
+/// A view whose REST calls go through a [`HeldProxy`], fed by a notifier, with a follower, once it
+/// has converged.
+async fn view_behind_a_held_proxy(
+    emulator: &Emulator,
+) -> (HeldProxy, Addr<RoomsView>, rooms::Followed) {
+    let proxy = HeldProxy::start(emulator);
+    let (follower, followed) = Follower::start();
+    let view = RoomsView::builder(api(&proxy.url, emulator))
+        .notifier(notifier(emulator))
+        .subscribe(follower.recipient())
+        .start();
+    converged(&view, emulator, LIMIT).await;
+    (proxy, view, followed)
+}
+
 /// The snapshot race: notifications that land after the snapshot request went out (some before
 /// the server took the snapshot, some after it, before the answer arrived) are neither lost nor
 /// applied out of order, and nothing is synthesized for them.
@@ -334,13 +349,7 @@ async fn notifications_landing_during_the_snapshot_are_neither_lost_nor_reordere
     let emulator = emulator(ServerVersion::V0_5).await;
     let room = emulator.create_room(&json!({})).unwrap().id.to_string();
     let first = peer(&emulator, &room);
-    let mut proxy = HeldProxy::start(&emulator);
-    let (follower, mut followed) = Follower::start();
-    let view = RoomsView::builder(api(&proxy.url, &emulator))
-        .notifier(notifier(&emulator))
-        .subscribe(follower.recipient())
-        .start();
-    converged(&view, &emulator, LIMIT).await;
+    let (mut proxy, view, mut followed) = view_behind_a_held_proxy(&emulator).await;
     while followed.changes.try_recv().is_ok() {}
 
     // A gap: the resync's `GET /room` is held at both stops.
@@ -588,13 +597,7 @@ async fn from_a_gap_until_its_resync_every_state_handed_out_says_it_is_not_synce
         .create_room(&json!({"roomId": "same", "maxPeers": 2}))
         .unwrap();
     peer(&emulator, "same");
-    let mut proxy = HeldProxy::start(&emulator);
-    let (follower, mut followed) = Follower::start();
-    let view = RoomsView::builder(api(&proxy.url, &emulator))
-        .notifier(notifier(&emulator))
-        .subscribe(follower.recipient())
-        .start();
-    converged(&view, &emulator, LIMIT).await;
+    let (mut proxy, view, mut followed) = view_behind_a_held_proxy(&emulator).await;
     let before = view.send(GetRooms).await.unwrap();
     assert!(before.is_synced());
     let synced_at = before.synced_at().expect("a first sync");

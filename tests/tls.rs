@@ -56,11 +56,7 @@ async fn notifications_arrive_over_wss_and_the_room_api_works_over_https() {
         .add_root_certificate(certificate.clone())
         .subscribe_notifications(Forward(tx).start().recipient())
         .start();
-    tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
-        .await
-        .expect("ready in time")
-        .unwrap()
-        .expect("connected over wss://");
+    outcome(&notifier).await.expect("connected over wss://");
 
     let api = RoomApi::builder(emulator.http_url(), "development")
         .add_root_certificate(certificate)
@@ -82,6 +78,14 @@ async fn notifications_arrive_over_wss_and_the_room_api_works_over_https() {
     assert_eq!(received, Notification::from(RoomCreated::new("secure")));
 }
 
+/// How `WaitReady` ends: ready, or the error that stopped the notifier.
+async fn outcome(notifier: &Addr<WsNotifier>) -> Result<(), NotifierError> {
+    tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
+        .await
+        .expect("an answer in time")
+        .expect("mailbox")
+}
+
 #[actix_web::test]
 async fn a_certificate_that_does_not_verify_fails_once_with_a_clear_final_error() {
     let (certificate, key) = self_signed();
@@ -91,10 +95,7 @@ async fn a_certificate_that_does_not_verify_fails_once_with_a_clear_final_error(
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
         .secure(true)
         .start();
-    let result = tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
-        .await
-        .unwrap()
-        .unwrap();
+    let result = outcome(&notifier).await;
     let Err(NotifierError::Tls { host, reason }) = &result else {
         panic!("{result:?}")
     };
@@ -178,10 +179,7 @@ async fn a_port_that_answers_tls_in_plain_text_is_a_wrong_address_said_once() {
     let notifier = WsNotifier::builder(emulator.server_address(), "development")
         .secure(true)
         .start();
-    let result = tokio::time::timeout(Duration::from_secs(10), notifier.send(WaitReady))
-        .await
-        .unwrap()
-        .unwrap();
+    let result = outcome(&notifier).await;
     let Err(err) = result else {
         panic!("connected over TLS to a plain server")
     };
