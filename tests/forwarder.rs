@@ -8,49 +8,10 @@ mod common;
 use std::time::Duration;
 
 use actix::prelude::*;
+use common::forwarding::{accepted, room_created, stats, until};
 use common::target::Target;
 use jellyfish_notifier::forward::*;
-use jellyfish_notifier::notification::*;
 use jellyfish_notifier::retry::RetryPolicy;
-use jellyfish_notifier::*;
-
-fn room_created(i: usize) -> Notification {
-    Notification::from(RoomCreated::new(format!("room-{i}")))
-}
-
-async fn stats(forwarder: &Addr<WebhookForwarder>) -> ForwarderStats {
-    forwarder.send(GetForwarderStats).await.unwrap()
-}
-
-/// Waits until `done(stats)`, polling (at most 30 s).
-async fn until(forwarder: &Addr<WebhookForwarder>, done: impl Fn(&ForwarderStats) -> bool) {
-    for _ in 0..3000 {
-        if done(&stats(forwarder).await) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("never got there: {:?}", stats(forwarder).await);
-}
-
-/// The distinct notifications the target accepted (2xx), in the order first accepted, and how many
-/// POSTs were duplicates of one already accepted.
-fn accepted(target: &Target) -> (Vec<Notification>, usize) {
-    let mut seen = std::collections::HashSet::new();
-    let mut order = Vec::new();
-    let mut duplicates = 0;
-    for post in target.posts() {
-        if !(200..300).contains(&post.status) {
-            continue;
-        }
-        if seen.insert(post.id.clone()) {
-            order.push(receive_binary(&post.body).unwrap().remove(0));
-        } else {
-            duplicates += 1;
-        }
-    }
-    (order, duplicates)
-}
 
 fn forwarder(target: &Target) -> Addr<WebhookForwarder> {
     WebhookForwarder::builder(target.url())
@@ -215,14 +176,21 @@ async fn a_spool_survives_a_restart_and_is_delivered_first() {
     until(&second, |s| s.delivered == 6).await;
     let (order, _) = accepted(&target);
     assert_eq!(order, (0..6).map(room_created).collect::<Vec<_>>());
-    let left = std::fs::read_dir(&dir)
-        .unwrap()
-        .filter(|entry| {
-            entry
-                .as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pb"))
+    let left = second
+        .send(Drain {
+            timeout: Duration::ZERO,
         })
-        .count();
-    assert_eq!(left, 0, "delivered entries leave the spool");
+        .await
+        .unwrap();
+    assert_eq!((left.spooled, left.lost), (0, 0));
+    let third = WebhookForwarder::builder(target.url())
+        .spool(&dir, 1 << 20)
+        .start()
+        .unwrap();
+    assert_eq!(
+        stats(&third).await.queued,
+        0,
+        "delivered notifications are not delivered again"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

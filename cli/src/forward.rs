@@ -118,11 +118,22 @@ impl Handler<ForwardEvent> for Reporter {
                     DropCause::QueueFull { .. } => "; raise --memory-max-mib or use --spool",
                     DropCause::SpoolFull { .. } => "; raise --spool-max-mib",
                     DropCause::SpoolWrite { .. } => {
-                        "; free space on the spool's disk or fix its permissions"
+                        "; free space on the spool's disk or make it writable"
                     }
                     _ => "",
                 };
                 say!("→ DROPPED {about}: {cause} ({total} dropped in all){advice}")
+            }
+            ForwardEvent::SpoolFailing {
+                path,
+                error,
+                queued,
+            } => say!(
+                "→ SPOOL FAILING: cannot write {}: {error}; notifications stay queued in memory ({queued} now; lost if the process is killed, dropped once --memory-max-mib is full) until it can: free space on that disk or make it writable",
+                path.display()
+            ),
+            ForwardEvent::SpoolRecovered { path } => {
+                say!("→ the spool takes writes again ({})", path.display())
             }
             other => say!("{other:?}"),
         }
@@ -253,16 +264,48 @@ pub(crate) async fn run(args: Args) -> Outcome {
             }
         })
     };
-    let outcome = output::until_stopped(&notifier, &url, failed_rx).await;
+    let (outcome, connected) = match output::stop_cause(&url, failed_rx).await {
+        Ok(outcome) => (outcome, true),
+        Err(outcome) => (outcome, false),
+    };
     status.abort();
-    let left = match forwarder
-        .send(Drain {
-            timeout: drain_timeout,
-        })
-        .await
+    if let Ok(stats) = forwarder.send(GetForwarderStats).await
+        && stats.queued > 0
     {
-        Ok(left) => left,
-        Err(_) => return Outcome::Failed("the forwarder stopped unexpectedly".to_owned()),
+        let memory = stats.queued - stats.spooled;
+        let keeps = match (args.spool.is_some(), memory) {
+            (true, 0) => "the spool keeps them for the next start".to_owned(),
+            (true, memory) => format!(
+                "the spool keeps {}; {memory} in memory only would be lost",
+                stats.spooled
+            ),
+            (false, _) => "they would be lost (no --spool)".to_owned(),
+        };
+        say!(
+            "stopping: {} queued; delivering them for up to {:.1} s (--drain-timeout). Ctrl-C again stops now: {keeps}",
+            stats.queued,
+            drain_timeout.as_secs_f64()
+        );
+    }
+    let drain = async {
+        if connected {
+            let _ = notifier.send(jellyfish_notifier::Shutdown).await;
+        }
+        forwarder
+            .send(Drain {
+                timeout: drain_timeout,
+            })
+            .await
+    };
+    let left = tokio::select! {
+        left = drain => left,
+        () = output::stop_signal() => {
+            say!("stopping now");
+            forwarder.send(Drain { timeout: Duration::ZERO }).await
+        }
+    };
+    let Ok(left) = left else {
+        return Outcome::Failed("the forwarder stopped unexpectedly".to_owned());
     };
     say!(
         "forward stopped: delivered {}, rejected {}, dropped {}; {} left in the spool (delivered first next time), {} lost",

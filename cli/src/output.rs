@@ -372,14 +372,27 @@ pub(crate) async fn until_stopped(
     url: &str,
     failed: tokio::sync::oneshot::Receiver<jellyfish_notifier::NotifierError>,
 ) -> crate::Outcome {
-    let outcome = tokio::select! {
-        () = stop_signal() => crate::Outcome::Ok,
-        outcome = stdout_failed() => outcome,
-        failed = failed => return match failed {
+    match stop_cause(url, failed).await {
+        Ok(outcome) => {
+            let _ = notifier.send(jellyfish_notifier::Shutdown).await;
+            outcome
+        }
+        Err(outcome) => outcome,
+    }
+}
+
+/// Waits for SIGINT or SIGTERM, or for stdout to fail (`Ok`: the WebSocket is to be closed), or
+/// for the notifier to fail for good (`Err`: it is already closed).
+pub(crate) async fn stop_cause(
+    url: &str,
+    failed: tokio::sync::oneshot::Receiver<jellyfish_notifier::NotifierError>,
+) -> Result<crate::Outcome, crate::Outcome> {
+    tokio::select! {
+        () = stop_signal() => Ok(crate::Outcome::Ok),
+        outcome = stdout_failed() => Ok(outcome),
+        failed = failed => Err(match failed {
             Ok(err) => notifier_failure(err, url),
             Err(_) => crate::Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
-        },
-    };
-    let _ = notifier.send(jellyfish_notifier::Shutdown).await;
-    outcome
+        }),
+    }
 }

@@ -840,24 +840,7 @@ async fn forward_with_a_spool_killed_with_a_backlog_delivers_it_first_after_a_re
             .create_room(&json!({"roomId": format!("backlog-{i}")}))
             .unwrap();
     }
-    let spooled = |dir: &std::path::Path| {
-        std::fs::read_dir(dir).map_or(0, |entries| {
-            entries
-                .filter(|entry| {
-                    entry
-                        .as_ref()
-                        .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "pb"))
-                })
-                .count()
-        })
-    };
-    for _ in 0..400 {
-        if spooled(&spool) == 5 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert_eq!(spooled(&spool), 5, "the backlog is on disk");
+    until_spooled(&spool, 5).await;
     signal(&first, "KILL");
     exit_status(first).await;
 
@@ -891,6 +874,116 @@ async fn forward_with_a_spool_killed_with_a_backlog_delivers_it_first_after_a_re
         "the backlog first, in order, nothing lost"
     );
     drop(second);
+    let _ = std::fs::remove_dir_all(&spool);
+}
+
+/// How many records the spool's segment files in `dir` hold (the format of `forward/spool`: a
+/// 16-byte header, then records of a 24-byte header, whose first 4 bytes are the body's length,
+/// and the body).
+fn records_in(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut records = 0;
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|x| x != "seg") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let mut at = 16;
+        while at + 24 <= bytes.len() {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            at += 24 + len;
+            if at <= bytes.len() {
+                records += 1;
+            }
+        }
+    }
+    records
+}
+
+/// Waits until the spool in `dir` holds `n` records (at most 10 s).
+async fn until_spooled(dir: &std::path::Path, n: usize) {
+    for _ in 0..400 {
+        if records_in(dir) == n {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(records_in(dir), n, "the backlog is on disk");
+}
+
+/// A child's stderr, line by line, read by a thread of its own.
+struct StderrLines(std::sync::mpsc::Receiver<String>);
+
+impl StderrLines {
+    fn of(child: &mut Child) -> Self {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Self(rx)
+    }
+
+    /// The next line containing `needle`, within `within`.
+    async fn until(&self, needle: &str, within: Duration) -> String {
+        let deadline = std::time::Instant::now() + within;
+        let mut seen = Vec::new();
+        while std::time::Instant::now() < deadline {
+            match self.0.try_recv() {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(line) => seen.push(line),
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        panic!("no line with {needle:?} within {within:?}; saw {seen:#?}");
+    }
+}
+
+#[actix_web::test]
+async fn ctrl_c_with_a_backlog_says_at_once_what_happens_and_a_second_ctrl_c_stops_now() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let target = common::target::Target::new(); // down: the backlog stays
+    let spool = std::env::temp_dir().join(format!("jellyfish-cli-ctrlc-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let mut command = cli();
+    command
+        .args(["forward", "--server", &emulator.server_address()])
+        .args(["--to", &target.url(), "--drain-timeout", "120"])
+        .arg("--spool")
+        .arg(&spool)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    let mut forward = command.spawn().unwrap();
+    let stderr = StderrLines::of(&mut forward);
+    until_subscribed(&emulator).await;
+    for i in 0..3 {
+        emulator
+            .create_room(&json!({"roomId": format!("queued-{i}")}))
+            .unwrap();
+    }
+    until_spooled(&spool, 3).await;
+    signal(&forward, "INT");
+    let said = stderr.until("stopping:", Duration::from_secs(5)).await;
+    assert_eq!(
+        said,
+        "stopping: 3 queued; delivering them for up to 120.0 s (--drain-timeout). Ctrl-C again stops now: the spool keeps them for the next start"
+    );
+    signal(&forward, "INT");
+    stderr.until("stopping now", Duration::from_secs(10)).await;
+    let last = stderr
+        .until("forward stopped", Duration::from_secs(10))
+        .await;
+    assert!(last.contains("3 left in the spool"), "{last}");
+    let status = exit_status(forward).await;
+    assert_eq!(status.code(), Some(0), "nothing was lost");
+    assert_eq!(records_in(&spool), 3, "the backlog is still on disk");
     let _ = std::fs::remove_dir_all(&spool);
 }
 

@@ -22,13 +22,6 @@ impl BodyFormat {
         }
     }
 
-    pub(crate) fn extension(self) -> &'static str {
-        match self {
-            Self::Protobuf => "pb",
-            Self::Json => "json",
-        }
-    }
-
     pub(crate) fn encode(self, notification: &Notification) -> Result<Vec<u8>, EncodeError> {
         match self {
             Self::Protobuf => notification.encode(),

@@ -28,6 +28,14 @@ impl About {
             room: notification.room_id().cloned(),
         }
     }
+
+    /// A spooled record that no longer decodes: its kind is not known.
+    pub(crate) fn unreadable() -> Self {
+        Self {
+            kind: "unreadable",
+            room: None,
+        }
+    }
 }
 
 impl fmt::Display for About {
@@ -80,19 +88,27 @@ pub enum DropCause {
         /// The spool's bound, in bytes.
         limit: u64,
     },
-    /// The body could not be written to the spool (a full or read-only disk).
-    #[error("cannot write {path}: {detail}")]
+    /// The memory bound is reached because the spool cannot be written (a full or read-only
+    /// disk): what it could not take stayed in memory until that filled up too.
+    #[error("the spool cannot be written ({path}: {detail}) and the memory queue is full")]
     SpoolWrite {
         /// The spool file.
         path: PathBuf,
         /// The system's words.
         detail: String,
     },
-    /// A spool file no longer decodes (cut short, or not ours): set aside as `.corrupt`.
-    #[error("{path} does not decode; set aside")]
+    /// Bytes in the spool that are not a record, or a record that no longer decodes: a write cut
+    /// short by a crash (the tail of the last segment, cut off) or damage. Skipped.
+    #[error(
+        "{bytes} bytes at offset {offset} of {path} are not a whole record (a write cut short, or damage); skipped"
+    )]
     SpoolCorrupt {
-        /// The spool file.
+        /// The spool's segment file.
         path: PathBuf,
+        /// Where the bad bytes start.
+        offset: u64,
+        /// How many bytes were skipped.
+        bytes: u64,
     },
     /// A spool file vanished before it was delivered (removed by hand).
     #[error("{path} is gone from the spool")]
@@ -137,6 +153,22 @@ pub enum ForwardEvent {
         /// The HTTP status.
         status: u16,
     },
+    /// The spool cannot be written (a full or read-only disk, an I/O error): what it cannot take
+    /// stays queued in memory, delivered if the process lives but lost if it is killed, until a
+    /// write succeeds again ([`ForwardEvent::SpoolRecovered`]). Said once per failing period.
+    SpoolFailing {
+        /// The segment file that could not be written.
+        path: PathBuf,
+        /// The system's words.
+        error: String,
+        /// Queued when it started failing.
+        queued: usize,
+    },
+    /// The spool takes writes again after [`ForwardEvent::SpoolFailing`].
+    SpoolRecovered {
+        /// The segment file written.
+        path: PathBuf,
+    },
     /// Notifications were dropped: the queue (and the spool) were full, or one could not be
     /// encoded, written to or read back from the spool. Sent when the total reaches 1, 2, 4, 8, …;
     /// [`ForwarderStats::dropped`] has the exact count.
@@ -155,8 +187,10 @@ pub enum ForwardEvent {
 pub struct ForwarderStats {
     /// Waiting to be delivered (including the one in flight).
     pub queued: usize,
-    /// Of those, kept in the spool on disk.
+    /// Of those, kept in the spool on disk (written and synced).
     pub spooled: usize,
+    /// What the spool's folder takes on disk, counted as `du` does (whole 4 KiB blocks).
+    pub spool_bytes: u64,
     /// Memory the queue takes: bodies held in memory with their entries, and the index of
     /// spooled ones.
     pub memory_bytes: usize,

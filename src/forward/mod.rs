@@ -35,6 +35,7 @@ mod spool;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -52,6 +53,7 @@ use crate::control::ApiToken;
 use crate::notification::Notification;
 use crate::retry::{Retries, Retry, RetryPolicy};
 use request::{Verdict, http_client};
+use spool::{Found, Location, Mailbox, Report, Spool};
 
 /// Configures a [`WebhookForwarder`].
 #[derive(Clone)]
@@ -113,8 +115,11 @@ impl WebhookForwarderBuilder {
         self
     }
 
-    /// Keeps the queue on disk in `dir` (at most `max_bytes`), so that a restart delivers what
-    /// was left, first and in order.
+    /// Keeps the queue on disk in `dir`, so that a restart delivers what was left, first and in
+    /// order. `max_bytes` (at least 64 KiB) bounds what the folder takes on disk, counted as `du`
+    /// does. Records are written and synced by a thread of their own, in groups: delivery does not
+    /// wait for the disk. A record that cannot be written (a full or read-only disk) stays queued
+    /// in memory and [`ForwardEvent::SpoolFailing`] says why.
     pub fn spool(mut self, dir: impl Into<PathBuf>, max_bytes: u64) -> Self {
         self.spool = Some((dir.into(), max_bytes));
         self
@@ -133,7 +138,8 @@ impl WebhookForwarderBuilder {
             client: http_client(self.timeout)?,
             queue: VecDeque::new(),
             stats: ForwarderStats::default(),
-            spool_bytes: 0,
+            spool: None,
+            spool_failure: None,
             next_seq: 0,
             run: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -141,12 +147,23 @@ impl WebhookForwarderBuilder {
             in_flight: false,
             retry: Retry::default(),
             draining: Vec::new(),
-            _spool_lock: None,
             config: self,
         };
-        forwarder.load_spool()?;
+        forwarder.open_spool()?;
         Ok(forwarder.start())
     }
+}
+
+/// Where a queued notification's body is.
+enum Held {
+    /// In memory only: no spool, or the spool could not take it.
+    Memory(Bytes),
+    /// In memory, and handed to the spool's writer.
+    Writing(Bytes, Location),
+    /// In the spool, synced.
+    Spooled(Location),
+    /// In the spool, but it does not decode: passed over in its turn (already counted dropped).
+    Unreadable(Location),
 }
 
 /// One queued notification.
@@ -155,9 +172,7 @@ struct Entry {
     run: u64,
     about: About,
     size: usize,
-    /// The body, when it is held in memory (otherwise it is in the spool file).
-    body: Option<Bytes>,
-    spooled: bool,
+    held: Held,
 }
 
 impl Entry {
@@ -191,7 +206,9 @@ pub struct WebhookForwarder {
     client: awc::Client,
     queue: VecDeque<Entry>,
     stats: ForwarderStats,
-    spool_bytes: u64,
+    spool: Option<Spool>,
+    /// The spool's last write failed: where, and why.
+    spool_failure: Option<(PathBuf, String)>,
     next_seq: u64,
     run: u64,
     /// A POST of the head entry is under way.
@@ -199,8 +216,6 @@ pub struct WebhookForwarder {
     /// Failed POSTs of the head entry, and its pending retry (brought forward by a drain).
     retry: Retry,
     draining: Vec<tokio::sync::oneshot::Sender<()>>,
-    /// Held for the forwarder's life: one process per spool.
-    _spool_lock: Option<std::fs::File>,
 }
 
 impl WebhookForwarder {
@@ -227,40 +242,68 @@ impl WebhookForwarder {
         }
     }
 
-    /// Reads what a previous run left in the spool, oldest first.
-    fn load_spool(&mut self) -> std::io::Result<()> {
-        let Some((dir, _)) = self.config.spool.clone() else {
+    /// Opens the spool and queues what a previous run left in it, oldest first.
+    fn open_spool(&mut self) -> std::io::Result<()> {
+        let Some((dir, max)) = self.config.spool.clone() else {
             return Ok(());
         };
-        self._spool_lock = Some(spool::lock(&dir)?);
-        for found in spool::scan(&dir, self.config.format)? {
-            let path = spool::path(&dir, found.run, found.seq, self.config.format);
-            let decoded = std::fs::read(&path)
-                .ok()
-                .and_then(|body| self.config.format.decode(&body));
-            let Some(notification) = decoded else {
-                // Set aside, not sent: a file cut short cannot be what was received.
-                let aside = path.with_extension("corrupt");
-                tracing::error!(path = %path.display(), aside = %aside.display(), "a spooled notification does not decode; set aside");
-                let _ = std::fs::rename(&path, &aside);
-                self.drop_one(None, DropCause::SpoolCorrupt { path });
-                continue;
-            };
-            let about = About::of(&notification);
-            self.spool_bytes += found.size;
-            self.stats.memory_bytes += entry_cost(&about);
-            self.next_seq = self.next_seq.max(found.seq + 1);
-            self.queue.push_back(Entry {
-                seq: found.seq,
-                run: found.run,
-                about,
-                size: usize::try_from(found.size).unwrap_or(usize::MAX),
-                body: None,
-                spooled: true,
-            });
+        let format = self.config.format;
+        let mut found = Vec::new();
+        let spool = Spool::open(&dir, max, format, |f| found.push(f))?;
+        for f in found {
+            match f {
+                Found::Record {
+                    location,
+                    run,
+                    seq,
+                    body,
+                } => {
+                    self.next_seq = self.next_seq.max(seq + 1);
+                    let (about, held) = match format.decode(&body) {
+                        Some(notification) => (About::of(&notification), Held::Spooled(location)),
+                        None => {
+                            let path = spool.segment_path(location.segment);
+                            tracing::error!(path = %path.display(), offset = location.offset, "a spooled notification does not decode; passed over");
+                            self.drop_one(
+                                None,
+                                DropCause::SpoolCorrupt {
+                                    path,
+                                    offset: location.offset,
+                                    bytes: location.len,
+                                },
+                            );
+                            (About::unreadable(), Held::Unreadable(location))
+                        }
+                    };
+                    if matches!(held, Held::Spooled(_)) {
+                        self.stats.spooled += 1;
+                    }
+                    self.stats.memory_bytes += entry_cost(&about);
+                    self.queue.push_back(Entry {
+                        seq,
+                        run,
+                        about,
+                        size: body.len(),
+                        held,
+                    });
+                }
+                Found::Corrupt {
+                    path,
+                    offset,
+                    bytes,
+                } => self.drop_one(
+                    None,
+                    DropCause::SpoolCorrupt {
+                        path,
+                        offset,
+                        bytes,
+                    },
+                ),
+            }
         }
-        self.stats.spooled = self.queue.len();
         self.stats.queued = self.queue.len();
+        self.stats.spool_bytes = spool.disk_bytes();
+        self.spool = Some(spool);
         Ok(())
     }
 
@@ -274,60 +317,122 @@ impl WebhookForwarder {
                 return;
             }
         };
-        let seq = self.next_seq;
-        self.next_seq += 1;
         let size = body.len();
         let cost = entry_cost(&about);
-        let entry = match &self.config.spool {
-            Some((dir, max)) => {
-                if self.stats.memory_bytes + cost > self.config.memory_limit {
-                    let limit = self.config.memory_limit;
-                    self.drop_one(Some(about), DropCause::QueueFull { limit });
-                    return;
-                }
-                if self.spool_bytes + size as u64 > *max {
-                    let limit = *max;
+        if self.stats.memory_bytes + size + cost > self.config.memory_limit {
+            let limit = self.config.memory_limit;
+            let cause = match &self.spool_failure {
+                // The spool is why memory fills up: say so, not "use a spool".
+                Some((path, detail)) => DropCause::SpoolWrite {
+                    path: path.clone(),
+                    detail: detail.clone(),
+                },
+                None => DropCause::QueueFull { limit },
+            };
+            self.drop_one(Some(about), cause);
+            return;
+        }
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let body = Bytes::from(body);
+        let held = match &mut self.spool {
+            Some(spool) => {
+                let Some(location) = spool.plan(size) else {
+                    let limit = self.config.spool.as_ref().map_or(0, |(_, max)| *max);
                     self.drop_one(Some(about), DropCause::SpoolFull { limit });
                     return;
-                }
-                let path = spool::path(dir, self.run, seq, self.config.format);
-                if let Err(err) = spool::write_atomically(&path, &body) {
-                    tracing::error!(path = %path.display(), %err, "cannot write to the spool; dropped");
-                    let detail = err.to_string();
-                    self.drop_one(Some(about), DropCause::SpoolWrite { path, detail });
-                    return;
-                }
-                self.spool_bytes += size as u64;
-                self.stats.memory_bytes += cost;
-                self.stats.spooled += 1;
-                Entry {
-                    seq,
-                    run: self.run,
-                    about,
-                    size,
-                    body: None,
-                    spooled: true,
-                }
+                };
+                spool.append(location, self.run, seq, body.clone());
+                self.stats.spool_bytes = spool.disk_bytes();
+                Held::Writing(body, location)
             }
-            None => {
-                if self.stats.memory_bytes + size + cost > self.config.memory_limit {
-                    let limit = self.config.memory_limit;
-                    self.drop_one(Some(about), DropCause::QueueFull { limit });
-                    return;
-                }
-                self.stats.memory_bytes += size + cost;
-                Entry {
-                    seq,
-                    run: self.run,
-                    about,
-                    size,
-                    body: Some(Bytes::from(body)),
-                    spooled: false,
-                }
-            }
+            None => Held::Memory(body),
         };
-        self.queue.push_back(entry);
+        self.stats.memory_bytes += size + cost;
+        self.queue.push_back(Entry {
+            seq,
+            run: self.run,
+            about,
+            size,
+            held,
+        });
         self.stats.queued = self.queue.len();
+    }
+
+    /// Takes in what the spool's writer reports: records synced (their bodies leave memory), or
+    /// not written (they stay in memory, and the failure is said once until a write succeeds).
+    fn take_reports(&mut self) {
+        let Some(spool) = &self.spool else {
+            return;
+        };
+        for report in spool.mailbox().take() {
+            match report {
+                Report::Written(seqs) => {
+                    for seq in seqs {
+                        let Some(entry) = find(&mut self.queue, seq) else {
+                            continue; // delivered before it was synced
+                        };
+                        if let Held::Writing(_, location) = entry.held {
+                            entry.held = Held::Spooled(location);
+                            self.stats.memory_bytes =
+                                self.stats.memory_bytes.saturating_sub(entry.size);
+                            self.stats.spooled += 1;
+                        }
+                    }
+                    if let Some((path, _)) = self.spool_failure.take() {
+                        tracing::info!(path = %path.display(), "the spool takes writes again");
+                        self.emit(ForwardEvent::SpoolRecovered { path });
+                    }
+                }
+                Report::Failed {
+                    seqs,
+                    segment,
+                    kept,
+                    path,
+                    error,
+                } => {
+                    if let Some(spool) = &mut self.spool {
+                        spool.failed(segment, kept);
+                    }
+                    for seq in &seqs {
+                        if let Some(entry) = find(&mut self.queue, *seq)
+                            && let Held::Writing(body, _) = &entry.held
+                        {
+                            entry.held = Held::Memory(body.clone());
+                        }
+                    }
+                    if self.spool_failure.is_none() {
+                        self.emit(ForwardEvent::SpoolFailing {
+                            path: path.clone(),
+                            error: error.clone(),
+                            queued: self.queue.len(),
+                        });
+                    }
+                    self.spool_failure = Some((path, error));
+                }
+                Report::LedgerFailed { path, error } => {
+                    tracing::warn!(path = %path.display(), %error, "a restart may deliver some notifications again (with their idempotency keys)");
+                }
+            }
+        }
+        if let Some(spool) = &self.spool {
+            self.stats.spool_bytes = spool.disk_bytes();
+        }
+    }
+
+    /// Waits for the spool's writer's next reports.
+    fn await_reports(&mut self, ctx: &mut Context<Self>) {
+        let Some(mailbox) = self.spool.as_ref().map(Spool::mailbox) else {
+            return;
+        };
+        ctx.spawn(
+            async move { mailbox_wake(mailbox).await }
+                .into_actor(self)
+                .map(|(), act, ctx| {
+                    act.take_reports();
+                    act.await_reports(ctx);
+                }),
+        );
     }
 
     /// Counts a dropped notification; says so when the total reaches 1, 2, 4, 8, … (a firehose
@@ -351,19 +456,20 @@ impl WebhookForwarder {
             return;
         };
         let cost = entry_cost(&entry.about);
-        if entry.spooled {
-            if let Some((dir, _)) = &self.config.spool {
-                let path = spool::path(dir, entry.run, entry.seq, self.config.format);
-                if let Err(err) = std::fs::remove_file(&path) {
-                    tracing::warn!(path = %path.display(), %err, "cannot remove a delivered entry from the spool");
-                }
+        let (body, location) = match entry.held {
+            Held::Memory(_) => (entry.size, None),
+            Held::Writing(_, location) => (entry.size, Some(location)),
+            Held::Spooled(location) => {
+                self.stats.spooled = self.stats.spooled.saturating_sub(1);
+                (0, Some(location))
             }
-            self.spool_bytes = self.spool_bytes.saturating_sub(entry.size as u64);
-            self.stats.spooled = self.stats.spooled.saturating_sub(1);
-            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(cost);
-        } else {
-            self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(entry.size + cost);
+            Held::Unreadable(location) => (0, Some(location)),
+        };
+        if let (Some(spool), Some(location)) = (&mut self.spool, location) {
+            spool.delivered(location);
+            self.stats.spool_bytes = spool.disk_bytes();
         }
+        self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(body + cost);
         self.stats.queued = self.queue.len();
         self.retry.succeeded();
         if self.queue.is_empty() {
@@ -381,27 +487,43 @@ impl WebhookForwarder {
         let Some(entry) = self.queue.front() else {
             return;
         };
-        let body = match &entry.body {
-            Some(body) => body.clone(),
-            None => {
-                let Some((dir, _)) = &self.config.spool else {
+        let body = match &entry.held {
+            Held::Memory(body) | Held::Writing(body, _) => body.clone(),
+            Held::Unreadable(_) => {
+                self.finish_head();
+                ctx.notify(Kick);
+                return;
+            }
+            &Held::Spooled(location) => {
+                let Some(spool) = &mut self.spool else {
                     return;
                 };
-                let path = spool::path(dir, entry.run, entry.seq, self.config.format);
-                match std::fs::read(&path) {
+                match spool.read(location) {
                     Ok(body) => Bytes::from(body),
-                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                        let about = entry.about.clone();
-                        tracing::error!(path = %path.display(), "a spooled notification is gone from the spool; dropped");
-                        self.finish_head();
-                        self.drop_one(Some(about), DropCause::SpoolGone { path });
-                        ctx.notify(Kick);
-                        return;
-                    }
                     Err(err) => {
-                        // Transient (no file descriptors, an I/O error): try again later.
+                        let path = spool.segment_path(location.segment);
                         let detail = err.to_string();
-                        self.retry_head(RetryReason::SpoolRead { path, detail }, None, ctx);
+                        let cause = match err.kind() {
+                            std::io::ErrorKind::NotFound => DropCause::SpoolGone { path },
+                            std::io::ErrorKind::InvalidData | std::io::ErrorKind::UnexpectedEof => {
+                                DropCause::SpoolCorrupt {
+                                    path,
+                                    offset: location.offset,
+                                    bytes: location.len,
+                                }
+                            }
+                            _ => {
+                                // Transient (no file descriptors, an I/O error): try again later.
+                                let reason = RetryReason::SpoolRead { path, detail };
+                                self.retry_head(reason, None, ctx);
+                                return;
+                            }
+                        };
+                        let about = entry.about.clone();
+                        tracing::error!(%detail, "a spooled notification cannot be read back; dropped");
+                        self.finish_head();
+                        self.drop_one(Some(about), cause);
+                        ctx.notify(Kick);
                         return;
                     }
                 }
@@ -484,6 +606,16 @@ impl WebhookForwarder {
     }
 }
 
+/// The queued entry `seq`, if it is still queued (the queue is in `seq` order).
+fn find(queue: &mut VecDeque<Entry>, seq: u64) -> Option<&mut Entry> {
+    let at = queue.binary_search_by_key(&seq, |e| e.seq).ok()?;
+    queue.get_mut(at)
+}
+
+async fn mailbox_wake(mailbox: Arc<Mailbox>) {
+    mailbox.wake.notified().await;
+}
+
 /// What an entry held in memory costs besides its body: the entry, its room id, and the
 /// allocations' bookkeeping.
 fn entry_cost(about: &About) -> usize {
@@ -498,7 +630,13 @@ impl Actor for WebhookForwarder {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
+        self.await_reports(ctx);
         self.kick(ctx);
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        // The writer finishes what it was handed and syncs it with the ledger.
+        self.spool = None;
     }
 }
 
@@ -555,8 +693,19 @@ impl Handler<Drain> for WebhookForwarder {
             }
             .into_actor(self)
             .map(|(), act, ctx| {
-                let spooled = act.queue.iter().filter(|e| e.spooled).count();
+                if let Some(spool) = &act.spool {
+                    spool.flush();
+                }
+                act.take_reports();
+                let spooled = act
+                    .queue
+                    .iter()
+                    .filter(|e| matches!(e.held, Held::Spooled(_)))
+                    .count();
                 let lost = act.queue.len() - spooled;
+                // The writer syncs the ledger and the spool's lock is released before the answer:
+                // a new forwarder may open the spool at once.
+                act.spool = None;
                 ctx.stop();
                 DrainOutcome {
                     spooled,

@@ -55,6 +55,7 @@ pub fn peer_shares_its_screen(
     track
 }
 
+pub mod forwarding;
 pub mod proxy;
 pub mod raw_ws;
 pub mod recorder;
