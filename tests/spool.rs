@@ -1,16 +1,17 @@
 //! The forwarder's disk spool on real disks: its bound in bytes as `du` counts them, a torn tail
 //! and a damaged record after a crash, a full disk and a read-only one (real tmpfs mounts), and
-//! the files an older version's spool left.
+//! the files an older version's spool left. The tmpfs ones need root and are ignored by a plain
+//! `cargo test`; `.ci/run` runs them: `cargo test -p jellyfish-notifier --test spool -- --ignored`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
 use common::forwarding::{accepted, room_created, stats, until};
+use common::kept::Kept;
 use common::target::Target;
 use jellyfish_notifier::forward::*;
 use jellyfish_notifier::retry::RetryPolicy;
@@ -67,35 +68,18 @@ impl Drop for Tmpfs {
     }
 }
 
-/// Keeps every [`ForwardEvent`].
-#[derive(Clone, Default)]
-struct Events(Arc<Mutex<Vec<ForwardEvent>>>);
+type Events = Kept<ForwardEvent>;
 
-impl Actor for Events {
-    type Context = Context<Self>;
-}
-
-impl Handler<ForwardEvent> for Events {
-    type Result = ();
-    fn handle(&mut self, event: ForwardEvent, _: &mut Context<Self>) {
-        self.0.lock().unwrap().push(event);
-    }
-}
-
-impl Events {
-    fn all(&self) -> Vec<ForwardEvent> {
-        self.0.lock().unwrap().clone()
-    }
-
-    fn drop_causes(&self) -> Vec<DropCause> {
-        self.all()
-            .into_iter()
-            .filter_map(|event| match event {
-                ForwardEvent::Dropped { cause, .. } => Some(cause),
-                _ => None,
-            })
-            .collect()
-    }
+/// Why notifications were dropped, in order.
+fn drop_causes(events: &Events) -> Vec<DropCause> {
+    events
+        .all()
+        .into_iter()
+        .filter_map(|event| match event {
+            ForwardEvent::Dropped { cause, .. } => Some(cause),
+            _ => None,
+        })
+        .collect()
 }
 
 /// A forwarder with a spool in `dir` whose retries wait long (a target that is down is not
@@ -194,12 +178,11 @@ async fn the_spool_bound_holds_in_bytes_on_disk_as_du_counts_them() {
         "{counted:?}"
     );
     assert!(
-        events
-            .drop_causes()
+        drop_causes(&events)
             .iter()
             .all(|cause| matches!(cause, DropCause::SpoolFull { limit } if *limit == max)),
         "{:?}",
-        events.drop_causes()
+        drop_causes(&events)
     );
     assert!(
         files(&dir).len() <= 12,
@@ -244,7 +227,7 @@ async fn a_torn_tail_is_cut_off_and_a_damaged_record_is_skipped_and_said() {
         "every whole record is kept"
     );
     assert_eq!(
-        events.drop_causes(),
+        drop_causes(&events),
         [DropCause::SpoolCorrupt {
             path: segment.clone(),
             offset: whole,
@@ -269,7 +252,7 @@ async fn a_torn_tail_is_cut_off_and_a_damaged_record_is_skipped_and_said() {
     let third = spooling(&target, &dir, 1 << 20, &events);
     until(&third, |s| s.delivered == 4 && s.queued == 0).await;
     assert_eq!(
-        events.drop_causes(),
+        drop_causes(&events),
         [DropCause::SpoolCorrupt {
             path: segment.clone(),
             offset: fifth,
@@ -283,6 +266,7 @@ async fn a_torn_tail_is_cut_off_and_a_damaged_record_is_skipped_and_said() {
 }
 
 #[actix_web::test]
+#[ignore = "mounts a tmpfs, which needs root: .ci/run runs these with --ignored"]
 async fn a_full_disk_is_said_with_its_cause_and_what_it_refused_is_still_delivered() {
     let disk = Tmpfs::mount("spool-full", 64);
     let dir = disk.0.join("spool");
@@ -356,6 +340,7 @@ async fn a_full_disk_is_said_with_its_cause_and_what_it_refused_is_still_deliver
 }
 
 #[actix_web::test]
+#[ignore = "mounts a tmpfs, which needs root: .ci/run runs these with --ignored"]
 async fn a_read_only_disk_is_said_with_its_cause_and_nothing_is_lost_while_the_process_lives() {
     // Read-only from the start: the forwarder does not start, and says where and why.
     let read_only = Tmpfs::mount("spool-ro-start", 64);

@@ -5,8 +5,10 @@ use std::time::Duration;
 use actix::prelude::*;
 use jellyfish_notifier::Shutdown;
 use jellyfish_notifier::nats::{
-    BridgeEvent, DEFAULT_PREFIX, DEFAULT_STREAM, GetBridgeStats, JetStreamBridge, StreamSettings,
+    BridgeEvent, DEFAULT_PREFIX, DEFAULT_STREAM, GetBridgeStats, JetStreamBridge, NatsError,
+    StreamSettings,
 };
+use tokio::sync::oneshot;
 
 use crate::output::{self, plural};
 use crate::{Outcome, ServerArgs};
@@ -61,12 +63,38 @@ pub(crate) struct StreamArgs {
     /// The most notifications kept while NATS is unreachable; beyond, they are dropped and counted.
     #[arg(long, default_value_t = 100_000)]
     queue_limit: usize,
+    /// If the stream is gone (deleted by an operator, or nats-server restarted without its
+    /// store), stop at once instead of creating it again.
+    #[arg(long)]
+    no_recreate_stream: bool,
+    /// `webhook --nats`: the longest a request waits for JetStream to store it before it is
+    /// answered 503, in seconds.
+    #[arg(long, default_value_t = 5.0)]
+    publish_timeout: f64,
 }
 
 impl StreamArgs {
-    /// A bridge to `url` with these settings, reporting on stderr.
-    pub(crate) fn bridge(&self, url: &str) -> Addr<JetStreamBridge> {
-        JetStreamBridge::builder(url)
+    /// A bridge to `url` with these settings, reporting on stderr; the receiver gets the
+    /// reason if the bridge stops for good (the stream gone, and not to be recreated).
+    pub(crate) fn bridge(
+        &self,
+        url: &str,
+    ) -> Result<(Addr<JetStreamBridge>, oneshot::Receiver<String>), Outcome> {
+        let publish_timeout = match Duration::try_from_secs_f64(self.publish_timeout) {
+            Ok(timeout) if !timeout.is_zero() => timeout,
+            _ => {
+                return Err(Outcome::Usage(format!(
+                    "--publish-timeout must be more than 0 seconds, got {}",
+                    self.publish_timeout
+                )));
+            }
+        };
+        let (gone, stopped) = oneshot::channel();
+        let reporter = Reporter {
+            url: url.to_owned(),
+            gone: Some(gone),
+        };
+        let bridge = JetStreamBridge::builder(url)
             .prefix(self.prefix.as_str())
             .stream(StreamSettings {
                 name: self.stream.clone(),
@@ -74,12 +102,19 @@ impl StreamArgs {
                 duplicate_window: Duration::from_secs(self.duplicate_window_secs),
             })
             .queue_limit(self.queue_limit)
-            .events(Reporter.start().recipient())
-            .start()
+            .publish_timeout(publish_timeout)
+            .recreate_stream(!self.no_recreate_stream)
+            .events(reporter.start().recipient())
+            .start();
+        Ok((bridge, stopped))
     }
 }
 
-struct Reporter;
+/// Says the bridge's events on stderr, with what to do.
+struct Reporter {
+    url: String,
+    gone: Option<oneshot::Sender<String>>,
+}
 
 impl Actor for Reporter {
     type Context = Context<Self>;
@@ -94,10 +129,40 @@ impl Handler<BridgeEvent> for Reporter {
                 error,
                 queued,
                 retry_in,
-            } => say!(
-                "NATS: {error}; {queued} {} waiting, retrying in {:.1} s (check --nats and that nats-server runs with -js)",
-                plural(queued, "notification", "notifications"),
-                retry_in.as_secs_f64()
+            } => {
+                let hint = match &error {
+                    NatsError::Connect { .. } => {
+                        format!(" (is nats-server running at {}? --nats)", self.url)
+                    }
+                    NatsError::Stream { .. } => {
+                        " (does nats-server run with JetStream, -js? is the stream name taken?)"
+                            .to_owned()
+                    }
+                    _ => String::new(),
+                };
+                say!(
+                    "NATS: {error}; {queued} {} waiting, retrying in {:.1} s{hint}",
+                    plural(queued, "notification", "notifications"),
+                    retry_in.as_secs_f64()
+                )
+            }
+            BridgeEvent::StreamRecreated { stream } => say!(
+                "NATS: the stream {stream} was gone (deleted, or nats-server restarted without its store): created it again with this bridge's settings; what it held before is gone"
+            ),
+            BridgeEvent::StreamGone {
+                stream,
+                unpublished,
+            } => {
+                let reason = format!(
+                    "the NATS stream {stream} is gone (deleted, or nats-server restarted without its store) and --no-recreate-stream is set: stopped with {unpublished} {} unpublished",
+                    plural(unpublished, "notification", "notifications")
+                );
+                if let Some(gone) = self.gone.take() {
+                    let _ = gone.send(reason);
+                }
+            }
+            BridgeEvent::StreamLimits { stream, limits } => say!(
+                "warning: the NATS stream {stream} can delete notifications it acknowledged: {limits}. What is published may not stay stored: use a stream without these limits (or with discard new)"
             ),
             BridgeEvent::Dropped { total } => say!(
                 "NATS: DROPPED {total} {} so far: the queue (--queue-limit) is full",
@@ -113,7 +178,10 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
-    let bridge = args.stream.bridge(&args.nats);
+    let (bridge, bridge_stopped) = match args.stream.bridge(&args.nats) {
+        Ok(found) => found,
+        Err(outcome) => return outcome,
+    };
     let (reporter, failed) = output::ConnectionReporter::start(&url);
     let mut builder = builder
         .subscribe_connection_events(reporter.recipient())
@@ -132,6 +200,10 @@ pub(crate) async fn run(args: Args) -> Outcome {
             Ok(err) => output::notifier_failure(err, &url),
             Err(_) => Outcome::Failed("the notifier stopped unexpectedly".to_owned()),
         },
+        Ok(reason) = bridge_stopped => {
+            let _ = notifier.send(Shutdown).await;
+            return Outcome::Failed(reason);
+        }
     };
     let _ = notifier.send(Shutdown).await;
     // What reached the bridge is published, for at most --drain-timeout.

@@ -90,7 +90,17 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(secret) => secret,
         Err(outcome) => return outcome,
     };
-    let nats = args.nats.as_deref().map(|url| args.stream.bridge(url));
+    let (nats, bridge_stopped) = match args.nats.as_deref().map(|url| args.stream.bridge(url)) {
+        Some(Ok((bridge, stopped))) => (Some(bridge), Some(stopped)),
+        Some(Err(outcome)) => return outcome,
+        None => (None, None),
+    };
+    let bridge_stopped = async move {
+        match bridge_stopped {
+            Some(stopped) => stopped.await.ok(),
+            None => None,
+        }
+    };
     let draining = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&draining);
     let server = HttpServer::new(move || {
@@ -133,6 +143,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let outcome = tokio::select! {
         () = output::stop_signal() => Outcome::Ok,
         outcome = output::stdout_failed() => outcome,
+        Some(reason) = bridge_stopped => Outcome::Failed(reason),
     };
     // Requests already being read finish; new ones get 503 until the server is down.
     draining.store(true, Ordering::SeqCst);

@@ -122,6 +122,95 @@ async fn bridge_publishes_a_lifecycle_into_the_stream_and_stops_cleanly() {
     );
 }
 
+async fn delete_stream(nats: &NatsServer) {
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    async_nats::jetstream::new(client)
+        .delete_stream(nats::DEFAULT_STREAM)
+        .await
+        .unwrap();
+}
+
+fn stderr_of(child: &mut Running) -> String {
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(child.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    stderr
+}
+
+/// An operator deletes the stream: `bridge` creates it again and says so, and what arrives after
+/// is stored; with `--no-recreate-stream` it stops at once, saying why, with exit 1.
+#[actix_web::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn bridge_says_a_deleted_stream_is_created_again_or_stops_when_told_not_to() {
+    let nats = NatsServer::start();
+    let emulator = Emulator::builder().start().await.unwrap();
+    let bridge = |extra: &[&str]| {
+        Running(
+            cli()
+                .args(["bridge", "--server", &emulator.server_address()])
+                .args(["--nats", &nats.url()])
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        )
+    };
+    let mut child = bridge(&[]);
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(10), |e| e.socket_counts().notifications
+                == 1)
+            .await
+    );
+    let create = |room: &str| {
+        emulator
+            .create_room(&serde_json::json!({"roomId": room}))
+            .unwrap();
+    };
+    create("before");
+    until("stored", Duration::from_secs(10), async || {
+        nats.messages().await.len() == 1
+    })
+    .await;
+    delete_stream(&nats).await;
+    for room in ["after-1", "after-2"] {
+        create(room);
+    }
+    until(
+        "stored in the new stream",
+        Duration::from_secs(15),
+        async || nats.messages().await.len() == 2,
+    )
+    .await;
+    terminate(&child);
+    assert_eq!(exit_code(&mut child).await, Some(0));
+    let stderr = stderr_of(&mut child);
+    assert!(
+        stderr.contains("NATS: the stream JELLYFISH was gone (deleted, or nats-server restarted without its store): created it again with this bridge's settings")
+            && stderr.contains("published 3 (0 already stored by another bridge), 0 retries, 0 dropped, 0 left unpublished"),
+        "{stderr}"
+    );
+
+    let since = emulator.socket_counts().notification_subscriptions;
+    let mut child = bridge(&["--no-recreate-stream"]);
+    assert!(
+        emulator
+            .wait_until(Duration::from_secs(10), |e| {
+                let counts = e.socket_counts();
+                counts.notification_subscriptions > since && counts.notifications == 1
+            })
+            .await
+    );
+    delete_stream(&nats).await;
+    create("lost");
+    assert_eq!(exit_code(&mut child).await, Some(1), "stopped by itself");
+    let stderr = stderr_of(&mut child);
+    assert!(
+        stderr.contains("the NATS stream JELLYFISH is gone (deleted, or nats-server restarted without its store) and --no-recreate-stream is set: stopped with 1 notification unpublished"),
+        "{stderr}"
+    );
+}
+
 async fn post(url: &str, body: Vec<u8>) -> u16 {
     awc::Client::builder()
         .timeout(Duration::from_secs(30))

@@ -66,6 +66,22 @@ pub struct DedupId {
     digest: [u8; 32],
 }
 
+/// What tells a notification's messages apart in a room: the room's subject token and the digest
+/// of its bytes.
+pub(crate) type Key = (String, [u8; 32]);
+
+/// The [`Key`] of a notification of `room` whose bytes are `body`.
+pub(crate) fn key_of(room: &str, body: &[u8]) -> Key {
+    (room.to_owned(), Sha256::digest(body).into())
+}
+
+impl DedupId {
+    /// Its notification's [`Key`].
+    pub(crate) fn key(&self) -> Key {
+        (self.room.clone(), self.digest)
+    }
+}
+
 fn message_id(room: &str, digest: &[u8; 32], occurrence: u64) -> String {
     let mut id = Sha256::new();
     id.update(room.as_bytes());
@@ -89,6 +105,15 @@ impl DedupIds {
     /// The stream's last sequence as the bridge connected (see [`DedupIds::acked`]).
     pub fn start_at(&mut self, sequence: u64) {
         self.floor = self.floor.max(sequence);
+    }
+
+    /// The stream was created anew (deleted by an operator, or lost with the server's store): its
+    /// sequences start again, so those remembered from the old one mean nothing.
+    pub(crate) fn stream_recreated(&mut self, last: u64) {
+        self.floor = last;
+        for ids in self.rooms.values_mut() {
+            ids.last_sequence = 0;
+        }
     }
 
     /// The id of the next notification of `room` (its subject token), whose bytes are `body`.

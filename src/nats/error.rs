@@ -43,6 +43,28 @@ pub enum NatsError {
     /// helps.
     #[error("not connected to NATS")]
     NotConnected,
+    /// JetStream cannot store now: the last setup or publish failed (its words in `detail`) and
+    /// the bridge is waiting to try again. Retrying later helps.
+    #[error("JetStream cannot store now ({detail})")]
+    Unavailable {
+        /// Why the last attempt failed.
+        detail: String,
+    },
+    /// The notifications were not all stored within the bridge's publish timeout (NATS slow or
+    /// gone). They stay queued; retrying later helps, and stores no second copy.
+    #[error("JetStream did not store it within {:.1} s", after.as_secs_f64())]
+    NotStoredInTime {
+        /// The publish timeout.
+        after: std::time::Duration,
+    },
+    /// The stream was gone and the bridge was told not to create it again: it stopped.
+    #[error(
+        "the JetStream stream {stream} is gone (deleted, or nats-server lost its store) and is not recreated"
+    )]
+    StreamGone {
+        /// The stream's name.
+        stream: String,
+    },
     /// The bridge's queue holds `limit` messages already (NATS unreachable for long): the message
     /// was dropped and counted. Retrying later helps.
     #[error("the NATS bridge's queue is full ({limit} messages)")]

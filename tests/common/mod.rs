@@ -56,6 +56,7 @@ pub fn peer_shares_its_screen(
 }
 
 pub mod forwarding;
+pub mod kept;
 pub mod proxy;
 pub mod raw_ws;
 pub mod recorder;

@@ -69,18 +69,45 @@ impl NatsServer {
         }
     }
 
+    /// Killed, its store wiped, started again on the same port: a server restarted without its
+    /// store.
+    pub fn restart_without_store(&mut self) {
+        self.kill();
+        let _ = std::fs::remove_dir_all(&self.store);
+        self.spawn();
+    }
+
+    /// SIGSTOP: the connection stays up and nothing is answered, as a server that hangs.
+    pub fn pause(&self) {
+        self.signal("STOP");
+    }
+
+    /// SIGCONT after [`NatsServer::pause`].
+    pub fn resume(&self) {
+        self.signal("CONT");
+    }
+
+    fn signal(&self, name: &str) {
+        let child = self.child.as_ref().expect("running");
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(child.id().to_string())
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Every message of the stream, in order.
+    /// Every message of the stream, in order (none while there is no stream).
     pub async fn messages(&self) -> Vec<async_nats::jetstream::message::StreamMessage> {
         let client = async_nats::connect(self.url()).await.expect("connect");
         let jetstream = async_nats::jetstream::new(client);
-        let mut stream = jetstream
-            .get_stream(DEFAULT_STREAM)
-            .await
-            .expect("the stream");
+        let Ok(mut stream) = jetstream.get_stream(DEFAULT_STREAM).await else {
+            return Vec::new();
+        };
         let last = stream.info().await.expect("info").state.last_sequence;
         let mut all = Vec::new();
         for sequence in 1..=last {

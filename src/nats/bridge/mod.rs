@@ -1,14 +1,17 @@
 //! [`JetStreamBridge`]: notifications into a durable JetStream stream, in order, each counted
 //! only once JetStream acknowledged it.
 
+mod publish;
+mod setup;
+
 use std::borrow::Cow;
-use std::collections::VecDeque;
-use std::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
 
-use super::dedup::{DedupId, DedupIds, Verdict};
+use super::dedup::{DedupId, DedupIds, Key, Verdict};
 use super::error::NatsError;
 use super::subject::{gap_subject, metrics_subject, notification_subject, subject_token};
 use super::{DEFAULT_PREFIX, DEFAULT_STREAM, KIND_HEADER, NO_ROOM, ROOM_HEADER};
@@ -16,8 +19,10 @@ use crate::codec::EncodeError;
 use crate::notification::{MetricsReport, Notification};
 use crate::notifier::ConnectionEvent;
 use crate::retry::{Retries, Retry, RetryPolicy};
+use async_nats::jetstream::context::PublishErrorKind;
 
-/// The stream a [`JetStreamBridge`] creates when it is missing.
+/// The stream a [`JetStreamBridge`] creates when it is missing (at start, or when an operator
+/// deleted it or nats-server came back without its store).
 #[derive(Clone, Debug)]
 pub struct StreamSettings {
     /// The stream's name.
@@ -64,6 +69,29 @@ pub enum BridgeEvent {
         /// Dropped in all.
         total: u64,
     },
+    /// The stream was gone (an operator deleted it, or nats-server came back without its store):
+    /// the bridge created it again with its settings and goes on. What the old stream held is
+    /// gone with it.
+    StreamRecreated {
+        /// The stream's name.
+        stream: String,
+    },
+    /// The stream was gone and recreating it is disabled
+    /// ([`JetStreamBridgeBuilder::recreate_stream`]): the bridge stopped.
+    StreamGone {
+        /// The stream's name.
+        stream: String,
+        /// Messages left unpublished.
+        unpublished: usize,
+    },
+    /// The stream (made by someone else) has limits under which JetStream deletes messages it
+    /// acknowledged: notifications "published" may not stay stored. Said at every connection.
+    StreamLimits {
+        /// The stream's name.
+        stream: String,
+        /// The limits, in words (`max_msgs=100, discard old …`).
+        limits: String,
+    },
 }
 
 /// Counters of a [`JetStreamBridge`], from [`GetBridgeStats`].
@@ -82,6 +110,8 @@ pub struct BridgeStats {
     pub recounted: u64,
     /// Waiting to be published.
     pub queued: usize,
+    /// Times the stream was gone and was created again.
+    pub recreated: u64,
 }
 
 /// Answers a [`JetStreamBridge`]'s [`BridgeStats`].
@@ -90,10 +120,15 @@ pub struct BridgeStats {
 pub struct GetBridgeStats;
 
 /// Publishes notifications and answers once JetStream has stored every one of them (or acked it
-/// as a duplicate): `Ok(())`; or, if the bridge is not connected to NATS, its queue is full, or a
-/// publish failed, `Err` with the reason at once. What was refused may still be stored later (it
-/// stays queued), but nothing is ever answered `Ok` that was not stored: what a webhook receiver
-/// needs before it answers 2xx.
+/// as a duplicate): `Ok(())`. `Err` at once if JetStream cannot store now (not connected, or a
+/// publish failed and its retry is pending), if the queue is full, or if a publish of these
+/// fails; and `Err` after [`JetStreamBridgeBuilder::publish_timeout`] if they are not all stored
+/// by then. Nothing is ever answered `Ok` that was not stored: what a webhook receiver needs
+/// before it answers 2xx, and an `Err` is its 503.
+///
+/// What was refused stays queued and may be stored later; a sender that retries (the same
+/// notifications in the same room, within the stream's duplicate window) gets the same message
+/// ids, so the stream holds one copy either way.
 #[derive(Debug, actix::Message)]
 #[rtype(result = "Result<(), NatsError>")]
 pub struct Publish(pub Vec<Notification>);
@@ -142,6 +177,14 @@ pub struct JetStreamBridge {
     dedup: DedupIds,
     gaps: u64,
     stats: BridgeStats,
+    /// A setup is under way.
+    connecting: bool,
+    /// A stream was found or created before: one missing now was removed.
+    had_stream: bool,
+    /// Why the last setup or publish failed, while it is not fixed.
+    last_error: Option<NatsError>,
+    /// The ids of [`Publish`]ed notifications that were answered `Err`, for a sender's retry.
+    refused: HashMap<Key, (DedupId, Instant)>,
 }
 
 /// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
@@ -153,10 +196,28 @@ pub struct JetStreamBridgeBuilder {
     queue_limit: usize,
     retry: RetryPolicy,
     ack_timeout: Duration,
+    publish_timeout: Duration,
+    recreate_stream: bool,
     events: Option<Recipient<BridgeEvent>>,
 }
 
 impl JetStreamBridgeBuilder {
+    /// The longest a [`Publish`] waits for JetStream to store its notifications before it is
+    /// answered `Err` (default 5 s): a webhook sender gets its 503 in bounded time, whatever the
+    /// outage.
+    pub fn publish_timeout(mut self, timeout: Duration) -> Self {
+        self.publish_timeout = timeout;
+        self
+    }
+
+    /// Whether a stream found missing (deleted by an operator, or lost with nats-server's store)
+    /// is created again with the bridge's settings, and said ([`BridgeEvent::StreamRecreated`]);
+    /// default yes. If not, the bridge stops at once ([`BridgeEvent::StreamGone`]).
+    pub fn recreate_stream(mut self, recreate: bool) -> Self {
+        self.recreate_stream = recreate;
+        self
+    }
+
     /// How long a publish waits for JetStream's acknowledgement before it is retried (default
     /// 5 s). A retry carries the same message id, so a publish that was stored but whose ack was
     /// lost is acked again as a duplicate, not stored twice.
@@ -209,6 +270,10 @@ impl JetStreamBridgeBuilder {
             dedup: DedupIds::new(window),
             gaps: 0,
             stats: BridgeStats::default(),
+            connecting: false,
+            had_stream: false,
+            last_error: None,
+            refused: HashMap::new(),
         }
         .start()
     }
@@ -224,6 +289,8 @@ impl JetStreamBridge {
             queue_limit: 100_000,
             retry: RetryPolicy::default(),
             ack_timeout: Duration::from_secs(5),
+            publish_timeout: Duration::from_secs(5),
+            recreate_stream: true,
             events: None,
         }
     }
@@ -257,67 +324,6 @@ impl JetStreamBridge {
         self.pump(ctx);
     }
 
-    fn connect(&mut self, ctx: &mut Context<Self>) {
-        let url = self.config.url.clone();
-        let stream = self.config.stream.clone();
-        let subjects = vec![format!("{}.>", self.config.prefix)];
-        let ack_timeout = self.config.ack_timeout;
-        let setup = async move {
-            let client = async_nats::ConnectOptions::new()
-                .retry_on_initial_connect()
-                .connect(url.as_str())
-                .await
-                .map_err(|err| NatsError::Connect {
-                    url: url.clone(),
-                    detail: err.to_string(),
-                })?;
-            let stream_error = |detail: String| NatsError::Stream {
-                stream: stream.name.clone(),
-                detail,
-            };
-            let mut jetstream = async_nats::jetstream::new(client);
-            jetstream.set_timeout(ack_timeout);
-            let mut created = jetstream
-                .get_or_create_stream(async_nats::jetstream::stream::Config {
-                    name: stream.name.clone(),
-                    subjects,
-                    max_age: stream.max_age,
-                    duplicate_window: stream.duplicate_window,
-                    storage: async_nats::jetstream::stream::StorageType::File,
-                    ..Default::default()
-                })
-                .await
-                .map_err(|err| stream_error(err.to_string()))?;
-            let last = created
-                .info()
-                .await
-                .map_err(|err| stream_error(err.to_string()))?
-                .state
-                .last_sequence;
-            Ok::<_, NatsError>((jetstream, created, last))
-        };
-        ctx.wait(setup.into_actor(self).map(|result, bridge, ctx| match result {
-            Ok((jetstream, stream, last)) => {
-                bridge.dedup.start_at(last);
-                bridge.jetstream = Some(jetstream);
-                bridge.stream = Some(stream);
-                bridge.retry.succeeded();
-                bridge.event(BridgeEvent::Ready);
-                bridge.pump(ctx);
-            }
-            Err(error) => {
-                let retry_in = bridge.retry.failed_again(&bridge.config.retry, None);
-                tracing::warn!(%error, ?retry_in, "NATS bridge: cannot set up the stream; retrying");
-                bridge.event(BridgeEvent::Retrying {
-                    error,
-                    queued: bridge.queue.len(),
-                    retry_in,
-                });
-                Retry::wait(bridge, retry_in, ctx);
-            }
-        }));
-    }
-
     /// Publishes the first queued message, if none is in flight.
     fn pump(&mut self, ctx: &mut Context<Self>) {
         if self.in_flight || self.retry.waiting() {
@@ -344,9 +350,14 @@ impl JetStreamBridge {
             match result {
                 Ok(ack) => {
                     bridge.retry.succeeded();
-                    let suspect = bridge.queue.front().and_then(|m| m.id.as_ref()).is_some_and(
-                        |id| bridge.dedup.acked(id, ack.sequence, ack.duplicate) == Verdict::Suspect,
-                    );
+                    bridge.last_error = None;
+                    let suspect = bridge
+                        .queue
+                        .front()
+                        .and_then(|m| m.id.as_ref())
+                        .is_some_and(|id| {
+                            bridge.dedup.acked(id, ack.sequence, ack.duplicate) == Verdict::Suspect
+                        });
                     if suspect {
                         bridge.check_suspect(ack.sequence, ctx);
                         return;
@@ -367,20 +378,32 @@ impl JetStreamBridge {
                             detail: error.to_string(),
                         }));
                     }
+                    if error.kind() == PublishErrorKind::StreamNotFound {
+                        bridge.stream_gone(ctx);
+                        return;
+                    }
                     bridge.stats.retries += 1;
-                    let retry_in = bridge.retry.failed_again(&bridge.config.retry, None);
-                    tracing::warn!(%error, ?retry_in, queued = bridge.queue.len(), "NATS bridge: publishing failed; retrying");
-                    bridge.event(BridgeEvent::Retrying {
-                        error: NatsError::Publish {
-                            detail: error.to_string(),
-                        },
-                        queued: bridge.queue.len(),
-                        retry_in,
-                    });
-                    Retry::wait(bridge, retry_in, ctx);
+                    let error = NatsError::Publish {
+                        detail: error.to_string(),
+                    };
+                    bridge.failed(error, ctx);
                 }
             }
         }));
+    }
+
+    /// A setup or a publish failed: said (with how many wait), remembered for [`Publish`]'s
+    /// answers, and tried again as the retry policy says.
+    fn failed(&mut self, error: NatsError, ctx: &mut Context<Self>) {
+        let retry_in = self.retry.failed_again(&self.config.retry, None);
+        tracing::warn!(%error, ?retry_in, queued = self.queue.len(), "NATS bridge: retrying");
+        self.last_error = Some(error.clone());
+        self.event(BridgeEvent::Retrying {
+            error,
+            queued: self.queue.len(),
+            retry_in,
+        });
+        Retry::wait(self, retry_in, ctx);
     }
 }
 
@@ -464,27 +487,38 @@ impl JetStreamBridge {
     /// The message of a notification (`None` for an unknown member without its bytes, which is
     /// said in a warning).
     fn message_of(&mut self, notification: &Notification) -> Result<Outgoing, EncodeError> {
-        let body = Bytes::from(notification.encode()?);
-        let room = notification
-            .room_id()
-            .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room))
-            .into_owned();
+        let (room, body) = encoded(notification)?;
+        let id = self.dedup.next(&room, &body);
+        Ok(self.message_with(notification, body, id))
+    }
+
+    /// The message of a notification encoded as `body`, under the id `id`.
+    fn message_with(&self, notification: &Notification, body: Bytes, id: DedupId) -> Outgoing {
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(KIND_HEADER, notification.kind());
         if let Some(room_id) = notification.room_id() {
             headers.insert(ROOM_HEADER, room_id.as_str());
         }
-        let id = self.dedup.next(&room, &body);
         headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
-        Ok(Outgoing {
+        Outgoing {
             subject: notification_subject(&self.config.prefix, notification),
             headers,
             body,
             id: Some(id),
             received: std::time::SystemTime::now(),
             waiter: None,
-        })
+        }
     }
+}
+
+/// A notification's room (its subject token) and bytes.
+fn encoded(notification: &Notification) -> Result<(String, Bytes), EncodeError> {
+    let body = Bytes::from(notification.encode()?);
+    let room = notification
+        .room_id()
+        .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room))
+        .into_owned();
+    Ok((room, body))
 }
 
 impl Handler<Notification> for JetStreamBridge {
@@ -497,33 +531,6 @@ impl Handler<Notification> for JetStreamBridge {
                 tracing::warn!(%error, kind = notification.kind(), "NATS bridge: cannot encode; skipped");
             }
         }
-    }
-}
-
-impl Handler<Publish> for JetStreamBridge {
-    type Result = ResponseFuture<Result<(), NatsError>>;
-
-    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
-        if self.jetstream.is_none() {
-            return Box::pin(async { Err(NatsError::NotConnected) });
-        }
-        let mut waiting = Vec::new();
-        for notification in &msg.0 {
-            let mut message = match self.message_of(notification) {
-                Ok(message) => message,
-                Err(error) => return Box::pin(async { Err(NatsError::Encode(error)) }),
-            };
-            let (sender, receiver) = tokio::sync::oneshot::channel();
-            message.waiter = Some(sender);
-            waiting.push(receiver);
-            self.enqueue(message, ctx);
-        }
-        Box::pin(async move {
-            for receiver in waiting {
-                receiver.await.map_err(|_| NatsError::Stopped)??;
-            }
-            Ok(())
-        })
     }
 }
 

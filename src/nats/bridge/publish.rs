@@ -1,0 +1,105 @@
+//! [`Publish`]: what a webhook receiver asks of the bridge. Answered in bounded time, and a
+//! sender's retry of what was refused gets the same message ids, so the stream keeps one copy.
+
+use std::time::Instant;
+
+use actix::prelude::*;
+
+use super::{JetStreamBridge, Publish, encoded};
+use crate::nats::dedup::{DedupId, key_of};
+use crate::nats::error::NatsError;
+
+impl JetStreamBridge {
+    /// Why JetStream cannot store now, if it cannot: not connected, or a publish failed and its
+    /// retry is pending.
+    fn unavailable(&self) -> Option<NatsError> {
+        if self.jetstream.is_none() || self.connecting {
+            return Some(match &self.last_error {
+                Some(error) => NatsError::Unavailable {
+                    detail: error.to_string(),
+                },
+                None => NatsError::NotConnected,
+            });
+        }
+        if self.retry.waiting() {
+            let detail = self
+                .last_error
+                .as_ref()
+                .map_or_else(|| "a publish failed".to_owned(), ToString::to_string);
+            return Some(NatsError::Unavailable { detail });
+        }
+        None
+    }
+
+    /// Remembers the ids of refused notifications for the duplicate window (a retry within it
+    /// reuses them; JetStream remembers them as long).
+    fn refused(&mut self, ids: Vec<DedupId>) {
+        let now = Instant::now();
+        let window = self.config.stream.duplicate_window;
+        self.refused
+            .retain(|_, (_, at)| now.duration_since(*at) < window);
+        for id in ids {
+            self.refused.insert(id.key(), (id, now));
+        }
+    }
+}
+
+impl Handler<Publish> for JetStreamBridge {
+    type Result = ResponseActFuture<Self, Result<(), NatsError>>;
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
+        if let Some(error) = self.unavailable() {
+            return Box::pin(fut::ready(Err(error)));
+        }
+        let mut bodies = Vec::with_capacity(msg.0.len());
+        for notification in &msg.0 {
+            match encoded(notification) {
+                Ok(body) => bodies.push(body),
+                Err(error) => return Box::pin(fut::ready(Err(NatsError::Encode(error)))),
+            }
+        }
+        let mut waiting = Vec::with_capacity(bodies.len());
+        let mut ids = Vec::with_capacity(bodies.len());
+        for (notification, (room, body)) in msg.0.iter().zip(bodies) {
+            let (sender, receiver) = tokio::sync::oneshot::channel();
+            waiting.push(receiver);
+            let retried = self.refused.remove(&key_of(&room, &body)).map(|(id, _)| id);
+            if let Some(id) = &retried
+                && let Some(queued) = self
+                    .queue
+                    .iter_mut()
+                    .find(|m| m.id.as_ref().is_some_and(|queued| queued.id == id.id))
+            {
+                // The refused copy is still queued: the retry waits for it.
+                queued.waiter = Some(sender);
+                ids.push(id.clone());
+                continue;
+            }
+            // A new notification, or a refused one already stored or about to be: under the
+            // same id JetStream answers "duplicate" rather than store it twice.
+            let id = retried.unwrap_or_else(|| self.dedup.next(&room, &body));
+            ids.push(id.clone());
+            let mut message = self.message_with(notification, body, id);
+            message.waiter = Some(sender);
+            self.enqueue(message, ctx);
+        }
+        let timeout = self.config.publish_timeout;
+        let stored = async move {
+            let all = async {
+                for receiver in waiting {
+                    receiver.await.map_err(|_| NatsError::Stopped)??;
+                }
+                Ok(())
+            };
+            tokio::time::timeout(timeout, all)
+                .await
+                .unwrap_or(Err(NatsError::NotStoredInTime { after: timeout }))
+        };
+        Box::pin(stored.into_actor(self).map(move |result, bridge, _| {
+            if result.is_err() {
+                bridge.refused(ids);
+            }
+            result
+        }))
+    }
+}

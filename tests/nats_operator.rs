@@ -1,0 +1,329 @@
+//! The NATS bridge under an operator's hand, against a real `nats-server` (Debian's package): the
+//! stream deleted, nats-server restarted without its store, a stream whose limits discard what
+//! was acknowledged, an outage (the waiting count), and webhook publishes while nats-server hangs
+//! (answered in bounded time; a sender's retry stores no second copy).
+//!
+//! Ignored by a plain `cargo test`; `.ci/run` installs nats-server and runs them:
+//! `cargo test -p jellyfish-notifier --features nats --test nats_operator -- --ignored`.
+
+#[path = "common/kept.rs"]
+mod kept;
+#[path = "common/nats_server.rs"]
+mod nats_server;
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use jellyfish_notifier::nats::*;
+use jellyfish_notifier::notification::RoomCreated;
+use jellyfish_notifier::retry::RetryPolicy;
+use jellyfish_notifier::*;
+use kept::Kept;
+use nats_server::NatsServer;
+
+type Events = Kept<BridgeEvent>;
+
+fn builder(nats: &NatsServer, events: &Events) -> JetStreamBridgeBuilder {
+    JetStreamBridge::builder(nats.url())
+        .retry(
+            RetryPolicy::default()
+                .base(Duration::from_millis(50))
+                .cap(Duration::from_millis(500)),
+        )
+        .ack_timeout(Duration::from_millis(500))
+        .events(events.clone().start().recipient())
+}
+
+fn room(name: &str) -> Notification {
+    Notification::from(RoomCreated::new(name))
+}
+
+async fn until(what: &str, limit: Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn stats(bridge: &Addr<JetStreamBridge>) -> BridgeStats {
+    bridge.send(GetBridgeStats).await.unwrap()
+}
+
+/// The rooms of the stream's messages, in order.
+async fn stored_rooms(nats: &NatsServer) -> Vec<String> {
+    nats.messages()
+        .await
+        .iter()
+        .map(|m| {
+            receive_binary(&m.payload).unwrap()[0]
+                .room_id()
+                .unwrap()
+                .to_string()
+        })
+        .collect()
+}
+
+async fn delete_stream(nats: &NatsServer) {
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    async_nats::jetstream::new(client)
+        .delete_stream(DEFAULT_STREAM)
+        .await
+        .unwrap();
+}
+
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_stream_deleted_or_lost_with_the_store_is_created_again_and_said_and_nothing_later_is_lost()
+ {
+    let mut nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events).start();
+    for i in 0..5 {
+        bridge.do_send(room(&format!("before-{i}")));
+    }
+    until("stored", Duration::from_secs(10), async || {
+        stats(&bridge).await.stored == 5
+    })
+    .await;
+
+    // An operator deletes the stream.
+    delete_stream(&nats).await;
+    for i in 0..20 {
+        bridge.do_send(room(&format!("after-delete-{i}")));
+    }
+    until(
+        "recreated and stored",
+        Duration::from_secs(20),
+        async || {
+            let stats = stats(&bridge).await;
+            stats.stored == 25 && stats.queued == 0
+        },
+    )
+    .await;
+    assert!(
+        events.any(
+            |e| matches!(e, BridgeEvent::StreamRecreated { stream } if stream == DEFAULT_STREAM)
+        )
+    );
+    let expected: Vec<String> = (0..20).map(|i| format!("after-delete-{i}")).collect();
+    assert_eq!(
+        stored_rooms(&nats).await,
+        expected,
+        "everything after the deletion, once, in order"
+    );
+
+    // nats-server restarted without its store.
+    nats.restart_without_store();
+    for i in 0..20 {
+        bridge.do_send(room(&format!("after-restart-{i}")));
+    }
+    until(
+        "recreated and stored again",
+        Duration::from_secs(30),
+        async || {
+            let stats = stats(&bridge).await;
+            stats.stored == 45 && stats.queued == 0
+        },
+    )
+    .await;
+    let expected: Vec<String> = (0..20).map(|i| format!("after-restart-{i}")).collect();
+    assert_eq!(stored_rooms(&nats).await, expected);
+    let stats = stats(&bridge).await;
+    assert_eq!((stats.recreated, stats.dropped), (2, 0), "{stats:?}");
+}
+
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_bridge_told_not_to_recreate_the_stream_stops_at_once_and_says_so() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events).recreate_stream(false).start();
+    bridge.do_send(room("first"));
+    until("stored", Duration::from_secs(10), async || {
+        stats(&bridge).await.stored == 1
+    })
+    .await;
+    delete_stream(&nats).await;
+    bridge.do_send(room("second"));
+    until("said", Duration::from_secs(10), async || {
+        events.any(|e| {
+            matches!(e, BridgeEvent::StreamGone { stream, unpublished: 1 } if stream == DEFAULT_STREAM)
+        })
+    })
+    .await;
+    until("stopped", Duration::from_secs(5), async || {
+        !bridge.connected()
+    })
+    .await;
+}
+
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_stream_whose_limits_discard_acknowledged_notifications_is_warned_about_at_start() {
+    let nats = NatsServer::start();
+    let client = async_nats::connect(nats.url()).await.unwrap();
+    async_nats::jetstream::new(client)
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: DEFAULT_STREAM.to_owned(),
+            subjects: vec![format!("{DEFAULT_PREFIX}.>")],
+            max_messages: 100,
+            discard: async_nats::jetstream::stream::DiscardPolicy::Old,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let events = Events::default();
+    let _bridge = builder(&nats, &events).start();
+    until("warned", Duration::from_secs(10), async || {
+        events.any(|e| matches!(e, BridgeEvent::StreamLimits { .. }))
+    })
+    .await;
+    let limits = events
+        .all()
+        .into_iter()
+        .find_map(|e| match e {
+            BridgeEvent::StreamLimits { limits, .. } => Some(limits),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        limits.contains("max_msgs=100") && limits.contains("discard old"),
+        "{limits}"
+    );
+
+    // The bridge's own stream has none of these: no warning.
+    let plain = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&plain, &events).start();
+    bridge.do_send(room("one"));
+    until("stored", Duration::from_secs(10), async || {
+        stats(&bridge).await.stored == 1
+    })
+    .await;
+    assert!(
+        !events.any(|e| matches!(e, BridgeEvent::StreamLimits { .. })),
+        "{:?}",
+        events.all()
+    );
+}
+
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn during_an_outage_the_waiting_count_is_what_arrived_at_start_and_after_connecting() {
+    // Down at start: every attempt says how many are waiting, and they are kept, not stuck in a
+    // blocked mailbox.
+    let mut nats = NatsServer::start();
+    nats.kill();
+    let events = Events::default();
+    let bridge = builder(&nats, &events).start();
+    for i in 0..250 {
+        bridge.do_send(room(&format!("early-{i}")));
+    }
+    until("counted while down", Duration::from_secs(10), async || {
+        events.any(|e| {
+            matches!(
+                e,
+                BridgeEvent::Retrying {
+                    error: NatsError::Connect { .. },
+                    queued: 250,
+                    ..
+                }
+            )
+        })
+    })
+    .await;
+    assert_eq!(stats(&bridge).await.queued, 250);
+
+    nats.spawn();
+    until("stored", Duration::from_secs(20), async || {
+        stats(&bridge).await.stored == 250
+    })
+    .await;
+
+    // Down after connecting.
+    nats.kill();
+    for i in 0..250 {
+        bridge.do_send(room(&format!("late-{i}")));
+    }
+    until(
+        "counted while down again",
+        Duration::from_secs(10),
+        async || events.any(|e| matches!(e, BridgeEvent::Retrying { queued: 250, .. })),
+    )
+    .await;
+    nats.spawn();
+    until("stored again", Duration::from_secs(30), async || {
+        let stats = stats(&bridge).await;
+        stats.queued == 0 && stats.stored + stats.duplicates == 500
+    })
+    .await;
+}
+
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn webhook_publishes_are_refused_within_their_timeout_and_a_retry_stores_no_second_copy() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events)
+        .ack_timeout(Duration::from_secs(3))
+        .publish_timeout(Duration::from_secs(1))
+        .start();
+    until("stored", Duration::from_secs(10), async || {
+        bridge
+            .send(Publish(vec![room("warm-up")]))
+            .await
+            .unwrap()
+            .is_ok()
+    })
+    .await;
+
+    // nats-server hangs: six webhooks arrive, each answered 503 within its timeout.
+    nats.pause();
+    let started = Instant::now();
+    let refused = futures_util::future::join_all(
+        (0..6).map(|i| bridge.send(Publish(vec![room(&format!("hook-{i}"))]))),
+    )
+    .await;
+    let waited = started.elapsed();
+    for answer in &refused {
+        assert!(answer.as_ref().unwrap().is_err(), "{refused:?}");
+    }
+    assert!(
+        waited < Duration::from_secs(3),
+        "answered within the 1 s publish timeout (plus slack), not held for the outage: {waited:?}"
+    );
+    // While it cannot store, another is refused at once.
+    let started = Instant::now();
+    assert!(
+        bridge
+            .send(Publish(vec![room("hook-0")]))
+            .await
+            .unwrap()
+            .is_err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(2));
+
+    // It comes back; each sender retries until it gets its 200.
+    nats.resume();
+    for i in 0..6 {
+        until("a retry answered OK", Duration::from_secs(20), async || {
+            bridge
+                .send(Publish(vec![room(&format!("hook-{i}"))]))
+                .await
+                .unwrap()
+                .is_ok()
+        })
+        .await;
+    }
+    until("nothing left", Duration::from_secs(10), async || {
+        stats(&bridge).await.queued == 0
+    })
+    .await;
+    let mut stored = stored_rooms(&nats).await;
+    stored.sort();
+    let mut expected: Vec<String> = (0..6).map(|i| format!("hook-{i}")).collect();
+    expected.push("warm-up".to_owned());
+    expected.sort();
+    assert_eq!(stored, expected, "one copy of each, retries or not");
+}
