@@ -236,7 +236,12 @@ impl RoomApi {
         if let Some(tls) = &self.inner.tls {
             return awc::Client::builder()
                 .timeout(self.inner.timeout)
-                .connector(awc::Connector::new().rustls_0_23(Arc::clone(tls)))
+                .connector(
+                    awc::Connector::new()
+                        .timeout(crate::transport::connect_part(self.inner.timeout))
+                        .handshake_timeout(crate::transport::connect_part(self.inner.timeout))
+                        .rustls_0_23(Arc::clone(tls)),
+                )
                 .finish();
         }
         awc::Client::builder().timeout(self.inner.timeout).finish()
@@ -345,7 +350,14 @@ impl RoomApi {
             Some(body) => request.send_json(body).await,
             None => request.send().await,
         };
-        let mut response = response.map_err(|err| self.transport_error(err))?;
+        let mut response = match response {
+            Ok(response) => response,
+            Err(err) => {
+                return Err(self
+                    .transport_error(err, &self.inner.address.http_url(path))
+                    .await);
+            }
+        };
         let bytes = response
             .body()
             .limit(16 << 20)
@@ -364,7 +376,7 @@ impl RoomApi {
         Ok((status, bytes))
     }
 
-    fn transport_error(&self, err: awc::error::SendRequestError) -> RoomApiError {
+    async fn transport_error(&self, err: awc::error::SendRequestError, url: &str) -> RoomApiError {
         #[cfg(feature = "rustls")]
         if let Some(reason) = crate::tls::request_certificate_error(&err) {
             return RoomApiError::Certificate {
@@ -372,7 +384,7 @@ impl RoomApi {
                 reason,
             };
         }
-        RoomApiError::Transport(TransportError::from(err))
+        RoomApiError::Transport(TransportError::of_request(err, url).await)
     }
 
     async fn call<B: Serialize, T: DeserializeOwned>(

@@ -208,3 +208,79 @@ async fn a_port_that_answers_tls_in_plain_text_is_a_wrong_address_said_once() {
     );
     assert!(err.to_string().contains("use http://"), "{err}");
 }
+
+/// `https://` for a plain HTTP server that waits for a request line and never answers a TLS
+/// handshake: the forwarder and the Room API say that the handshake went unanswered, not "timeout
+/// while establishing connection". A port where nothing listens is still "cannot connect".
+#[actix_web::test]
+async fn an_unanswered_tls_handshake_is_said_as_such() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    actix_web::rt::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket); // read nothing, answer nothing, keep it open
+        }
+    });
+
+    let (events, mut received) = mpsc::unbounded_channel();
+    struct Events(mpsc::UnboundedSender<forward::ForwardEvent>);
+    impl Actor for Events {
+        type Context = Context<Self>;
+    }
+    impl Handler<forward::ForwardEvent> for Events {
+        type Result = ();
+        fn handle(&mut self, event: forward::ForwardEvent, _: &mut Context<Self>) {
+            let _ = self.0.send(event);
+        }
+    }
+    let forwarder = WebhookForwarder::builder(format!("https://127.0.0.1:{port}/hook"))
+        .timeout(Duration::from_secs(2))
+        .events(Events(events).start().recipient())
+        .start()
+        .unwrap();
+    forwarder.do_send(Notification::from(RoomCreated::new("r1")));
+    let event = tokio::time::timeout(Duration::from_secs(10), received.recv())
+        .await
+        .expect("a retry is said")
+        .unwrap();
+    let forward::ForwardEvent::Retrying { reason, .. } = event else {
+        panic!("{event:?}")
+    };
+    assert_eq!(
+        reason,
+        forward::RetryReason::Failed(TransportError::TlsHandshakeUnanswered)
+    );
+    assert!(
+        reason
+            .to_string()
+            .contains("did not answer the TLS handshake"),
+        "{reason}"
+    );
+
+    let api = RoomApi::builder(format!("127.0.0.1:{port}"), "token")
+        .secure(true)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    assert_eq!(
+        api.list_rooms().await.unwrap_err(),
+        RoomApiError::Transport(TransportError::TlsHandshakeUnanswered)
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let api = RoomApi::builder(format!("127.0.0.1:{closed}"), "token")
+        .secure(true)
+        .timeout(Duration::from_secs(2))
+        .build()
+        .unwrap();
+    let err = api.list_rooms().await.unwrap_err();
+    assert!(
+        matches!(err, RoomApiError::Transport(TransportError::Connect { .. })),
+        "{err:?}"
+    );
+}

@@ -83,7 +83,7 @@ impl WebhookRequest {
                     retry_after,
                 }
             }
-            Err(err) => WebhookAnswer::Failed(TransportError::from(err)),
+            Err(err) => WebhookAnswer::Failed(TransportError::of_request(err, &self.url).await),
         }
     }
 }
@@ -98,7 +98,12 @@ pub(crate) fn http_client(timeout: Duration) -> std::io::Result<awc::Client> {
         Ok(awc::Client::builder()
             .timeout(timeout)
             .disable_redirects()
-            .connector(awc::Connector::new().rustls_0_23(tls))
+            .connector(
+                awc::Connector::new()
+                    .timeout(crate::transport::connect_part(timeout))
+                    .handshake_timeout(crate::transport::connect_part(timeout))
+                    .rustls_0_23(tls),
+            )
             .finish())
     }
     #[cfg(not(feature = "rustls"))]
