@@ -5,6 +5,8 @@ pub mod address;
 pub mod codec;
 pub mod control;
 pub mod forward;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "nats")]
 pub mod nats;
 pub mod notification;

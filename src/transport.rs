@@ -80,6 +80,7 @@ impl TransportError {
 /// How long connecting, and then the TLS handshake, may each take in a request of `timeout`: half
 /// of it, at most awc's 5 s. A handshake that goes unanswered then fails as such before the
 /// request as a whole times out.
+#[cfg(feature = "rustls")]
 pub(crate) fn connect_part(timeout: std::time::Duration) -> std::time::Duration {
     (timeout / 2).min(std::time::Duration::from_secs(5))
 }

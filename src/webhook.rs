@@ -127,6 +127,8 @@ pub struct WebhookConfig {
     secret: Option<ApiToken>,
     read_timeout: Duration,
     error_handler: Option<ErrorHandler>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::WebhookMetrics>,
 }
 
 /// 256 KiB, both formats, no signature, 30 s to read the body.
@@ -137,6 +139,8 @@ const DEFAULT_CONFIG: WebhookConfig = WebhookConfig {
     secret: None,
     read_timeout: Duration::from_secs(30),
     error_handler: None,
+    #[cfg(feature = "metrics")]
+    metrics: None,
 };
 
 impl Default for WebhookConfig {
@@ -199,6 +203,16 @@ impl WebhookConfig {
         F: Fn(WebhookError, &HttpRequest) -> actix_web::Error + Send + Sync + 'static,
     {
         self.error_handler = Some(Arc::new(handler));
+        self
+    }
+
+    /// Counts the notifications received, by kind, into these Prometheus metrics (feature
+    /// `metrics`). Count your route's answers with
+    /// [`WebhookMetrics::answered`](crate::metrics::WebhookMetrics::answered), in a middleware
+    /// (every status, refusals included) or in the route.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: crate::metrics::WebhookMetrics) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -273,7 +287,13 @@ impl FromRequest for Webhook {
         let payload = payload.take();
         Box::pin(async move {
             match extract(&req, payload, &config).await {
-                Ok(notifications) => Ok(Webhook(notifications)),
+                Ok(notifications) => {
+                    #[cfg(feature = "metrics")]
+                    if let Some(metrics) = &config.metrics {
+                        metrics.received(&notifications);
+                    }
+                    Ok(Webhook(notifications))
+                }
                 Err(err) => {
                     tracing::debug!(%err, path = req.path(), "webhook refused");
                     Err(match &config.error_handler {

@@ -11,6 +11,7 @@ use jellyfish_notifier::nats::{
 use tokio::sync::oneshot;
 
 use crate::output::{self, plural};
+use crate::watch::{Watch, WatchArgs};
 use crate::{Outcome, ServerArgs};
 
 /// Subscribe over the WebSocket (reconnecting, as `tail` does) and publish every notification to a
@@ -40,6 +41,8 @@ pub(crate) struct Args {
     /// Also publish the metrics reports (Jellyfish only).
     #[arg(long)]
     metrics: bool,
+    #[command(flatten)]
+    watch: WatchArgs,
     /// On Ctrl-C or SIGTERM, how long to keep publishing what is queued.
     #[arg(long, default_value_t = 10)]
     drain_timeout: u64,
@@ -79,6 +82,7 @@ impl StreamArgs {
     pub(crate) fn bridge(
         &self,
         url: &str,
+        metrics: jellyfish_notifier::metrics::BridgeMetrics,
     ) -> Result<(Addr<JetStreamBridge>, oneshot::Receiver<String>), Outcome> {
         let publish_timeout = match Duration::try_from_secs_f64(self.publish_timeout) {
             Ok(timeout) if !timeout.is_zero() => timeout,
@@ -104,6 +108,7 @@ impl StreamArgs {
             .queue_limit(self.queue_limit)
             .publish_timeout(publish_timeout)
             .recreate_stream(!self.no_recreate_stream)
+            .metrics(metrics)
             .events(reporter.start().recipient())
             .start();
         Ok((bridge, stopped))
@@ -178,10 +183,16 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
-    let (bridge, bridge_stopped) = match args.stream.bridge(&args.nats) {
+    let mut watch = Watch::new(&args.watch);
+    let builder = builder.metrics(watch.notifier(&url));
+    let bridge_metrics = watch.bridge(&args.nats);
+    let (bridge, bridge_stopped) = match args.stream.bridge(&args.nats, bridge_metrics) {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
+    if let Err(outcome) = watch.serve() {
+        return outcome;
+    }
     let (reporter, failed) = output::ConnectionReporter::start(&url);
     let mut builder = builder
         .subscribe_connection_events(reporter.recipient())

@@ -1,5 +1,9 @@
 //! `jellyfish-notify emulate`: a Jellyfish-compatible server until Ctrl-C.
 
+use crate::watch::{Watch, WatchArgs};
+use jellyfish_notifier::metrics::prometheus_client::metrics::{
+    counter::Counter, family::Family, gauge::Gauge,
+};
 use std::net::ToSocketAddrs as _;
 
 use jellyfish_emulator::{Emulator, FirehoseConfig, LifecycleConfig, ServerVersion};
@@ -60,6 +64,8 @@ pub(crate) struct Args {
     /// Read the webhook signing secret from this file (its first line).
     #[arg(long, value_name = "PATH", conflicts_with = "webhook_secret")]
     webhook_secret_file: Option<std::path::PathBuf>,
+    #[command(flatten)]
+    watch: WatchArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -110,6 +116,33 @@ pub(crate) async fn run(args: Args) -> Outcome {
             ));
         }
     };
+    let emulator = std::sync::Arc::new(emulator);
+    let mut watch = Watch::new(&args.watch);
+    {
+        let sent = Family::<Vec<(String, String)>, Counter>::default();
+        watch.registry().register(
+            "jellyfish_emulator_notifications_sent",
+            "Notifications the emulator emitted (each to every socket subscribed then), by kind",
+            sent.clone(),
+        );
+        let clients = Gauge::<i64>::default();
+        watch.registry().register(
+            "jellyfish_emulator_clients",
+            "WebSocket clients connected now",
+            clients.clone(),
+        );
+        let emulator = std::sync::Arc::clone(&emulator);
+        watch.before_scrape(move || {
+            for (kind, total) in emulator.notifications_sent() {
+                let labels = vec![("kind".to_owned(), kind.to_owned())];
+                crate::watch::follow(&sent.get_or_create(&labels), total);
+            }
+            clients.set(i64::try_from(emulator.socket_counts().open).unwrap_or(i64::MAX));
+        });
+    }
+    if let Err(outcome) = watch.serve() {
+        return outcome;
+    }
     let url = emulator.http_url();
     crate::output::line(&format!(
         "Jellyfish emulator (server {}) listening on {url}",

@@ -12,6 +12,7 @@ use jellyfish_notifier::{ConnectionEvent, Notification, NotifierError, WebhookFo
 use tokio::sync::oneshot;
 
 use crate::output;
+use crate::watch::{Watch, WatchArgs};
 use crate::{Outcome, ServerArgs};
 
 /// Subscribe over the WebSocket and POST every notification to a webhook endpoint: one at a time,
@@ -64,6 +65,8 @@ pub(crate) struct Args {
     /// On SIGINT/SIGTERM, how long to keep delivering what is queued, in seconds.
     #[arg(long, default_value_t = 10.0)]
     drain_timeout: f64,
+    #[command(flatten)]
+    watch: WatchArgs,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -192,6 +195,12 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
+    let mut watch = Watch::new(&args.watch);
+    let builder = builder.metrics(watch.notifier(&url));
+    let forward_metrics = watch.forward();
+    if let Err(outcome) = watch.serve() {
+        return outcome;
+    }
     let (failed_tx, failed_rx) = oneshot::channel();
     let reporter = Reporter {
         url: url.clone(),
@@ -212,6 +221,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
                 .cap(retry_cap),
         )
         .memory_limit(args.memory_max_mib.saturating_mul(1 << 20))
+        .metrics(forward_metrics)
         .events(reporter.clone().recipient());
     if let Some(secret) = &secret {
         forwarder = forwarder.secret(secret.expose());

@@ -4,11 +4,11 @@
 //! Exit codes: 0 success or a normal stop (Ctrl-C, SIGTERM, a closed stdout), 1 any other
 //! failure, 2 usage error, 3 authentication failed.
 
-/// `eprintln!` that cannot panic: a closed stderr (`2>&1 | head`) must not crash a command.
+/// `eprintln!` that cannot panic: a closed stderr (`2>&1 | head`) must not crash a command. With
+/// `--log-format json`, one JSON object a line.
 macro_rules! say {
     ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
+        $crate::output::say(&format!($($arg)*), false);
     }};
 }
 
@@ -19,6 +19,7 @@ mod forward;
 mod output;
 mod rooms;
 mod tail;
+mod watch;
 mod webhook;
 
 use std::process::ExitCode;
@@ -33,6 +34,16 @@ use jellyfish_notifier::Server;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How stderr is written: text (for people) or json (one JSON object per line, for a log
+    /// collector; the library's events and the command's own lines alike).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 const EXIT_CODES: &str = "\
@@ -75,15 +86,15 @@ impl Outcome {
         match self {
             Outcome::Ok => ExitCode::SUCCESS,
             Outcome::Failed(message) => {
-                say!("error: {message}");
+                output::say(&format!("error: {message}"), true);
                 ExitCode::from(1)
             }
             Outcome::AuthFailed(message) => {
-                say!("error: {message}");
+                output::say(&format!("error: {message}"), true);
                 ExitCode::from(3)
             }
             Outcome::Usage(message) => {
-                say!("error: {message}");
+                output::say(&format!("error: {message}"), true);
                 ExitCode::from(2)
             }
         }
@@ -100,11 +111,26 @@ fn main() -> ExitCode {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(output::color_stderr())
-        .init();
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(output::color_stderr())
+            .init(),
+        LogFormat::Json => {
+            output::set_json_logs();
+            // The command's own lines are events of target jellyfish_notify: always shown.
+            let filter = match "jellyfish_notify=info".parse() {
+                Ok(directive) => filter.add_directive(directive),
+                Err(_) => filter,
+            };
+            tracing_subscriber::fmt()
+                .json()
+                .with_env_filter(filter)
+                .with_writer(std::io::stderr)
+                .init();
+        }
+    }
 
     let outcome = actix_web::rt::System::new().block_on(async move {
         match cli.command {

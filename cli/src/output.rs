@@ -8,6 +8,28 @@ fn color_allowed() -> bool {
     std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
+static JSON_LOGS: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `--log-format json`: what the commands say goes out as tracing events, one JSON object a line.
+pub(crate) fn set_json_logs() {
+    JSON_LOGS.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Says a status line on stderr: as it is, or (`--log-format json`) as a JSON object with the
+/// line as its `message`. A closed stderr is not a reason to panic.
+pub(crate) fn say(text: &str, error: bool) {
+    if JSON_LOGS.load(std::sync::atomic::Ordering::Relaxed) {
+        if error {
+            tracing::error!(target: "jellyfish_notify", "{text}");
+        } else {
+            tracing::info!(target: "jellyfish_notify", "{text}");
+        }
+    } else {
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "{text}");
+    }
+}
+
 /// Whether stderr gets ANSI colour.
 pub(crate) fn color_stderr() -> bool {
     color_allowed() && std::io::stderr().is_terminal()

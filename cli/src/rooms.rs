@@ -6,6 +6,7 @@ use jellyfish_notifier::rooms_view::{SyncReason, SyncScope};
 use jellyfish_notifier::{Room, RoomChange, RoomsModel, RoomsView};
 
 use crate::output::{self, line, plural};
+use crate::watch::{Watch, WatchArgs};
 use crate::{Outcome, ServerArgs};
 
 /// Print the live state of every room (peers, tracks, components) and every change, healed over
@@ -30,6 +31,8 @@ pub(crate) struct Args {
     /// After every change, one JSON line with the whole state on stdout; status stays on stderr.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    watch: WatchArgs,
 }
 
 struct Printer {
@@ -199,6 +202,12 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(api) => api,
         Err(outcome) => return outcome,
     };
+    let mut watch = Watch::new(&args.watch);
+    let builder = builder.metrics(watch.notifier(&url));
+    let view_metrics = watch.rooms_view();
+    if let Err(outcome) = watch.serve() {
+        return outcome;
+    }
     let (reporter, failed_rx) = output::ConnectionReporter::start(&url);
     let printer = Printer {
         json: args.json,
@@ -215,6 +224,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Err(err) => return output::notifier_failure(err, &url),
     };
     let _view = RoomsView::builder(api)
+        .metrics(view_metrics)
         .notifier(notifier.clone())
         .subscribe(printer.recipient())
         .start();

@@ -4,6 +4,7 @@ use actix::prelude::*;
 use jellyfish_notifier::{MetricsReport, Notification};
 
 use crate::output::{self, line};
+use crate::watch::{Watch, WatchArgs};
 use crate::{Outcome, ServerArgs};
 
 /// Print every notification from a server until Ctrl-C or SIGTERM (or until stdout closes).
@@ -22,6 +23,8 @@ pub(crate) struct Args {
     /// One JSON object per line on stdout (the crate's JSON shape); status stays on stderr.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    watch: WatchArgs,
 }
 
 struct Printer {
@@ -51,6 +54,11 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(found) => found,
         Err(outcome) => return outcome,
     };
+    let mut watch = Watch::new(&args.watch);
+    let builder = builder.metrics(watch.notifier(&url));
+    if let Err(outcome) = watch.serve() {
+        return outcome;
+    }
     let (reporter, failed_rx) = output::ConnectionReporter::start(&url);
     let printer = Printer { json: args.json }.start();
     // Subscribed before the start, so that not even the first attempt goes unreported.

@@ -43,6 +43,8 @@ pub(crate) struct Args {
     nats: Option<String>,
     #[command(flatten)]
     stream: crate::bridge::StreamArgs,
+    #[command(flatten)]
+    watch: crate::watch::WatchArgs,
 }
 
 async fn receive(
@@ -74,6 +76,7 @@ pub(crate) fn config(secret: Option<&str>) -> WebhookConfig {
         say!("refused a webhook to {}: {err}", req.path());
         err.into()
     });
+
     match secret {
         Some(secret) => config.secret(secret),
         None => config,
@@ -90,7 +93,15 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Ok(secret) => secret,
         Err(outcome) => return outcome,
     };
-    let (nats, bridge_stopped) = match args.nats.as_deref().map(|url| args.stream.bridge(url)) {
+    let mut watch = crate::watch::Watch::new(&args.watch);
+    let metrics = watch.webhook();
+    let bridge_metrics = args.nats.as_deref().map(|url| watch.bridge(url));
+    let (nats, bridge_stopped) = match args
+        .nats
+        .as_deref()
+        .zip(bridge_metrics)
+        .map(|(url, metrics)| args.stream.bridge(url, metrics))
+    {
         Some(Ok((bridge, stopped))) => (Some(bridge), Some(stopped)),
         Some(Err(outcome)) => return outcome,
         None => (None, None),
@@ -105,7 +116,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
     let flag = Arc::clone(&draining);
     let server = HttpServer::new(move || {
         App::new()
-            .app_data(config(secret.as_ref().map(crate::Secret::expose)))
+            .app_data(config(secret.as_ref().map(crate::Secret::expose)).metrics(metrics.clone()))
             .app_data(web::Data::new(json))
             .app_data(web::Data::new(nats.clone()))
             .default_service(web::post().to(receive))
@@ -125,6 +136,21 @@ pub(crate) async fn run(args: Args) -> Outcome {
                     }
                 }
             })
+            // Outermost: every answer is counted by its status, refusals included.
+            .wrap_fn({
+                let metrics = metrics.clone();
+                move |req, service| {
+                    use actix_web::dev::Service as _;
+                    use futures_util::FutureExt as _;
+                    let metrics = metrics.clone();
+                    service.call(req).map(move |answer| {
+                        if let Ok(response) = &answer {
+                            metrics.answered(response.status().as_u16());
+                        }
+                        answer
+                    })
+                }
+            })
     })
     .workers(1)
     .disable_signals()
@@ -134,6 +160,9 @@ pub(crate) async fn run(args: Args) -> Outcome {
         Err(err) => return Outcome::Failed(format!("cannot listen on {}: {err}", args.listen)),
     };
     let addrs = server.addrs();
+    if let Err(outcome) = watch.serve() {
+        return outcome;
+    }
     let server = server.run();
     let handle = server.handle();
     actix_web::rt::spawn(server);

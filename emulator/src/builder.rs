@@ -186,6 +186,7 @@ impl EmulatorBuilder {
             config: self.clone(),
             address: Mutex::new(String::new()),
             started: Instant::now(),
+            sent_by_kind: Mutex::default(),
         });
         webhooks::spawn_sender(&shared, webhook_rx);
         let server = http::serve(Arc::clone(&shared), self.bind)?;

@@ -144,6 +144,12 @@ impl Emulator {
         lock(&self.shared.webhook_records).clear();
     }
 
+    /// How many notifications of each kind the emulator has emitted since it started (each sent
+    /// to every socket subscribed then).
+    pub fn notifications_sent(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        lock(&self.shared.sent_by_kind).clone()
+    }
+
     /// How many sockets are open, and how many of them are authenticated and subscribed to
     /// notifications and to metrics.
     pub fn socket_counts(&self) -> SocketCounts {

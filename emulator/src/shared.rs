@@ -58,6 +58,8 @@ pub(crate) struct Shared {
     pub(crate) config: EmulatorBuilder,
     pub(crate) address: Mutex<String>,
     pub(crate) started: Instant,
+    /// Notifications emitted since start, by kind.
+    pub(crate) sent_by_kind: Mutex<BTreeMap<&'static str, u64>>,
 }
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it (the state stays usable:
@@ -100,6 +102,9 @@ impl Shared {
     }
 
     pub(crate) fn broadcast_notification(&self, notification: &Notification) {
+        *lock(&self.sent_by_kind)
+            .entry(notification.kind())
+            .or_default() += 1;
         match notification.encode() {
             Ok(bytes) => self.broadcast(
                 |s| s.notifications,

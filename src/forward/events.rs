@@ -121,6 +121,21 @@ pub enum DropCause {
     Encode(#[serde(serialize_with = "crate::serde_util::display")] EncodeError),
 }
 
+impl DropCause {
+    /// The `reason` label of `jellyfish_forward_lost_total`.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::QueueFull { .. } => "queue_full",
+            Self::SpoolFull { .. } => "spool_full",
+            Self::SpoolWrite { .. } => "spool_write",
+            Self::SpoolCorrupt { .. } => "spool_corrupt",
+            Self::SpoolGone { .. } => "spool_gone",
+            Self::Encode(_) => "encode",
+        }
+    }
+}
+
 /// What happened to a notification, for a subscriber of the forwarder's events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, actix::Message)]
 #[rtype(result = "()")]

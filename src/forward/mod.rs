@@ -66,6 +66,8 @@ pub struct WebhookForwarderBuilder {
     memory_limit: usize,
     spool: Option<(PathBuf, u64)>,
     events: Option<Recipient<ForwardEvent>>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::ForwardMetrics>,
 }
 
 impl std::fmt::Debug for WebhookForwarderBuilder {
@@ -131,6 +133,14 @@ impl WebhookForwarderBuilder {
         self
     }
 
+    /// Counts into these Prometheus metrics (feature `metrics`): delivered, retried, rejected,
+    /// lost by reason, the queue's depth, the spool's size, the delivery time.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: crate::metrics::ForwardMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Starts the forwarder in the current actix `System`, after loading the spool (if any): what
     /// it holds is delivered first. Fails if the spool folder cannot be used.
     pub fn start(self) -> std::io::Result<Addr<WebhookForwarder>> {
@@ -173,6 +183,9 @@ struct Entry {
     about: About,
     size: usize,
     held: Held,
+    /// When it was received (or found in the spool at start), for the delivery time.
+    #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+    received: std::time::Instant,
 }
 
 impl Entry {
@@ -233,6 +246,8 @@ impl WebhookForwarder {
             memory_limit: 64 << 20,
             spool: None,
             events: None,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -285,6 +300,7 @@ impl WebhookForwarder {
                         about,
                         size: body.len(),
                         held,
+                        received: std::time::Instant::now(),
                     });
                 }
                 Found::Corrupt {
@@ -304,6 +320,7 @@ impl WebhookForwarder {
         self.stats.queued = self.queue.len();
         self.stats.spool_bytes = spool.disk_bytes();
         self.spool = Some(spool);
+        self.levels();
         Ok(())
     }
 
@@ -355,8 +372,18 @@ impl WebhookForwarder {
             about,
             size,
             held,
+            received: std::time::Instant::now(),
         });
         self.stats.queued = self.queue.len();
+        self.levels();
+    }
+
+    /// The queue's depth and the spool's size, for the metrics.
+    fn levels(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.levels(self.stats.queued, self.stats.spool_bytes);
+        }
     }
 
     /// Takes in what the spool's writer reports: records synced (their bodies leave memory), or
@@ -418,6 +445,7 @@ impl WebhookForwarder {
         if let Some(spool) = &self.spool {
             self.stats.spool_bytes = spool.disk_bytes();
         }
+        self.levels();
     }
 
     /// Waits for the spool's writer's next reports.
@@ -439,6 +467,10 @@ impl WebhookForwarder {
     /// into a full queue must not become a firehose of reports).
     fn drop_one(&mut self, about: Option<About>, cause: DropCause) {
         self.stats.dropped += 1;
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.on_lost(cause.label());
+        }
         let total = self.stats.dropped;
         if total.is_power_of_two() {
             tracing::warn!(total, %cause, "forward: notifications dropped");
@@ -471,6 +503,7 @@ impl WebhookForwarder {
         }
         self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(body + cost);
         self.stats.queued = self.queue.len();
+        self.levels();
         self.retry.succeeded();
         if self.queue.is_empty() {
             for waiter in self.draining.drain(..) {
@@ -553,9 +586,15 @@ impl WebhookForwarder {
             return;
         };
         let about = entry.about.clone();
+        #[cfg(feature = "metrics")]
+        let received = entry.received;
         match (Verdict::of(&answer), answer) {
             (Verdict::Delivered, WebhookAnswer::Status { status, .. }) => {
                 self.stats.delivered += 1;
+                #[cfg(feature = "metrics")]
+                if let Some(metrics) = &self.config.metrics {
+                    metrics.on_delivered(received.elapsed());
+                }
                 let attempts = self.retry.failures() + 1;
                 self.finish_head();
                 self.emit(ForwardEvent::Delivered {
@@ -567,6 +606,10 @@ impl WebhookForwarder {
             }
             (Verdict::Rejected, WebhookAnswer::Status { status, .. }) => {
                 self.stats.rejected += 1;
+                #[cfg(feature = "metrics")]
+                if let Some(metrics) = &self.config.metrics {
+                    metrics.on_rejected();
+                }
                 self.finish_head();
                 self.emit(ForwardEvent::Rejected { about, status });
                 self.kick(ctx);
@@ -596,6 +639,10 @@ impl WebhookForwarder {
         };
         let about = entry.about.clone();
         self.stats.retries += 1;
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.on_retry();
+        }
         let retry_in = self.retry.failed_again(&self.config.retry, retry_after);
         self.emit(ForwardEvent::Retrying {
             about,

@@ -44,6 +44,8 @@ pub(crate) struct NotifierConfig {
     pub(crate) max_frame_size: usize,
     pub(crate) max_message_size: usize,
     pub(crate) delivery: DeliveryPolicy,
+    #[cfg(feature = "metrics")]
+    pub(crate) metrics: Option<crate::metrics::NotifierMetrics>,
     /// The TLS client configuration (webpki roots plus the added ones), made at start.
     #[cfg(feature = "rustls")]
     pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
@@ -135,6 +137,8 @@ impl WsNotifierBuilder {
                 max_frame_size: 16 << 20,
                 max_message_size: 64 << 20,
                 delivery: DeliveryPolicy::Unbounded,
+                #[cfg(feature = "metrics")]
+                metrics: None,
                 #[cfg(feature = "rustls")]
                 tls: None,
             },
@@ -257,6 +261,14 @@ impl WsNotifierBuilder {
     /// What to do when a subscriber's mailbox is full. Default [`DeliveryPolicy::Unbounded`].
     pub fn delivery(mut self, policy: DeliveryPolicy) -> Self {
         self.config.delivery = policy;
+        self
+    }
+
+    /// Counts into these Prometheus metrics (feature `metrics`): notifications by kind, the
+    /// connection's state, disconnects by reason, gaps, drops.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: crate::metrics::NotifierMetrics) -> Self {
+        self.config.metrics = Some(metrics);
         self
     }
 

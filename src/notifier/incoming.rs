@@ -110,6 +110,10 @@ impl WsNotifier {
             );
         }
         self.counters.notifications += 1;
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.notification(notification.kind());
+        }
         let delivery = self
             .notifications
             .deliver(notification, self.config.delivery);
@@ -122,6 +126,10 @@ impl WsNotifier {
         }
         for (subscription, total) in delivery.dropped {
             self.counters.dropped += 1;
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &self.config.metrics {
+                metrics.dropped();
+            }
             if total.is_power_of_two() {
                 tracing::warn!(
                     subscription = subscription.0,

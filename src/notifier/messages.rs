@@ -222,6 +222,10 @@ impl Handler<Shutdown> for WsNotifier {
             }
         };
         let waiting = connection.is_some();
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.stopped();
+        }
         self.phase = Phase::Closing {
             connection,
             replied: waiting.then_some(tx),

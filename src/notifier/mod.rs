@@ -306,6 +306,10 @@ impl WsNotifier {
     }
 
     fn emit(&mut self, event: ConnectionEvent) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.event(&event);
+        }
         self.events.deliver(event, DeliveryPolicy::Unbounded);
     }
 

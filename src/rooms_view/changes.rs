@@ -84,6 +84,22 @@ pub enum SyncReason {
     Requested,
 }
 
+impl SyncReason {
+    /// The `reason` label of `jellyfish_rooms_view_resyncs_total`.
+    #[cfg(feature = "metrics")]
+    pub(crate) fn label(&self) -> &'static str {
+        match self {
+            Self::Start => "start",
+            Self::Gap(_) => "gap",
+            Self::Lagged(_) => "lagged",
+            Self::Periodic => "periodic",
+            Self::Incomplete => "incomplete",
+            Self::BufferFull => "buffer_full",
+            Self::Requested => "requested",
+        }
+    }
+}
+
 /// The end of a resync, as [`RoomChange::Synced`] reports it.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SyncReport {

@@ -85,6 +85,8 @@ pub struct RoomsView {
     retry: Retry,
     waiters: Vec<oneshot::Sender<()>>,
     stats: RoomsViewStats,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::RoomsViewMetrics>,
 }
 
 /// Fetches asked for and not started.
@@ -124,9 +126,19 @@ pub struct RoomsViewBuilder {
     resync_every: Option<Option<Duration>>,
     retry: RetryPolicy,
     subscribers: Vec<Recipient<RoomChange>>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::RoomsViewMetrics>,
 }
 
 impl RoomsViewBuilder {
+    /// Counts into these Prometheus metrics (feature `metrics`): whether the view is synced, its
+    /// rooms and peers, resyncs by reason.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: crate::metrics::RoomsViewMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Feeds the view from this notifier (it subscribes itself, to notifications and to connection
     /// events, and resyncs after every gap).
     pub fn notifier(mut self, notifier: Addr<WsNotifier>) -> Self {
@@ -172,6 +184,8 @@ impl RoomsViewBuilder {
             retry: Retry::default(),
             waiters: Vec::new(),
             stats: RoomsViewStats::default(),
+            #[cfg(feature = "metrics")]
+            metrics: self.metrics,
         }
         .start()
     }
@@ -186,6 +200,8 @@ impl RoomsView {
             resync_every: None,
             retry: RetryPolicy::default(),
             subscribers: Vec::new(),
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -197,6 +213,14 @@ impl RoomsView {
 
     fn emit(&mut self, change: RoomChange) {
         self.model.apply(&change);
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            if let RoomChange::Synced(report) = &change {
+                metrics.on_resync(report.reason.label());
+            }
+            let peers = self.model.rooms().map(|room| room.peers.len()).sum();
+            metrics.levels(self.model.is_synced(), self.model.len(), peers);
+        }
         self.subscribers.retain(|s| s.connected());
         for subscriber in &self.subscribers {
             subscriber.do_send(change.clone());

@@ -185,6 +185,8 @@ pub struct JetStreamBridge {
     last_error: Option<NatsError>,
     /// The ids of [`Publish`]ed notifications that were answered `Err`, for a sender's retry.
     refused: HashMap<Key, (DedupId, Instant)>,
+    /// When the publish in flight started.
+    publishing_since: Instant,
 }
 
 /// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
@@ -199,6 +201,8 @@ pub struct JetStreamBridgeBuilder {
     publish_timeout: Duration,
     recreate_stream: bool,
     events: Option<Recipient<BridgeEvent>>,
+    #[cfg(feature = "metrics")]
+    metrics: Option<crate::metrics::BridgeMetrics>,
 }
 
 impl JetStreamBridgeBuilder {
@@ -257,6 +261,14 @@ impl JetStreamBridgeBuilder {
         self
     }
 
+    /// Counts into these Prometheus metrics (feature `metrics`): published, duplicates, pending,
+    /// the publish time, readiness, drops, stream recreations.
+    #[cfg(feature = "metrics")]
+    pub fn metrics(mut self, metrics: crate::metrics::BridgeMetrics) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
     /// Starts the bridge; it connects (and creates the stream) by itself, retrying.
     pub fn start(self) -> Addr<JetStreamBridge> {
         let window = self.stream.duplicate_window;
@@ -274,6 +286,7 @@ impl JetStreamBridgeBuilder {
             had_stream: false,
             last_error: None,
             refused: HashMap::new(),
+            publishing_since: Instant::now(),
         }
         .start()
     }
@@ -292,6 +305,8 @@ impl JetStreamBridge {
             publish_timeout: Duration::from_secs(5),
             recreate_stream: true,
             events: None,
+            #[cfg(feature = "metrics")]
+            metrics: None,
         }
     }
 
@@ -304,6 +319,10 @@ impl JetStreamBridge {
     fn enqueue(&mut self, message: Outgoing, ctx: &mut Context<Self>) {
         if self.queue.len() >= self.config.queue_limit {
             self.stats.dropped += 1;
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &self.config.metrics {
+                metrics.on_dropped();
+            }
             let total = self.stats.dropped;
             if total.is_power_of_two() {
                 tracing::error!(
@@ -321,6 +340,7 @@ impl JetStreamBridge {
             return;
         }
         self.queue.push_back(message);
+        self.levels();
         self.pump(ctx);
     }
 
@@ -333,6 +353,7 @@ impl JetStreamBridge {
             return;
         };
         self.in_flight = true;
+        self.publishing_since = Instant::now();
         let jetstream = jetstream.clone();
         let (subject, headers, body) = (
             first.subject.clone(),
@@ -365,11 +386,7 @@ impl JetStreamBridge {
                     if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
                         let _ = waiter.send(Ok(()));
                     }
-                    if ack.duplicate {
-                        bridge.stats.duplicates += 1;
-                    } else {
-                        bridge.stats.stored += 1;
-                    }
+                    bridge.acked(ack.duplicate);
                     bridge.pump(ctx);
                 }
                 Err(error) => {
@@ -392,12 +409,36 @@ impl JetStreamBridge {
         }));
     }
 
+    /// The message in flight is stored (or was already: a duplicate), and gone from the queue.
+    fn acked(&mut self, duplicate: bool) {
+        if duplicate {
+            self.stats.duplicates += 1;
+        } else {
+            self.stats.stored += 1;
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.on_ack(duplicate, self.publishing_since.elapsed());
+        }
+        self.levels();
+    }
+
+    /// How many wait and whether JetStream can store, for the metrics.
+    fn levels(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            let ready = self.jetstream.is_some() && self.last_error.is_none();
+            metrics.levels(self.queue.len(), ready);
+        }
+    }
+
     /// A setup or a publish failed: said (with how many wait), remembered for [`Publish`]'s
     /// answers, and tried again as the retry policy says.
     fn failed(&mut self, error: NatsError, ctx: &mut Context<Self>) {
         let retry_in = self.retry.failed_again(&self.config.retry, None);
         tracing::warn!(%error, ?retry_in, queued = self.queue.len(), "NATS bridge: retrying");
         self.last_error = Some(error.clone());
+        self.levels();
         self.event(BridgeEvent::Retrying {
             error,
             queued: self.queue.len(),
@@ -478,7 +519,7 @@ impl JetStreamBridge {
                 if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
                     let _ = waiter.send(Ok(()));
                 }
-                bridge.stats.duplicates += 1;
+                bridge.acked(true);
             }
             bridge.pump(ctx);
         }));

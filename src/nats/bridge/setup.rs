@@ -59,6 +59,10 @@ impl JetStreamBridge {
             tracing::warn!(stream = %name, "NATS bridge: the stream was gone (deleted, or nats-server lost its store); created it again with the bridge's settings. What it held before is gone with it");
             self.dedup.stream_recreated(setup.last);
             self.stats.recreated += 1;
+            #[cfg(feature = "metrics")]
+            if let Some(metrics) = &self.config.metrics {
+                metrics.on_recreated();
+            }
             self.event(BridgeEvent::StreamRecreated { stream: name });
         } else {
             self.dedup.start_at(setup.last);
@@ -77,6 +81,7 @@ impl JetStreamBridge {
         self.stream = Some(setup.stream);
         self.last_error = None;
         self.retry.succeeded();
+        self.levels();
         self.event(BridgeEvent::Ready);
         self.pump(ctx);
     }
@@ -87,6 +92,7 @@ impl JetStreamBridge {
         let stream = self.config.stream.name.clone();
         self.jetstream = None;
         self.stream = None;
+        self.levels();
         if self.config.recreate_stream {
             self.connect(ctx);
             return;
