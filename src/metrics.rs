@@ -39,7 +39,7 @@
 //! | `jellyfish_notifier_notifications_total` | counter | `kind` | notifications received and delivered to subscribers, by kind (`tail --json`'s `type`) |
 //! | `jellyfish_notifier_connected` | gauge | | 1 while connected and subscribed, else 0 |
 //! | `jellyfish_notifier_connections_total` | counter | | connections that became ready |
-//! | `jellyfish_notifier_disconnects_total` | counter | `reason` | connections lost or attempts failed, by [`DisconnectReason`](crate::DisconnectReason) (`refused`, `dropped`, `closed`, `idle_timeout`, …) |
+//! | `jellyfish_notifier_disconnects_total` | counter | `reason` | connections lost or attempts failed, by [`DisconnectReason`] (`refused`, `dropped`, `closed`, `idle_timeout`, …) |
 //! | `jellyfish_notifier_gap_seconds` | histogram | | time without a connection, one observation per gap |
 //! | `jellyfish_notifier_dropped_total` | counter | | notifications a slow subscriber lost |
 //! | `jellyfish_forward_delivered_total` | counter | | notifications the target answered 2xx |
