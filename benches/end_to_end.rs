@@ -112,11 +112,25 @@ fn end_to_end(c: &mut Criterion) {
     );
     system.block_on(async { drop(bare.close().await) });
 
-    for subscribers in [1usize, 100] {
+    // With the `metrics` feature, each case again with Prometheus metrics counted (the cost of
+    // counting, measured beside the same case without).
+    let mut cases = vec![(1usize, false), (100, false)];
+    if cfg!(feature = "metrics") {
+        cases.extend([(1, true), (100, true)]);
+    }
+    for (subscribers, metered) in cases {
         let handled = Rc::new(Cell::new(0u64));
         let latencies = Rc::new(RefCell::new(Vec::new()));
         let notifier = system.block_on(async {
-            let notifier = WsNotifier::start(emulator.address.as_str(), "development");
+            let builder = WsNotifier::builder(emulator.address.as_str(), "development");
+            #[cfg(feature = "metrics")]
+            let builder = if metered {
+                let mut registry = prometheus_client::registry::Registry::default();
+                builder.metrics(metrics::NotifierMetrics::register(&mut registry))
+            } else {
+                builder
+            };
+            let notifier = builder.start();
             for i in 0..subscribers {
                 let sink = Sink {
                     handled: Rc::clone(&handled),
@@ -130,7 +144,12 @@ fn end_to_end(c: &mut Criterion) {
             notifier.send(WaitReady).await.unwrap().expect("ready");
             notifier
         });
-        group.bench_function(BenchmarkId::new("WsNotifier", subscribers), |b| {
+        let name = if metered {
+            "WsNotifier+metrics"
+        } else {
+            "WsNotifier"
+        };
+        group.bench_function(BenchmarkId::new(name, subscribers), |b| {
             b.iter_custom(|iters| {
                 system.block_on(async {
                     let mut total = Duration::ZERO;
@@ -150,7 +169,7 @@ fn end_to_end(c: &mut Criterion) {
         let mut sorted = latencies.borrow().clone();
         sorted.sort_unstable();
         eprintln!(
-            "end_to_end/WsNotifier/{subscribers}: latency over {} notifications: p50 {:?}, p99 {:?}",
+            "end_to_end/{name}/{subscribers}: latency over {} notifications: p50 {:?}, p99 {:?}",
             sorted.len(),
             percentile(&sorted, 0.50),
             percentile(&sorted, 0.99),

@@ -5,12 +5,12 @@
 mod common;
 #[path = "../../tests/common/rooms.rs"]
 mod rooms;
+mod support;
 
 use std::io::{BufRead as _, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use common::webhook_sink::WebhookSink;
 use jellyfish_emulator::Emulator;
 use jellyfish_notifier::codec::*;
@@ -19,35 +19,13 @@ use jellyfish_notifier::notification::*;
 use jellyfish_notifier::webhook::*;
 use jellyfish_notifier::*;
 use serde_json::json;
-
-fn cli() -> Command {
-    let mut command = Command::cargo_bin("jellyfish-notify").expect("the binary is built");
-    command
-        .env_remove("JF_SERVER_ADDRESS")
-        .env_remove("JF_SERVER_API_TOKEN")
-        .env_remove("FISHJAM_ID")
-        .env_remove("FISHJAM_URL")
-        .env_remove("FISHJAM_MANAGEMENT_TOKEN")
-        .env_remove("FISHJAM_WEBHOOK_SECRET")
-        .env("NO_COLOR", "1");
-    command
-}
+use support::{Running, cli, free_port};
 
 /// Runs the command to completion off the actix thread, so an in-process emulator keeps serving.
 async fn run(mut command: Command) -> std::process::Output {
     actix_web::rt::task::spawn_blocking(move || command.output().expect("the command runs"))
         .await
         .unwrap()
-}
-
-/// A child that is killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
@@ -338,15 +316,6 @@ async fn first_stdout_line(child: &mut Child) -> String {
     })
     .await
     .unwrap()
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// POSTs a protobuf body to a `webhook` command that may still be starting: retries while the

@@ -3,35 +3,16 @@
 
 #[path = "../../tests/common/nats_server.rs"]
 mod nats_server;
+mod support;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use jellyfish_emulator::{Emulator, LifecycleConfig};
 use jellyfish_notifier::notification::*;
 use jellyfish_notifier::*;
 use nats_server::NatsServer;
-
-fn cli() -> Command {
-    let mut command = Command::cargo_bin("jellyfish-notify").expect("the binary is built");
-    command
-        .env_remove("JF_SERVER_ADDRESS")
-        .env_remove("JF_SERVER_API_TOKEN")
-        .env_remove("NATS_URL")
-        .env("NO_COLOR", "1");
-    command
-}
-
-/// A child killed when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use support::{Running, cli};
 
 async fn until(what: &str, limit: Duration, mut condition: impl AsyncFnMut() -> bool) {
     let deadline = Instant::now() + limit;
@@ -211,6 +192,60 @@ async fn bridge_says_a_deleted_stream_is_created_again_or_stops_when_told_not_to
     );
 }
 
+/// `bridge --metrics-listen`: what it published is what the stream holds, its metrics pass
+/// `promtool check metrics`, and `/readyz` is 503 while NATS is down, 200 once it is back.
+#[actix_web::test]
+#[ignore = "needs Debian's nats-server and prometheus: .ci/run installs them and runs these with --ignored"]
+async fn bridge_metrics_count_what_the_stream_holds_and_ready_follows_nats() {
+    let mut nats = NatsServer::start();
+    let emulator = Emulator::builder().start().await.unwrap();
+    let port = support::free_port();
+    let _bridge = Running(
+        cli()
+            .args(["bridge", "--server", &emulator.server_address()])
+            .args(["--nats", &nats.url()])
+            .args(["--metrics-listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    support::until_status(port, "/readyz", 200, Duration::from_secs(15)).await;
+    emulator
+        .run_lifecycle(&LifecycleConfig {
+            rate: 400.0,
+            ..LifecycleConfig::default()
+        })
+        .await
+        .unwrap();
+    let sent = emulator.connection_records()[0].notifications().count();
+    until("stored", Duration::from_secs(10), async || {
+        nats.messages().await.len() == sent
+    })
+    .await;
+    let (_, scrape) = support::get(port, "/metrics").await.unwrap();
+    assert_eq!(
+        support::sample(&scrape, "jellyfish_bridge_published_total"),
+        Some(sent as f64),
+        "{scrape}"
+    );
+    assert_eq!(
+        support::sample(&scrape, "jellyfish_bridge_pending"),
+        Some(0.0)
+    );
+    assert_eq!(
+        support::sample(&scrape, "jellyfish_bridge_ready"),
+        Some(1.0)
+    );
+    support::promtool_accepts(&scrape);
+
+    nats.kill();
+    let body = support::until_status(port, "/readyz", 503, Duration::from_secs(15)).await;
+    assert!(body.contains("NATS JetStream"), "{body}");
+    nats.spawn();
+    support::until_status(port, "/readyz", 200, Duration::from_secs(30)).await;
+}
+
 async fn post(url: &str, body: Vec<u8>) -> u16 {
     awc::Client::builder()
         .timeout(Duration::from_secs(30))
@@ -234,6 +269,7 @@ async fn webhook_nats_answers_503_while_nats_is_down_and_200_once_stored() {
         .local_addr()
         .unwrap()
         .port();
+    let metrics = support::free_port();
     let _child = Running(
         cli()
             .args([
@@ -242,6 +278,8 @@ async fn webhook_nats_answers_503_while_nats_is_down_and_200_once_stored() {
                 &format!("127.0.0.1:{port}"),
                 "--nats",
                 &nats.url(),
+                "--metrics-listen",
+                &format!("127.0.0.1:{metrics}"),
             ])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -259,8 +297,11 @@ async fn webhook_nats_answers_503_while_nats_is_down_and_200_once_stored() {
     )
     .await;
     acknowledged.push("before");
+    support::until_status(metrics, "/readyz", 200, Duration::from_secs(10)).await;
     nats.kill();
     assert_eq!(post(&url, body("during")).await, 503, "NATS is down");
+    let reason = support::until_status(metrics, "/readyz", 503, Duration::from_secs(10)).await;
+    assert!(reason.contains("NATS JetStream"), "{reason}");
     nats.spawn();
     until(
         "stored again once NATS is back",
@@ -269,6 +310,7 @@ async fn webhook_nats_answers_503_while_nats_is_down_and_200_once_stored() {
     )
     .await;
     acknowledged.push("after");
+    support::until_status(metrics, "/readyz", 200, Duration::from_secs(10)).await;
     let stored: Vec<String> = decoded(&nats.messages().await)
         .iter()
         .filter_map(|n| n.room_id().map(ToString::to_string))

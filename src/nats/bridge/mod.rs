@@ -187,6 +187,8 @@ pub struct JetStreamBridge {
     refused: HashMap<Key, (DedupId, Instant)>,
     /// When the publish in flight started.
     publishing_since: Instant,
+    /// The NATS client's connection is up (it reconnects by itself).
+    linked: bool,
 }
 
 /// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
@@ -287,6 +289,7 @@ impl JetStreamBridgeBuilder {
             last_error: None,
             refused: HashMap::new(),
             publishing_since: Instant::now(),
+            linked: false,
         }
         .start()
     }
@@ -427,7 +430,7 @@ impl JetStreamBridge {
     fn levels(&self) {
         #[cfg(feature = "metrics")]
         if let Some(metrics) = &self.config.metrics {
-            let ready = self.jetstream.is_some() && self.last_error.is_none();
+            let ready = self.linked && self.jetstream.is_some() && self.last_error.is_none();
             metrics.levels(self.queue.len(), ready);
         }
     }

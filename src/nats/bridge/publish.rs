@@ -21,6 +21,11 @@ impl JetStreamBridge {
                 None => NatsError::NotConnected,
             });
         }
+        if !self.linked {
+            return Some(NatsError::Unavailable {
+                detail: "the connection to NATS is down; the client is reconnecting".to_owned(),
+            });
+        }
         if self.retry.waiting() {
             let detail = self
                 .last_error

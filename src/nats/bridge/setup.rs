@@ -31,8 +31,21 @@ impl JetStreamBridge {
         let settings = self.config.stream.clone();
         let subjects = vec![format!("{}.>", self.config.prefix)];
         let ack_timeout = self.config.ack_timeout;
+        let bridge = ctx.address();
         let setup = async move {
             let client = async_nats::ConnectOptions::new()
+                // The client reconnects by itself; the bridge follows the link's state.
+                .event_callback(move |event| {
+                    let linked = match event {
+                        async_nats::Event::Connected => Some(true),
+                        async_nats::Event::Disconnected | async_nats::Event::Closed => Some(false),
+                        _ => None,
+                    };
+                    if let Some(linked) = linked {
+                        bridge.do_send(Link(linked));
+                    }
+                    std::future::ready(())
+                })
                 .connection_timeout(ack_timeout.max(Duration::from_secs(1)))
                 .connect(url.as_str())
                 .await
@@ -77,6 +90,7 @@ impl JetStreamBridge {
             });
         }
         self.had_stream = true;
+        self.linked = true;
         self.jetstream = Some(setup.jetstream);
         self.stream = Some(setup.stream);
         self.last_error = None;
@@ -108,6 +122,20 @@ impl JetStreamBridge {
             unpublished: self.queue.len(),
         });
         ctx.stop();
+    }
+}
+
+/// The NATS client's connection came up (`true`) or went down.
+#[derive(actix::Message)]
+#[rtype(result = "()")]
+struct Link(bool);
+
+impl Handler<Link> for JetStreamBridge {
+    type Result = ();
+
+    fn handle(&mut self, Link(linked): Link, _: &mut Context<Self>) {
+        self.linked = linked;
+        self.levels();
     }
 }
 
