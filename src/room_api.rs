@@ -314,6 +314,20 @@ impl RoomApi {
         self.call_empty(Method::DELETE, &path).await
     }
 
+    /// Any other route of the server (`path` from the root, e.g. `/room/r1/peer`), with this
+    /// client's token, timeout and TLS: the answer's status and body when it is a 2xx, else
+    /// [`RoomApiError::Status`] with the server's words. For routes this client has no method for.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<(u16, bytes::Bytes), RoomApiError> {
+        self.send(method, path, body)
+            .await
+            .map(|(status, bytes)| (status.as_u16(), bytes))
+    }
+
     /// `error`, with the note that the address was taken as a Fishjam ID if it was.
     fn noted(&self, error: RoomApiError) -> RoomApiError {
         match self.inner.address.as_fishjam_id() {

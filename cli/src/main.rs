@@ -13,6 +13,7 @@ macro_rules! say {
 }
 
 mod bridge;
+mod dashboard;
 mod demo;
 mod emulate;
 mod forward;
@@ -63,6 +64,9 @@ enum Command {
     Tail(tail::Args),
     /// Print the live state of every room, peer and track, and every change; healed after gaps.
     Rooms(rooms::Args),
+    /// Serve a live page of every room, peer and track, the notifications and the connection;
+    /// with the emulator, controls to drive it.
+    Dashboard(dashboard::Args),
     /// Subscribe over the WebSocket and publish every notification to a NATS JetStream stream.
     Bridge(bridge::Args),
     /// Subscribe over the WebSocket and POST every notification to a webhook endpoint.
@@ -137,6 +141,7 @@ fn main() -> ExitCode {
             Command::Demo(args) => demo::run(args).await,
             Command::Tail(args) => tail::run(args).await,
             Command::Rooms(args) => rooms::run(args).await,
+            Command::Dashboard(args) => dashboard::run(args).await,
             Command::Bridge(args) => bridge::run(args).await,
             Command::Forward(args) => forward::run(args).await,
             Command::Webhook(args) => webhook::run(args).await,

@@ -193,21 +193,42 @@ impl Handler<RoomChange> for Printer {
     }
 }
 
-pub(crate) async fn run(args: Args) -> Outcome {
-    let (url, builder) = match args.server.notifier() {
-        Ok(found) => found,
-        Err(outcome) => return outcome,
-    };
-    let api = match args.server.room_api() {
-        Ok(api) => api,
-        Err(outcome) => return outcome,
-    };
-    let mut watch = Watch::new(&args.watch);
-    let builder = builder.metrics(watch.notifier(&url));
-    let view_metrics = watch.rooms_view();
-    if let Err(outcome) = watch.serve() {
-        return outcome;
+/// What `rooms` and `dashboard` start from: the notifier's builder (counting into the metrics),
+/// the Room API and the view's metrics, with `--metrics-listen` served.
+pub(crate) struct ViewParts {
+    pub(crate) url: String,
+    pub(crate) builder: jellyfish_notifier::WsNotifierBuilder,
+    pub(crate) api: jellyfish_notifier::RoomApi,
+    pub(crate) view_metrics: jellyfish_notifier::metrics::RoomsViewMetrics,
+}
+
+impl ViewParts {
+    pub(crate) fn of(server: &ServerArgs, watch: &WatchArgs) -> Result<Self, Outcome> {
+        let (url, builder) = server.notifier()?;
+        let api = server.room_api()?;
+        let mut watch = Watch::new(watch);
+        let builder = builder.metrics(watch.notifier(&url));
+        let view_metrics = watch.rooms_view();
+        watch.serve()?;
+        Ok(Self {
+            url,
+            builder,
+            api,
+            view_metrics,
+        })
     }
+}
+
+pub(crate) async fn run(args: Args) -> Outcome {
+    let ViewParts {
+        url,
+        builder,
+        api,
+        view_metrics,
+    } = match ViewParts::of(&args.server, &args.watch) {
+        Ok(parts) => parts,
+        Err(outcome) => return outcome,
+    };
     let (reporter, failed_rx) = output::ConnectionReporter::start(&url);
     let printer = Printer {
         json: args.json,

@@ -34,7 +34,14 @@ fn every_command_has_help_with_examples() {
     assert!(output.status.success());
     let text = String::from_utf8_lossy(&output.stdout);
     for command in [
-        "demo", "tail", "rooms", "bridge", "forward", "webhook", "emulate",
+        "demo",
+        "tail",
+        "rooms",
+        "dashboard",
+        "bridge",
+        "forward",
+        "webhook",
+        "emulate",
     ] {
         assert!(text.contains(command), "{command} listed");
         let output = cli().args([command, "--help"]).output().unwrap();

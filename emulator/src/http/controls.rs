@@ -27,6 +27,7 @@ pub(super) fn routes(config: &mut web::ServiceConfig) {
     authorized!(
         config,
         [
+            (GET, "", identity),
             (POST, "/room/{room}/peer/{peer}/connect", connect_peer),
             (POST, "/room/{room}/peer/{peer}/disconnect", disconnect_peer),
             (POST, "/room/{room}/peer/{peer}/crash", crash_peer),
@@ -68,6 +69,19 @@ pub(super) fn routes(config: &mut web::ServiceConfig) {
             (POST, "/faults/{fault}", fault),
         ]
     );
+}
+
+/// `GET /emulator`: says that this server is the emulator (a real one answers 404), and which
+/// server it plays, so that a tool can offer the controls.
+async fn identity(shared: Data) -> Reply {
+    data(
+        StatusCode::OK,
+        json!({
+            "emulator": "jellyfish-emulator",
+            "version": env!("CARGO_PKG_VERSION"),
+            "server_version": shared.config.version.to_string(),
+        }),
+    )
 }
 
 /// One of a closed set of names in a path.
