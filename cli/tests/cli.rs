@@ -1277,3 +1277,71 @@ async fn rooms_json_follows_the_state_across_a_restart_with_changes_made_while_d
         "SIGTERM is a normal stop"
     );
 }
+
+/// The dashboard's page and its control proxy answer only their own page, under their own
+/// address: another Host (DNS rebinding) gets 421, another site's Origin 403, a path outside the
+/// room and emulator routes 400; its own page's request is passed on with the token.
+#[actix_web::test]
+async fn the_dashboard_answers_only_its_own_page_under_its_own_address() {
+    let emulator = Emulator::builder().start().await.unwrap();
+    let listen = free_port();
+    let _dashboard = Running(
+        cli()
+            .args(["dashboard", "--server", &emulator.server_address()])
+            .args(["--listen", &format!("127.0.0.1:{listen}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let page = support::until_status(listen, "/", 200, Duration::from_secs(10)).await;
+    assert!(page.contains("data-connection-state"), "{page}");
+    let client = awc::Client::default();
+    let url = format!("http://127.0.0.1:{listen}/api/request");
+    let status = client
+        .get(format!("http://127.0.0.1:{listen}/events"))
+        .insert_header(("host", format!("evil.example:{listen}")))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 421, "another name for this address");
+    let ask = |origin: Option<String>, body: serde_json::Value| {
+        let request = client.post(&url);
+        let request = match origin {
+            Some(origin) => request.insert_header(("origin", origin)),
+            None => request,
+        };
+        async move { request.send_json(&body).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        ask(
+            Some("http://evil.example".to_owned()),
+            json!({"method": "POST", "path": "/room"})
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        ask(
+            None,
+            json!({"method": "POST", "path": "/socket/server/websocket"})
+        )
+        .await,
+        400
+    );
+    assert_eq!(
+        ask(None, json!({"method": "GET", "path": "/room"})).await,
+        400
+    );
+    let own = Some(format!("http://127.0.0.1:{listen}"));
+    assert_eq!(
+        ask(
+            own,
+            json!({"method": "POST", "path": "/room", "body": {"roomId": "via-page"}})
+        )
+        .await,
+        201
+    );
+    assert!(emulator.rooms().iter().any(|room| room.id == "via-page"));
+}

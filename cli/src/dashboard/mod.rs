@@ -70,11 +70,32 @@ pub(crate) async fn run(args: Args) -> Outcome {
         .notifier(notifier.clone())
         .subscribe(hub.clone().recipient())
         .start();
+    // Only under the names it listens on: a page whose own name was made to point here (DNS
+    // rebinding) asks with another Host, and gets nothing.
+    let hosts = web::Data::new(vec![
+        args.listen.to_string(),
+        format!("localhost:{}", args.listen.port()),
+    ]);
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(hub.clone()))
             .app_data(web::Data::new(api.clone()))
+            .app_data(hosts.clone())
             .configure(routes)
+            .wrap_fn(|req, service| {
+                use actix_web::dev::Service as _;
+                use futures_util::future::Either;
+                let known = req
+                    .app_data::<web::Data<Vec<String>>>()
+                    .is_some_and(|hosts| hosts.iter().any(|h| *h == req.connection_info().host()));
+                if known {
+                    Either::Right(service.call(req))
+                } else {
+                    let response = HttpResponse::MisdirectedRequest()
+                        .body("the dashboard answers only under the address it listens on");
+                    Either::Left(std::future::ready(Ok(req.into_response(response))))
+                }
+            })
     })
     .workers(1)
     .disable_signals()
