@@ -33,7 +33,8 @@ Examples:
 pub(crate) struct Args {
     #[command(flatten)]
     server: ServerArgs,
-    /// The NATS server (or $NATS_URL).
+    /// The NATS server (or $NATS_URL); for a cluster, several URLs separated by commas
+    /// (nats://a:4222,nats://b:4222), failed over between.
     #[arg(long, env = "NATS_URL", default_value = "nats://127.0.0.1:4222")]
     nats: String,
     #[command(flatten)]
@@ -63,6 +64,10 @@ pub(crate) struct StreamArgs {
     /// How long JetStream remembers message ids (de-duplication), when the stream is created here.
     #[arg(long, default_value_t = 120)]
     duplicate_window_secs: u64,
+    /// How many servers of a NATS cluster keep a copy of the stream, when it is created here (3
+    /// on a three-server cluster; more than the cluster has is refused).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=5))]
+    replicas: u16,
     /// The most notifications kept while NATS is unreachable; beyond, they are dropped and counted.
     #[arg(long, default_value_t = 100_000)]
     queue_limit: usize,
@@ -104,6 +109,7 @@ impl StreamArgs {
                 name: self.stream.clone(),
                 max_age: Duration::from_secs(self.max_age_hours * 3600),
                 duplicate_window: Duration::from_secs(self.duplicate_window_secs),
+                replicas: usize::from(self.replicas),
             })
             .queue_limit(self.queue_limit)
             .publish_timeout(publish_timeout)

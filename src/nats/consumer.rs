@@ -184,7 +184,7 @@ async fn read(
     use futures_util::StreamExt as _;
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .connect(config.url.as_str())
+        .connect(super::servers(&config.url))
         .await
         .map_err(|err| NatsError::Connect {
             url: config.url.clone(),

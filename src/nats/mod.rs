@@ -34,6 +34,15 @@ pub use dedup::{DedupId, DedupIds, Verdict};
 pub use error::NatsError;
 pub use subject::{gap_subject, metrics_subject, notification_subject, subject_token};
 
+/// The servers of a NATS URL list: `nats://a:4222,nats://b:4222` (as the NATS tools take it) or
+/// one URL. The client connects to one of them and fails over to the others.
+pub(crate) fn servers(urls: &str) -> Vec<&str> {
+    urls.split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .collect()
+}
+
 /// The subject prefix when none is given.
 pub const DEFAULT_PREFIX: &str = "jellyfish";
 /// The stream name when none is given.

@@ -31,6 +31,9 @@ pub struct StreamSettings {
     pub max_age: Duration,
     /// How long JetStream remembers a message id.
     pub duplicate_window: Duration,
+    /// How many servers of a cluster keep a copy (1: no replication; 3 is what a three-server
+    /// cluster wants). More than the cluster has servers is refused, said as a stream error.
+    pub replicas: usize,
 }
 
 impl Default for StreamSettings {
@@ -40,6 +43,7 @@ impl Default for StreamSettings {
             name: DEFAULT_STREAM.to_owned(),
             max_age: Duration::from_secs(7 * 24 * 3600),
             duplicate_window: Duration::from_secs(120),
+            replicas: 1,
         }
     }
 }
@@ -296,7 +300,8 @@ impl JetStreamBridgeBuilder {
 }
 
 impl JetStreamBridge {
-    /// A builder for a bridge to the NATS server at `url` (`nats://host:port`, or `host:port`).
+    /// A builder for a bridge to the NATS server at `url` (`nats://host:port`, or `host:port`), or
+    /// to a cluster: several URLs separated by commas, failed over between.
     pub fn builder(url: impl Into<String>) -> JetStreamBridgeBuilder {
         JetStreamBridgeBuilder {
             url: url.into(),

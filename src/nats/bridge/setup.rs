@@ -47,12 +47,24 @@ impl JetStreamBridge {
                     std::future::ready(())
                 })
                 .connection_timeout(ack_timeout.max(Duration::from_secs(1)))
-                .connect(url.as_str())
+                .connect(crate::nats::servers(&url))
                 .await
                 .map_err(|err| NatsError::Connect {
                     url: url.clone(),
                     detail: err.to_string(),
                 })?;
+            // A stream asking for more replicas than the cluster has servers is never placed.
+            let servers = client.server_info().connect_urls.len().max(1);
+            if settings.replicas > servers {
+                return Err(NatsError::Stream {
+                    stream: settings.name.clone(),
+                    detail: format!(
+                        "{} replicas asked for, and the cluster has {servers} server{} (lower --replicas, or add servers)",
+                        settings.replicas,
+                        if servers == 1 { "" } else { "s" }
+                    ),
+                });
+            }
             let mut jetstream = jetstream::new(client);
             jetstream.set_timeout(ack_timeout);
             find_or_create(jetstream, &settings, subjects).await
@@ -165,6 +177,7 @@ async fn find_or_create(
                     subjects,
                     max_age: settings.max_age,
                     duplicate_window: settings.duplicate_window,
+                    num_replicas: settings.replicas,
                     storage: jetstream::stream::StorageType::File,
                     ..Default::default()
                 })
