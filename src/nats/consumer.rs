@@ -36,8 +36,10 @@ pub struct GetConsumerStats;
 /// acknowledging a message only after every subscriber has handled it: at least once, with
 /// JetStream's redelivery after a crash.
 ///
-/// Two patterns: give every instance its own durable name (each sees everything, and resumes where
-/// it stopped), or give a fleet one durable name (a work queue: each message goes to one of them).
+/// Two patterns, named for what they do: [`JetStreamConsumer::every_notification`] (each instance
+/// its own durable name: each sees everything, and resumes where it stopped) and
+/// [`JetStreamConsumer::work_queue`] (a fleet sharing one durable name: each notification goes to
+/// one of them).
 ///
 /// ```no_run
 /// use jellyfish_notifier::nats::JetStreamConsumer;
@@ -133,7 +135,31 @@ impl JetStreamConsumerBuilder {
 }
 
 impl JetStreamConsumer {
-    /// A builder for the durable consumer `durable` on the NATS server at `url`.
+    /// Instances that share the work: every instance started with the same `group` reads one
+    /// durable consumer, and each notification goes to one of them (a work queue). One that dies
+    /// leaves its unacknowledged notifications to the others, after [`ack_wait`]. `url` as for
+    /// [`JetStreamConsumer::builder`].
+    ///
+    /// [`ack_wait`]: JetStreamConsumerBuilder::ack_wait
+    pub fn work_queue(
+        url: impl Into<String>,
+        group: impl Into<String>,
+    ) -> JetStreamConsumerBuilder {
+        Self::builder(url, group)
+    }
+
+    /// An instance that sees every notification: its own durable consumer `name`, so that it
+    /// resumes where it stopped (a restart under the same name gets what it missed, and what it
+    /// had not acknowledged again). Give each instance its own name.
+    pub fn every_notification(
+        url: impl Into<String>,
+        name: impl Into<String>,
+    ) -> JetStreamConsumerBuilder {
+        Self::builder(url, name)
+    }
+
+    /// A builder for the durable consumer `durable` on the NATS server at `url` (or a cluster:
+    /// several URLs separated by commas, failed over between).
     pub fn builder(url: impl Into<String>, durable: impl Into<String>) -> JetStreamConsumerBuilder {
         JetStreamConsumerBuilder {
             url: url.into(),
