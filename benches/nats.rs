@@ -1,8 +1,9 @@
 //! NATS JetStream, each beside its baseline in the same run, against a real `nats-server` (Debian's
 //! package) on loopback:
 //!
-//! - bridge throughput: `JetStreamBridge` publishing N notifications (one at a time, each acked),
-//!   against bare `async-nats` publishing the same bytes and headers the same way;
+//! - bridge throughput: `JetStreamBridge` publishing N notifications one at a time (window 1) and
+//!   with its default window of acknowledgements in flight, each against bare `async-nats`
+//!   publishing the same bytes and headers the same way (one at a time; the same window, in order);
 //! - consumer to handler: `JetStreamConsumer` delivering N stored notifications to a
 //!   `Handler<Notification>` (decode, deliver, wait for the handler, ack), against a bare
 //!   `async-nats` pull consumer that acks each message;
@@ -67,6 +68,9 @@ fn percentile(sorted: &[u64], p: f64) -> Duration {
     Duration::from_nanos(sorted[((sorted.len() - 1) as f64 * p).round() as usize])
 }
 
+/// The window of publishes in flight: the bridge's default, and the bare baseline's.
+const WINDOW: usize = 256;
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--test");
     if std::process::Command::new("nats-server")
@@ -120,24 +124,74 @@ fn main() {
         }
         let bare_publish = start.elapsed();
 
-        // The bridge.
-        let bridge = JetStreamBridge::builder(url.as_str()).start();
-        while bridge.send(GetBridgeStats).await.unwrap().queued > 0 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await; // connected, stream created
+        // Baseline: bare async-nats with a window of WINDOW acknowledgements outstanding, in
+        // order on one connection: what the bridge does.
+        jetstream
+            .get_or_create_stream(async_nats::jetstream::stream::Config {
+                name: "BAREW".to_owned(),
+                subjects: vec!["barew.>".to_owned()],
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let windowed: Vec<_> = notifications
+            .iter()
+            .enumerate()
+            .map(|(i, notification)| {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert(KIND_HEADER, notification.kind());
+                headers.insert("Nats-Msg-Id", format!("barew-{i}").as_str());
+                (
+                    notification_subject("barew", notification),
+                    headers,
+                    bytes::Bytes::from(notification.encode().unwrap()),
+                )
+            })
+            .collect();
         let start = Instant::now();
-        for notification in &notifications {
-            bridge.do_send(notification.clone());
-        }
-        loop {
-            let stats = bridge.send(GetBridgeStats).await.unwrap();
-            if stats.stored as usize >= n {
-                break;
+        let mut pending = std::collections::VecDeque::new();
+        for (subject, headers, body) in windowed {
+            pending.push_back(
+                jetstream
+                    .publish_with_headers(subject, headers, body)
+                    .await
+                    .unwrap(),
+            );
+            if pending.len() >= WINDOW {
+                pending.pop_front().unwrap().await.unwrap();
             }
-            tokio::time::sleep(Duration::from_micros(200)).await;
         }
-        let bridge_publish = start.elapsed();
+        for ack in pending {
+            ack.await.unwrap();
+        }
+        let bare_windowed = start.elapsed();
+
+        // The bridge: one at a time (window 1), then with its default window.
+        let mut bridge_runs = Vec::new();
+        for (window, prefix, stream) in [(1, "one", "ONE"), (WINDOW, "win", "WIN")] {
+            let bridge = JetStreamBridge::builder(url.as_str())
+                .prefix(prefix)
+                .stream(StreamSettings {
+                    name: stream.to_owned(),
+                    ..StreamSettings::default()
+                })
+                .window(window)
+                .start();
+            tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream created
+            let start = Instant::now();
+            for notification in &notifications {
+                bridge.do_send(notification.clone());
+            }
+            loop {
+                let stats = bridge.send(GetBridgeStats).await.unwrap();
+                if stats.stored as usize >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_micros(200)).await;
+            }
+            bridge_runs.push(start.elapsed());
+        }
+        let (bridge_publish, bridge_windowed) = (bridge_runs[0], bridge_runs[1]);
 
         // Baseline: a bare pull consumer reading the bare stream, acking each message.
         let stream = jetstream.get_stream("BARE").await.unwrap();
@@ -164,7 +218,9 @@ fn main() {
 
         // The consumer, to a handler.
         let handled = Rc::new(RefCell::new(Vec::new()));
-        let consumer = JetStreamConsumer::builder(url.as_str(), "bench").start();
+        let consumer = JetStreamConsumer::builder(url.as_str(), "bench")
+            .stream("WIN")
+            .start();
         let _subscription = consumer
             .send(SubscribeServerNotifications(
                 Sink {
@@ -179,9 +235,17 @@ fn main() {
         let start = Instant::now();
         wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
         let consume = start.elapsed();
-        (bare_publish, bridge_publish, bare_consume, consume)
+        (
+            bare_publish,
+            bridge_publish,
+            bare_windowed,
+            bridge_windowed,
+            bare_consume,
+            consume,
+        )
     });
-    let (bare_publish, bridge_publish, bare_consume, consume) = results;
+    let (bare_publish, bridge_publish, bare_windowed, bridge_windowed, bare_consume, consume) =
+        results;
 
     // End to end at a fixed rate, beside the direct path.
     let emulator = RemoteEmulator::start();
@@ -252,9 +316,21 @@ fn main() {
     );
     println!(
         "{:<58} {:>12.0} {:>7.2}×",
-        "JetStreamBridge: publish + ack, one at a time",
+        "JetStreamBridge: window 1 (one at a time)",
         per_second(n, bridge_publish),
         per_second(n, bridge_publish) / per_second(n, bare_publish)
+    );
+    println!(
+        "{:<58} {:>12.0} {:>7.2}×",
+        format!("bare async-nats: {WINDOW} acks in flight, in order (baseline)"),
+        per_second(n, bare_windowed),
+        1.0
+    );
+    println!(
+        "{:<58} {:>12.0} {:>7.2}×",
+        format!("JetStreamBridge: window {WINDOW} (the default)"),
+        per_second(n, bridge_windowed),
+        per_second(n, bridge_windowed) / per_second(n, bare_windowed)
     );
     println!(
         "{:<58} {:>12.0} {:>7.2}×",

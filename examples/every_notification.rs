@@ -33,7 +33,9 @@ async fn main() {
         .unwrap_or_else(|| "nats://127.0.0.1:4222".to_owned());
     let consumer = JetStreamConsumer::every_notification(url, name.as_str()).start();
     let _subscription = consumer
-        .send(SubscribeServerNotifications(Mirror { name }.start().recipient()))
+        .send(SubscribeServerNotifications(
+            Mirror { name }.start().recipient(),
+        ))
         .await
         .expect("the consumer runs");
     // Until Ctrl-C.

@@ -75,6 +75,10 @@ pub(crate) struct StreamArgs {
     /// store), stop at once instead of creating it again.
     #[arg(long)]
     no_recreate_stream: bool,
+    /// How many publishes may wait for JetStream's acknowledgement at once (in order on one
+    /// connection; 1 is one at a time).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
+    publish_window: u16,
     /// `webhook --nats`: the longest a request waits for JetStream to store it before it is
     /// answered 503, in seconds.
     #[arg(long, default_value_t = 5.0)]
@@ -114,6 +118,7 @@ impl StreamArgs {
             .queue_limit(self.queue_limit)
             .publish_timeout(publish_timeout)
             .recreate_stream(!self.no_recreate_stream)
+            .window(usize::from(self.publish_window))
             .metrics(metrics)
             .events(reporter.start().recipient())
             .start();

@@ -3,6 +3,7 @@
 
 mod publish;
 mod setup;
+mod window;
 
 use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
@@ -11,7 +12,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use bytes::Bytes;
 
-use super::dedup::{DedupId, DedupIds, Key, Verdict};
+use super::dedup::{DedupId, DedupIds, Key};
 use super::error::NatsError;
 use super::subject::{gap_subject, metrics_subject, notification_subject, subject_token};
 use super::{DEFAULT_PREFIX, DEFAULT_STREAM, KIND_HEADER, NO_ROOM, ROOM_HEADER};
@@ -19,7 +20,6 @@ use crate::codec::EncodeError;
 use crate::notification::{MetricsReport, Notification};
 use crate::notifier::ConnectionEvent;
 use crate::retry::{Retries, Retry, RetryPolicy};
-use async_nats::jetstream::context::PublishErrorKind;
 
 /// The stream a [`JetStreamBridge`] creates when it is missing (at start, or when an operator
 /// deleted it or nats-server came back without its store).
@@ -148,10 +148,14 @@ struct Outgoing {
     received: std::time::SystemTime,
     /// Told the outcome of the first attempt, for [`Publish`].
     waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
+    /// Its place in the queue's order (set when queued).
+    serial: u64,
+    /// Sent or not, answered or not.
+    sent: window::Sent,
 }
 
 /// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
-/// or send it webhook notifications) to JetStream, in order, one at a time, each counted as
+/// or send it webhook notifications) to JetStream, in order (up to a window of publishes in flight), each counted as
 /// forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
 /// `queue_limit` messages and retries with backoff; beyond that it drops the newest, counts them and
 /// says so ([`BridgeEvent::Dropped`], an error log line). Subscribed to the notifier's
@@ -174,8 +178,16 @@ pub struct JetStreamBridge {
     jetstream: Option<async_nats::jetstream::Context>,
     stream: Option<async_nats::jetstream::stream::Stream>,
     queue: VecDeque<Outgoing>,
-    /// A publish (or the check of a suspect duplicate) is under way.
-    in_flight: bool,
+    /// Publishes sent and not answered.
+    in_flight: usize,
+    /// Bumped when everything unacknowledged is to be sent again: older answers are ignored.
+    epoch: u64,
+    /// The check of a suspect duplicate is under way: nothing is sent meanwhile.
+    checking: bool,
+    /// A task is putting messages on the connection (one at a time keeps them in order).
+    sending: bool,
+    /// The last serial given to a queued message.
+    serial: u64,
     /// Failed setups or publishes in a row, and the pending retry.
     retry: Retry,
     dedup: DedupIds,
@@ -189,8 +201,6 @@ pub struct JetStreamBridge {
     last_error: Option<NatsError>,
     /// The ids of [`Publish`]ed notifications that were answered `Err`, for a sender's retry.
     refused: HashMap<Key, (DedupId, Instant)>,
-    /// When the publish in flight started.
-    publishing_since: Instant,
     /// The NATS client's connection is up (it reconnects by itself).
     linked: bool,
 }
@@ -206,6 +216,7 @@ pub struct JetStreamBridgeBuilder {
     ack_timeout: Duration,
     publish_timeout: Duration,
     recreate_stream: bool,
+    window: usize,
     events: Option<Recipient<BridgeEvent>>,
     #[cfg(feature = "metrics")]
     metrics: Option<crate::metrics::BridgeMetrics>,
@@ -217,6 +228,14 @@ impl JetStreamBridgeBuilder {
     /// outage.
     pub fn publish_timeout(mut self, timeout: Duration) -> Self {
         self.publish_timeout = timeout;
+        self
+    }
+
+    /// How many publishes may wait for JetStream's acknowledgement at once (default 256; 1 is one
+    /// at a time). They go out in order on one connection, which JetStream stores in order; when
+    /// one fails, everything unacknowledged is sent again from the first with the same ids.
+    pub fn window(mut self, window: usize) -> Self {
+        self.window = window.max(1);
         self
     }
 
@@ -283,7 +302,11 @@ impl JetStreamBridgeBuilder {
             jetstream: None,
             stream: None,
             queue: VecDeque::new(),
-            in_flight: false,
+            in_flight: 0,
+            epoch: 0,
+            checking: false,
+            sending: false,
+            serial: 0,
             retry: Retry::default(),
             dedup: DedupIds::new(window),
             gaps: 0,
@@ -292,7 +315,6 @@ impl JetStreamBridgeBuilder {
             had_stream: false,
             last_error: None,
             refused: HashMap::new(),
-            publishing_since: Instant::now(),
             linked: false,
         }
         .start()
@@ -312,6 +334,7 @@ impl JetStreamBridge {
             ack_timeout: Duration::from_secs(5),
             publish_timeout: Duration::from_secs(5),
             recreate_stream: true,
+            window: 256,
             events: None,
             #[cfg(feature = "metrics")]
             metrics: None,
@@ -347,112 +370,12 @@ impl JetStreamBridge {
             }
             return;
         }
+        let mut message = message;
+        self.serial += 1;
+        message.serial = self.serial;
         self.queue.push_back(message);
         self.levels();
         self.pump(ctx);
-    }
-
-    /// Publishes the first queued message, if none is in flight.
-    fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.retry.waiting() {
-            return;
-        }
-        let (Some(jetstream), Some(first)) = (&self.jetstream, self.queue.front()) else {
-            return;
-        };
-        self.in_flight = true;
-        self.publishing_since = Instant::now();
-        let jetstream = jetstream.clone();
-        let (subject, headers, body) = (
-            first.subject.clone(),
-            first.headers.clone(),
-            first.body.clone(),
-        );
-        let publish = async move {
-            jetstream
-                .publish_with_headers(subject, headers, body)
-                .await?
-                .await
-        };
-        ctx.spawn(publish.into_actor(self).map(|result, bridge, ctx| {
-            bridge.in_flight = false;
-            match result {
-                Ok(ack) => {
-                    bridge.retry.succeeded();
-                    bridge.last_error = None;
-                    let suspect = bridge
-                        .queue
-                        .front()
-                        .and_then(|m| m.id.as_ref())
-                        .is_some_and(|id| {
-                            bridge.dedup.acked(id, ack.sequence, ack.duplicate) == Verdict::Suspect
-                        });
-                    if suspect {
-                        bridge.check_suspect(ack.sequence, ctx);
-                        return;
-                    }
-                    if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
-                        let _ = waiter.send(Ok(()));
-                    }
-                    bridge.acked(ack.duplicate);
-                    bridge.pump(ctx);
-                }
-                Err(error) => {
-                    if let Some(waiter) = bridge.queue.front_mut().and_then(|m| m.waiter.take()) {
-                        let _ = waiter.send(Err(NatsError::Publish {
-                            detail: error.to_string(),
-                        }));
-                    }
-                    if error.kind() == PublishErrorKind::StreamNotFound {
-                        bridge.stream_gone(ctx);
-                        return;
-                    }
-                    bridge.stats.retries += 1;
-                    let error = NatsError::Publish {
-                        detail: error.to_string(),
-                    };
-                    bridge.failed(error, ctx);
-                }
-            }
-        }));
-    }
-
-    /// The message in flight is stored (or was already: a duplicate), and gone from the queue.
-    fn acked(&mut self, duplicate: bool) {
-        if duplicate {
-            self.stats.duplicates += 1;
-        } else {
-            self.stats.stored += 1;
-        }
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.config.metrics {
-            metrics.on_ack(duplicate, self.publishing_since.elapsed());
-        }
-        self.levels();
-    }
-
-    /// How many wait and whether JetStream can store, for the metrics.
-    fn levels(&self) {
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.config.metrics {
-            let ready = self.linked && self.jetstream.is_some() && self.last_error.is_none();
-            metrics.levels(self.queue.len(), ready);
-        }
-    }
-
-    /// A setup or a publish failed: said (with how many wait), remembered for [`Publish`]'s
-    /// answers, and tried again as the retry policy says.
-    fn failed(&mut self, error: NatsError, ctx: &mut Context<Self>) {
-        let retry_in = self.retry.failed_again(&self.config.retry, None);
-        tracing::warn!(%error, ?retry_in, queued = self.queue.len(), "NATS bridge: retrying");
-        self.last_error = Some(error.clone());
-        self.levels();
-        self.event(BridgeEvent::Retrying {
-            error,
-            queued: self.queue.len(),
-            retry_in,
-        });
-        Retry::wait(self, retry_in, ctx);
     }
 }
 
@@ -478,61 +401,7 @@ impl Retries for JetStreamBridge {
     }
 }
 
-/// How much earlier than its receipt a stored copy must be to be another notification: more than
-/// the delay between two bridges receiving the same frame, plus clock skew between the bridge
-/// and the NATS server.
-const SAME_NOTIFICATION_WITHIN: Duration = Duration::from_secs(1);
-
 impl JetStreamBridge {
-    /// A publish was answered "duplicate of `sequence`", older than this bridge's previous message
-    /// in the room: if that message was stored well before this notification arrived, it is an
-    /// earlier repetition (this bridge's count lagged): count one more and publish again.
-    /// Otherwise another bridge stored this very notification. When the stream cannot say, it is
-    /// published again: a duplicate, never a loss.
-    fn check_suspect(&mut self, sequence: u64, ctx: &mut Context<Self>) {
-        let (Some(stream), Some(first)) = (self.stream.clone(), self.queue.front()) else {
-            return;
-        };
-        let received = first.received;
-        self.in_flight = true;
-        let stored = async move {
-            stream
-                .get_raw_message(sequence)
-                .await
-                .map(|message| std::time::SystemTime::from(message.time))
-        };
-        ctx.spawn(stored.into_actor(self).map(move |stored, bridge, ctx| {
-            bridge.in_flight = false;
-            let earlier = match stored {
-                Ok(stored) => stored
-                    .checked_add(SAME_NOTIFICATION_WITHIN)
-                    .is_some_and(|limit| limit < received),
-                Err(_) => true,
-            };
-            let Some(first) = bridge.queue.front_mut() else {
-                return;
-            };
-            let Some(id) = first.id.clone() else {
-                return;
-            };
-            if earlier {
-                let again = bridge.dedup.recount(&id);
-                first
-                    .headers
-                    .insert(async_nats::header::NATS_MESSAGE_ID, again.id.as_str());
-                first.id = Some(again);
-                bridge.stats.recounted += 1;
-            } else {
-                bridge.dedup.settle(&id, sequence);
-                if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
-                    let _ = waiter.send(Ok(()));
-                }
-                bridge.acked(true);
-            }
-            bridge.pump(ctx);
-        }));
-    }
-
     /// The message of a notification (`None` for an unknown member without its bytes, which is
     /// said in a warning).
     fn message_of(&mut self, notification: &Notification) -> Result<Outgoing, EncodeError> {
@@ -556,6 +425,8 @@ impl JetStreamBridge {
             id: Some(id),
             received: std::time::SystemTime::now(),
             waiter: None,
+            serial: 0,
+            sent: window::Sent::Waiting,
         }
     }
 }
@@ -601,6 +472,8 @@ impl Handler<MetricsReport> for JetStreamBridge {
                 id: Some(id),
                 received: std::time::SystemTime::now(),
                 waiter: None,
+                serial: 0,
+                sent: window::Sent::Waiting,
             },
             ctx,
         );
@@ -630,6 +503,8 @@ impl Handler<ConnectionEvent> for JetStreamBridge {
                 id: None,
                 received: std::time::SystemTime::now(),
                 waiter: None,
+                serial: 0,
+                sent: window::Sent::Waiting,
             },
             ctx,
         );

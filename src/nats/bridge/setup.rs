@@ -116,6 +116,7 @@ impl JetStreamBridge {
     /// store. Created again (and said), or, if the bridge must not, it stops at once, loudly.
     pub(super) fn stream_gone(&mut self, ctx: &mut Context<Self>) {
         let stream = self.config.stream.name.clone();
+        self.resend_unacknowledged();
         self.jetstream = None;
         self.stream = None;
         self.levels();

@@ -1,0 +1,314 @@
+//! Publishing with a window: up to [`JetStreamBridgeBuilder::window`] publishes in flight on the
+//! one connection, in queue order (JetStream stores them in the order they arrive), their
+//! acknowledgements taken in queue order too. When one fails, every unacknowledged message is sent
+//! again from the first, with the same `Nats-Msg-Id`, so what was stored meanwhile is acked as a
+//! duplicate, not stored twice; answers from before the failure are ignored (an epoch tells them
+//! apart). The queue's bound bounds the window's memory.
+//!
+//! [`JetStreamBridgeBuilder::window`]: super::JetStreamBridgeBuilder::window
+
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use async_nats::jetstream::context::PublishErrorKind;
+use futures_util::StreamExt as _;
+
+use super::{BridgeEvent, JetStreamBridge};
+use crate::nats::dedup::Verdict;
+use crate::nats::error::NatsError;
+use crate::retry::Retry;
+
+/// Where a queued message stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// Not sent, or to be sent again.
+    #[default]
+    Waiting,
+    /// Sent in this epoch, at this time; no answer yet.
+    InFlight { epoch: u64, at: Instant },
+    /// Acknowledged: stored at `sequence` (or a duplicate of it), after `took`.
+    Acked {
+        sequence: u64,
+        duplicate: bool,
+        took: Duration,
+    },
+}
+
+/// How much earlier than its receipt a stored copy must be to be another notification: more than
+/// the delay between two bridges receiving the same frame, plus clock skew between the bridge
+/// and the NATS server.
+const SAME_NOTIFICATION_WITHIN: Duration = Duration::from_secs(1);
+
+impl JetStreamBridge {
+    /// Sends queued messages, in order, until the window is full. One sending task at a time
+    /// puts them on the connection in queue order; each acknowledgement is then awaited on its
+    /// own.
+    pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
+        if self.checking || self.sending || self.retry.waiting() {
+            return;
+        }
+        let Some(jetstream) = self.jetstream.clone() else {
+            return;
+        };
+        let room = self.config.window.saturating_sub(self.in_flight);
+        let epoch = self.epoch;
+        let now = Instant::now();
+        let batch: Vec<_> = self
+            .queue
+            .iter_mut()
+            .filter(|message| message.sent == Sent::Waiting)
+            .take(room)
+            .map(|message| {
+                message.sent = Sent::InFlight { epoch, at: now };
+                (
+                    message.serial,
+                    message.subject.clone(),
+                    message.headers.clone(),
+                    message.body.clone(),
+                )
+            })
+            .collect();
+        if batch.is_empty() {
+            return;
+        }
+        self.in_flight += batch.len();
+        self.sending = true;
+        let send = async move {
+            let mut sent = Vec::with_capacity(batch.len());
+            for (serial, subject, headers, body) in batch {
+                let result = jetstream.publish_with_headers(subject, headers, body).await;
+                let failed = result.is_err();
+                sent.push((serial, result));
+                if failed {
+                    break; // the failure sends everything unacknowledged again
+                }
+            }
+            sent
+        };
+        ctx.spawn(send.into_actor(self).map(move |sent, bridge, ctx| {
+            bridge.sending = false;
+            if epoch == bridge.epoch {
+                // The acknowledgements, awaited in order by one task: each answer as it comes.
+                let mut acks = Vec::with_capacity(sent.len());
+                let mut failed = None;
+                for (serial, result) in sent {
+                    match result {
+                        Ok(ack) => acks.push((serial, ack)),
+                        Err(error) => failed = Some((serial, error)),
+                    }
+                }
+                let answers = futures_util::stream::iter(acks)
+                    .then(|(serial, ack)| async move { (serial, ack.await) });
+                ctx.spawn(
+                    answers
+                        .into_actor(bridge)
+                        .map(move |(serial, answer), bridge, ctx| {
+                            bridge.answered(epoch, serial, answer, ctx);
+                        })
+                        .finish(),
+                );
+                if let Some((serial, error)) = failed {
+                    bridge.answered(epoch, serial, Err(error), ctx);
+                }
+            }
+            bridge.pump(ctx);
+        }));
+    }
+
+    /// The answer to the publish of message `serial` in `epoch`.
+    fn answered(
+        &mut self,
+        epoch: u64,
+        serial: u64,
+        result: Result<
+            async_nats::jetstream::publish::PublishAck,
+            async_nats::jetstream::context::PublishError,
+        >,
+        ctx: &mut Context<Self>,
+    ) {
+        if epoch != self.epoch {
+            return; // from before a failure: everything unacknowledged was sent again since
+        }
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Some(index) = self.position(serial) else {
+            return;
+        };
+        match result {
+            Ok(ack) => {
+                let Sent::InFlight { at, .. } = self.queue[index].sent else {
+                    return;
+                };
+                self.queue[index].sent = Sent::Acked {
+                    sequence: ack.sequence,
+                    duplicate: ack.duplicate,
+                    took: at.elapsed(),
+                };
+                self.retry.succeeded();
+                self.last_error = None;
+                self.settle(ctx);
+                // Refilled by halves: a send per answer would cost a task per message.
+                if self.in_flight <= self.config.window / 2 {
+                    self.pump(ctx);
+                }
+            }
+            Err(error) => {
+                if let Some(waiter) = self.queue[index].waiter.take() {
+                    let _ = waiter.send(Err(NatsError::Publish {
+                        detail: error.to_string(),
+                    }));
+                }
+                self.resend_unacknowledged();
+                if error.kind() == PublishErrorKind::StreamNotFound {
+                    self.stream_gone(ctx);
+                    return;
+                }
+                self.stats.retries += 1;
+                let error = NatsError::Publish {
+                    detail: error.to_string(),
+                };
+                self.failed(error, ctx);
+            }
+        }
+    }
+
+    /// Where message `serial` is in the queue (serials grow along it).
+    fn position(&self, serial: u64) -> Option<usize> {
+        self.queue.binary_search_by_key(&serial, |m| m.serial).ok()
+    }
+
+    /// Every message not acknowledged is to be sent again, from the first, in a new epoch.
+    pub(super) fn resend_unacknowledged(&mut self) {
+        self.epoch += 1;
+        self.in_flight = 0;
+        for message in &mut self.queue {
+            if matches!(message.sent, Sent::InFlight { .. }) {
+                message.sent = Sent::Waiting;
+            }
+        }
+    }
+
+    /// Takes the acknowledgements at the front of the queue, in order: each is stored (or was
+    /// already) and leaves the queue; one that may name an earlier repetition stops the line
+    /// until the stream says which it is.
+    fn settle(&mut self, ctx: &mut Context<Self>) {
+        while let Some(front) = self.queue.front() {
+            let Sent::Acked {
+                sequence,
+                duplicate,
+                took,
+            } = front.sent
+            else {
+                break;
+            };
+            let suspect = front
+                .id
+                .as_ref()
+                .is_some_and(|id| self.dedup.acked(id, sequence, duplicate) == Verdict::Suspect);
+            if suspect {
+                self.check_suspect(sequence, ctx);
+                return;
+            }
+            if let Some(waiter) = self.queue.pop_front().and_then(|m| m.waiter) {
+                let _ = waiter.send(Ok(()));
+            }
+            self.acked(duplicate, took);
+        }
+    }
+
+    /// The front was answered "duplicate of `sequence`", older than this bridge's previous message
+    /// in the room: if that message was stored well before this notification arrived, it is an
+    /// earlier repetition (this bridge's count lagged): count one more and publish again.
+    /// Otherwise another bridge stored this very notification. When the stream cannot say, it is
+    /// published again: a duplicate, never a loss. Sending waits meanwhile.
+    fn check_suspect(&mut self, sequence: u64, ctx: &mut Context<Self>) {
+        let (Some(stream), Some(first)) = (self.stream.clone(), self.queue.front()) else {
+            return;
+        };
+        let received = first.received;
+        self.checking = true;
+        let stored = async move {
+            stream
+                .get_raw_message(sequence)
+                .await
+                .map(|message| std::time::SystemTime::from(message.time))
+        };
+        ctx.spawn(stored.into_actor(self).map(move |stored, bridge, ctx| {
+            bridge.checking = false;
+            let earlier = match stored {
+                Ok(stored) => stored
+                    .checked_add(SAME_NOTIFICATION_WITHIN)
+                    .is_some_and(|limit| limit < received),
+                Err(_) => true,
+            };
+            let Some(first) = bridge.queue.front_mut() else {
+                return;
+            };
+            let Some(id) = first.id.clone() else {
+                return;
+            };
+            if earlier {
+                // Sent again under the next count, after what is already in flight: a repetition
+                // this bridge's count had missed lands up to a window later than its place.
+                let again = bridge.dedup.recount(&id);
+                first
+                    .headers
+                    .insert(async_nats::header::NATS_MESSAGE_ID, again.id.as_str());
+                first.id = Some(again);
+                first.sent = Sent::Waiting;
+                bridge.stats.recounted += 1;
+            } else {
+                bridge.dedup.settle(&id, sequence);
+                let took = match first.sent {
+                    Sent::Acked { took, .. } => took,
+                    _ => Duration::ZERO,
+                };
+                if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
+                    let _ = waiter.send(Ok(()));
+                }
+                bridge.acked(true, took);
+            }
+            bridge.settle(ctx);
+            bridge.pump(ctx);
+        }));
+    }
+
+    /// The message at the front is stored (or was already: a duplicate), and gone from the queue.
+    fn acked(&mut self, duplicate: bool, took: Duration) {
+        if duplicate {
+            self.stats.duplicates += 1;
+        } else {
+            self.stats.stored += 1;
+        }
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            metrics.on_ack(duplicate, took);
+        }
+        #[cfg(not(feature = "metrics"))]
+        let _ = took;
+        self.levels();
+    }
+
+    /// How many wait and whether JetStream can store, for the metrics.
+    pub(super) fn levels(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.config.metrics {
+            let ready = self.linked && self.jetstream.is_some() && self.last_error.is_none();
+            metrics.levels(self.queue.len(), ready);
+        }
+    }
+
+    /// A setup or a publish failed: said (with how many wait), remembered for
+    /// [`Publish`](super::Publish)'s answers, and tried again as the retry policy says.
+    pub(super) fn failed(&mut self, error: NatsError, ctx: &mut Context<Self>) {
+        let retry_in = self.retry.failed_again(&self.config.retry, None);
+        tracing::warn!(%error, ?retry_in, queued = self.queue.len(), "NATS bridge: retrying");
+        self.last_error = Some(error.clone());
+        self.levels();
+        self.event(BridgeEvent::Retrying {
+            error,
+            queued: self.queue.len(),
+            retry_in,
+        });
+        Retry::wait(self, retry_in, ctx);
+    }
+}
