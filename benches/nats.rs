@@ -56,7 +56,7 @@ async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {
         assert!(Instant::now() < deadline, "{what} within 120 s");
-        tokio::time::sleep(Duration::from_micros(200)).await;
+        tokio::time::sleep(Duration::from_millis(2)).await;
     }
 }
 
@@ -187,7 +187,7 @@ fn main() {
                 if stats.stored as usize >= n {
                     break;
                 }
-                tokio::time::sleep(Duration::from_micros(200)).await;
+                tokio::time::sleep(Duration::from_millis(2)).await;
             }
             bridge_runs.push(start.elapsed());
         }
