@@ -32,10 +32,11 @@ mod body;
 mod events;
 mod request;
 mod spool;
+mod spooling;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::Arc;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
@@ -53,7 +54,7 @@ use crate::control::ApiToken;
 use crate::notification::Notification;
 use crate::retry::{Retries, Retry, RetryPolicy};
 use request::{Verdict, http_client};
-use spool::{Found, Location, Mailbox, Report, Spool};
+use spool::{Location, Spool};
 
 /// Configures a [`WebhookForwarder`].
 #[derive(Clone)]
@@ -257,73 +258,6 @@ impl WebhookForwarder {
         }
     }
 
-    /// Opens the spool and queues what a previous run left in it, oldest first.
-    fn open_spool(&mut self) -> std::io::Result<()> {
-        let Some((dir, max)) = self.config.spool.clone() else {
-            return Ok(());
-        };
-        let format = self.config.format;
-        let mut found = Vec::new();
-        let spool = Spool::open(&dir, max, format, |f| found.push(f))?;
-        for f in found {
-            match f {
-                Found::Record {
-                    location,
-                    run,
-                    seq,
-                    body,
-                } => {
-                    self.next_seq = self.next_seq.max(seq + 1);
-                    let (about, held) = match format.decode(&body) {
-                        Some(notification) => (About::of(&notification), Held::Spooled(location)),
-                        None => {
-                            let path = spool.segment_path(location.segment);
-                            tracing::error!(path = %path.display(), offset = location.offset, "a spooled notification does not decode; passed over");
-                            self.drop_one(
-                                None,
-                                DropCause::SpoolCorrupt {
-                                    path,
-                                    offset: location.offset,
-                                    bytes: location.len,
-                                },
-                            );
-                            (About::unreadable(), Held::Unreadable(location))
-                        }
-                    };
-                    if matches!(held, Held::Spooled(_)) {
-                        self.stats.spooled += 1;
-                    }
-                    self.stats.memory_bytes += entry_cost(&about);
-                    self.queue.push_back(Entry {
-                        seq,
-                        run,
-                        about,
-                        size: body.len(),
-                        held,
-                        received: std::time::Instant::now(),
-                    });
-                }
-                Found::Corrupt {
-                    path,
-                    offset,
-                    bytes,
-                } => self.drop_one(
-                    None,
-                    DropCause::SpoolCorrupt {
-                        path,
-                        offset,
-                        bytes,
-                    },
-                ),
-            }
-        }
-        self.stats.queued = self.queue.len();
-        self.stats.spool_bytes = spool.disk_bytes();
-        self.spool = Some(spool);
-        self.levels();
-        Ok(())
-    }
-
     fn enqueue(&mut self, notification: &Notification) {
         let about = About::of(notification);
         let body = match self.config.format.encode(notification) {
@@ -384,83 +318,6 @@ impl WebhookForwarder {
         if let Some(metrics) = &self.config.metrics {
             metrics.levels(self.stats.queued, self.stats.spool_bytes);
         }
-    }
-
-    /// Takes in what the spool's writer reports: records synced (their bodies leave memory), or
-    /// not written (they stay in memory, and the failure is said once until a write succeeds).
-    fn take_reports(&mut self) {
-        let Some(spool) = &self.spool else {
-            return;
-        };
-        for report in spool.mailbox().take() {
-            match report {
-                Report::Written(seqs) => {
-                    for seq in seqs {
-                        let Some(entry) = find(&mut self.queue, seq) else {
-                            continue; // delivered before it was synced
-                        };
-                        if let Held::Writing(_, location) = entry.held {
-                            entry.held = Held::Spooled(location);
-                            self.stats.memory_bytes =
-                                self.stats.memory_bytes.saturating_sub(entry.size);
-                            self.stats.spooled += 1;
-                        }
-                    }
-                    if let Some((path, _)) = self.spool_failure.take() {
-                        tracing::info!(path = %path.display(), "the spool takes writes again");
-                        self.emit(ForwardEvent::SpoolRecovered { path });
-                    }
-                }
-                Report::Failed {
-                    seqs,
-                    segment,
-                    kept,
-                    path,
-                    error,
-                } => {
-                    if let Some(spool) = &mut self.spool {
-                        spool.failed(segment, kept);
-                    }
-                    for seq in &seqs {
-                        if let Some(entry) = find(&mut self.queue, *seq)
-                            && let Held::Writing(body, _) = &entry.held
-                        {
-                            entry.held = Held::Memory(body.clone());
-                        }
-                    }
-                    if self.spool_failure.is_none() {
-                        self.emit(ForwardEvent::SpoolFailing {
-                            path: path.clone(),
-                            error: error.clone(),
-                            queued: self.queue.len(),
-                        });
-                    }
-                    self.spool_failure = Some((path, error));
-                }
-                Report::LedgerFailed { path, error } => {
-                    tracing::warn!(path = %path.display(), %error, "a restart may deliver some notifications again (with their idempotency keys)");
-                }
-            }
-        }
-        if let Some(spool) = &self.spool {
-            self.stats.spool_bytes = spool.disk_bytes();
-        }
-        self.levels();
-    }
-
-    /// Waits for the spool's writer's next reports.
-    fn await_reports(&mut self, ctx: &mut Context<Self>) {
-        let Some(mailbox) = self.spool.as_ref().map(Spool::mailbox) else {
-            return;
-        };
-        ctx.spawn(
-            async move { mailbox_wake(mailbox).await }
-                .into_actor(self)
-                .map(|(), act, ctx| {
-                    act.take_reports();
-                    act.await_reports(ctx);
-                }),
-        );
     }
 
     /// Counts a dropped notification; says so when the total reaches 1, 2, 4, 8, … (a firehose
@@ -651,16 +508,6 @@ impl WebhookForwarder {
         });
         Retry::wait(self, retry_in, ctx);
     }
-}
-
-/// The queued entry `seq`, if it is still queued (the queue is in `seq` order).
-fn find(queue: &mut VecDeque<Entry>, seq: u64) -> Option<&mut Entry> {
-    let at = queue.binary_search_by_key(&seq, |e| e.seq).ok()?;
-    queue.get_mut(at)
-}
-
-async fn mailbox_wake(mailbox: Arc<Mailbox>) {
-    mailbox.wake.notified().await;
 }
 
 /// What an entry held in memory costs besides its body: the entry, its room id, and the
