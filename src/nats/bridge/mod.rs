@@ -17,7 +17,7 @@ use super::error::NatsError;
 use super::subject::{gap_subject, metrics_subject, notification_subject, subject_token};
 use super::{DEFAULT_PREFIX, DEFAULT_STREAM, KIND_HEADER, NO_ROOM, ROOM_HEADER};
 use crate::codec::EncodeError;
-use crate::notification::{MetricsReport, Notification};
+use crate::notification::{MetricsReport, Notification, RoomId};
 use crate::notifier::ConnectionEvent;
 use crate::retry::{Retries, Retry, RetryPolicy};
 
@@ -137,13 +137,16 @@ pub struct GetBridgeStats;
 #[rtype(result = "Result<(), NatsError>")]
 pub struct Publish(pub Vec<Notification>);
 
-/// One message to publish.
+/// One message to publish. Its headers are made at each send from what it is (kind, room, id):
+/// nothing to copy, and a recounted id is simply the new `id`.
 struct Outgoing {
     subject: String,
-    headers: async_nats::HeaderMap,
+    kind: &'static str,
+    room: Option<RoomId>,
     body: Bytes,
-    /// Its de-duplication id (none for gap messages, whose ids are random).
+    /// Its de-duplication id (none for gap messages, whose ids are random: `gap_id`).
     id: Option<DedupId>,
+    gap_id: Option<String>,
     /// When the bridge received it.
     received: std::time::SystemTime,
     /// Told the outcome of the first attempt, for [`Publish`].
@@ -152,6 +155,49 @@ struct Outgoing {
     serial: u64,
     /// Sent or not, answered or not.
     sent: window::Sent,
+}
+
+impl Outgoing {
+    fn new(
+        subject: String,
+        kind: &'static str,
+        room: Option<RoomId>,
+        body: Bytes,
+        id: Result<DedupId, String>,
+    ) -> Self {
+        let (id, gap_id) = match id {
+            Ok(id) => (Some(id), None),
+            Err(gap_id) => (None, Some(gap_id)),
+        };
+        Self {
+            subject,
+            kind,
+            room,
+            body,
+            id,
+            gap_id,
+            received: std::time::SystemTime::now(),
+            waiter: None,
+            serial: 0,
+            sent: window::Sent::Waiting,
+        }
+    }
+
+    /// Its headers: the kind, the room id as sent, and the `Nats-Msg-Id`.
+    fn headers(&self) -> async_nats::HeaderMap {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND_HEADER, self.kind);
+        if let Some(room) = &self.room {
+            headers.insert(ROOM_HEADER, room.as_str());
+        }
+        let id = match (&self.id, &self.gap_id) {
+            (Some(id), _) => id.id.as_str(),
+            (None, Some(gap_id)) => gap_id.as_str(),
+            (None, None) => "",
+        };
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
+        headers
+    }
 }
 
 /// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
@@ -412,22 +458,13 @@ impl JetStreamBridge {
 
     /// The message of a notification encoded as `body`, under the id `id`.
     fn message_with(&self, notification: &Notification, body: Bytes, id: DedupId) -> Outgoing {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(KIND_HEADER, notification.kind());
-        if let Some(room_id) = notification.room_id() {
-            headers.insert(ROOM_HEADER, room_id.as_str());
-        }
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
-        Outgoing {
-            subject: notification_subject(&self.config.prefix, notification),
-            headers,
+        Outgoing::new(
+            notification_subject(&self.config.prefix, notification),
+            notification.kind(),
+            notification.room_id().cloned(),
             body,
-            id: Some(id),
-            received: std::time::SystemTime::now(),
-            waiter: None,
-            serial: 0,
-            sent: window::Sent::Waiting,
-        }
+            Ok(id),
+        )
     }
 }
 
@@ -458,25 +495,11 @@ impl Handler<MetricsReport> for JetStreamBridge {
     type Result = ();
 
     fn handle(&mut self, report: MetricsReport, ctx: &mut Context<Self>) {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(KIND_HEADER, "metrics_report");
         let body = Bytes::copy_from_slice(report.raw().as_bytes());
         let id = self.dedup.next(NO_ROOM, &body);
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.id.as_str());
         let subject = metrics_subject(&self.config.prefix);
-        self.enqueue(
-            Outgoing {
-                subject,
-                headers,
-                body,
-                id: Some(id),
-                received: std::time::SystemTime::now(),
-                waiter: None,
-                serial: 0,
-                sent: window::Sent::Waiting,
-            },
-            ctx,
-        );
+        let message = Outgoing::new(subject, "metrics_report", None, body, Ok(id));
+        self.enqueue(message, ctx);
     }
 }
 
@@ -488,26 +511,11 @@ impl Handler<ConnectionEvent> for JetStreamBridge {
             return;
         };
         self.gaps += 1;
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(KIND_HEADER, "gap");
         // Each bridge's gap is its own: a random id, never taken for another bridge's.
         let id = format!("gap-{:016x}-{}", fastrand::u64(..), self.gaps);
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
         let body = Bytes::from(format!("{{\"gap_ms\":{}}}", gap.as_millis()));
         let subject = gap_subject(&self.config.prefix);
-        self.enqueue(
-            Outgoing {
-                subject,
-                headers,
-                body,
-                id: None,
-                received: std::time::SystemTime::now(),
-                waiter: None,
-                serial: 0,
-                sent: window::Sent::Waiting,
-            },
-            ctx,
-        );
+        self.enqueue(Outgoing::new(subject, "gap", None, body, Err(id)), ctx);
     }
 }
 

@@ -63,7 +63,7 @@ impl JetStreamBridge {
                 (
                     message.serial,
                     message.subject.clone(),
-                    message.headers.clone(),
+                    message.headers(),
                     message.body.clone(),
                 )
             })
@@ -249,11 +249,7 @@ impl JetStreamBridge {
             if earlier {
                 // Sent again under the next count, after what is already in flight: a repetition
                 // this bridge's count had missed lands up to a window later than its place.
-                let again = bridge.dedup.recount(&id);
-                first
-                    .headers
-                    .insert(async_nats::header::NATS_MESSAGE_ID, again.id.as_str());
-                first.id = Some(again);
+                first.id = Some(bridge.dedup.recount(&id));
                 first.sent = Sent::Waiting;
                 bridge.stats.recounted += 1;
             } else {
