@@ -7,12 +7,16 @@
 //! - consumer to handler: `JetStreamConsumer` delivering N stored notifications to a
 //!   `Handler<Notification>` (decode, deliver, wait for the handler, ack), against a bare
 //!   `async-nats` pull consumer that acks each message;
+//! - both on one server (streams of one replica), then on a three-node cluster on loopback
+//!   (streams of three replicas, each run talking to its stream's leader);
 //! - end to end at 1 000/s: server → `WsNotifier` → bridge → NATS → consumer → handler, p50/p99,
 //!   beside the same notifications' direct path (server → `WsNotifier` → handler), in the same run.
 //!
 //! `cargo bench --bench nats --features nats` (a table; `-- --test` runs a quick pass). Without
 //! `nats-server` on the PATH it says so and measures nothing.
 
+#[path = "../tests/common/nats_cluster.rs"]
+mod nats_cluster;
 #[path = "../tests/common/nats_server.rs"]
 mod nats_server;
 #[path = "common/remote.rs"]
@@ -27,6 +31,7 @@ use futures_util::StreamExt as _;
 use jellyfish_emulator::{firehose_notification, unix_nanos};
 use jellyfish_notifier::nats::*;
 use jellyfish_notifier::*;
+use nats_cluster::NatsCluster;
 use nats_server::NatsServer;
 use remote::RemoteEmulator;
 
@@ -71,6 +76,284 @@ fn percentile(sorted: &[u64], p: f64) -> Duration {
 /// The window of publishes in flight: the bridge's default, and the bare baseline's.
 const WINDOW: usize = 256;
 
+/// Where a throughput run publishes and reads.
+enum Servers<'a> {
+    /// One server: streams of one replica.
+    One(&'a NatsServer),
+    /// A three-node cluster: streams of three replicas (what a cluster user runs).
+    Cluster(&'a NatsCluster),
+}
+
+impl Servers<'_> {
+    fn replicas(&self) -> usize {
+        match self {
+            Servers::One(_) => 1,
+            Servers::Cluster(_) => 3,
+        }
+    }
+
+    /// Creates `name` (subjects `<prefix>.>`) with the bridge's own stream settings and answers
+    /// the URL to publish and read it through: the server, or the node leading it on the
+    /// cluster (so that every run talks to its stream's leader, not through a route).
+    async fn stream(&self, name: &str, prefix: &str) -> String {
+        let any = match self {
+            Servers::One(server) => server.url(),
+            Servers::Cluster(cluster) => cluster.urls(),
+        };
+        let client = async_nats::connect(any.split(',').collect::<Vec<_>>())
+            .await
+            .unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        let settings = StreamSettings::default();
+        let config = async_nats::jetstream::stream::Config {
+            name: name.to_owned(),
+            subjects: vec![format!("{prefix}.>")],
+            max_age: settings.max_age,
+            duplicate_window: settings.duplicate_window,
+            num_replicas: self.replicas(),
+            storage: async_nats::jetstream::stream::StorageType::File,
+            ..Default::default()
+        };
+        // A fresh cluster elects its JetStream leader first: retried until it takes streams.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while let Err(error) = jetstream.create_stream(config.clone()).await {
+            assert!(Instant::now() < deadline, "stream {name}: {error}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let Servers::Cluster(cluster) = self else {
+            return any;
+        };
+        loop {
+            if let Some((leader, true)) = cluster.leader(name).await {
+                let node = cluster.index_of(&leader).unwrap();
+                return cluster.url(node);
+            }
+            assert!(Instant::now() < deadline, "stream {name}: no leader");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// One place's throughput runs, each beside its baseline.
+struct Figures {
+    bare_one: Duration,
+    bridge_one: Duration,
+    bare_windowed: Duration,
+    bridge_windowed: Duration,
+    bare_consume: Duration,
+    consume: Duration,
+}
+
+impl Figures {
+    fn print(&self, n: usize, place: &str) {
+        let row = |what: String, took: Duration, baseline: Duration, count: usize| {
+            println!(
+                "{what:<58} {:>12.0} {:>7.2}×",
+                per_second(count, took),
+                per_second(count, took) / per_second(count, baseline)
+            );
+        };
+        println!("{place}:");
+        let base = |what: &str| format!("  bare async-nats: {what} (baseline)");
+        row(
+            base("publish + ack, one at a time"),
+            self.bare_one,
+            self.bare_one,
+            n,
+        );
+        row(
+            "  JetStreamBridge: window 1 (one at a time)".into(),
+            self.bridge_one,
+            self.bare_one,
+            n,
+        );
+        row(
+            base(&format!("{WINDOW} acks in flight, in order")),
+            self.bare_windowed,
+            self.bare_windowed,
+            n,
+        );
+        row(
+            format!("  JetStreamBridge: window {WINDOW} (the default)"),
+            self.bridge_windowed,
+            self.bare_windowed,
+            n,
+        );
+        row(
+            base("pull consumer, read + ack"),
+            self.bare_consume,
+            self.bare_consume,
+            n - 1,
+        );
+        row(
+            "  JetStreamConsumer: read, decode, handler, ack".into(),
+            self.consume,
+            self.bare_consume,
+            n - 1,
+        );
+    }
+}
+
+/// The same bytes, subject and headers the bridge publishes for each notification, made before
+/// the clock starts (ids `<prefix>-<i>`).
+fn prepared(
+    notifications: &[Notification],
+    prefix: &str,
+) -> Vec<(String, async_nats::HeaderMap, bytes::Bytes)> {
+    notifications
+        .iter()
+        .enumerate()
+        .map(|(i, notification)| {
+            let mut headers = async_nats::HeaderMap::new();
+            headers.insert(KIND_HEADER, notification.kind());
+            if let Some(room) = notification.room_id() {
+                headers.insert(ROOM_HEADER, room.as_str());
+            }
+            headers.insert("Nats-Msg-Id", format!("{prefix}-{i}").as_str());
+            (
+                notification_subject(prefix, notification),
+                headers,
+                bytes::Bytes::from(notification.encode().unwrap()),
+            )
+        })
+        .collect()
+}
+
+/// Bridge and consumer throughput on `servers`, each beside bare async-nats doing the same.
+/// Every publisher is handed its input before the clock starts: bare async-nats its bytes,
+/// subjects and headers, the bridge its notifications (owned, as a notifier hands them over);
+/// the bridge encodes, hashes the de-duplication id and builds the headers inside the clock.
+async fn throughput(servers: &Servers<'_>, notifications: &[Notification]) -> Figures {
+    let n = notifications.len();
+    let jetstream_at = async |url: String| {
+        async_nats::jetstream::new(async_nats::connect(url.as_str()).await.unwrap())
+    };
+
+    // Baseline: bare async-nats, one acked publish at a time.
+    let jetstream = jetstream_at(servers.stream("BARE", "bare").await).await;
+    let messages = prepared(notifications, "bare");
+    let start = Instant::now();
+    for (subject, headers, body) in messages {
+        jetstream
+            .publish_with_headers(subject, headers, body)
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let bare_one = start.elapsed();
+
+    // Baseline: bare async-nats with a window of WINDOW acknowledgements outstanding, in order on
+    // one connection: what the bridge does.
+    let windowed = jetstream_at(servers.stream("BAREW", "barew").await).await;
+    let messages = prepared(notifications, "barew");
+    let start = Instant::now();
+    let mut pending = std::collections::VecDeque::new();
+    for (subject, headers, body) in messages {
+        pending.push_back(
+            windowed
+                .publish_with_headers(subject, headers, body)
+                .await
+                .unwrap(),
+        );
+        if pending.len() >= WINDOW {
+            pending.pop_front().unwrap().await.unwrap();
+        }
+    }
+    for ack in pending {
+        ack.await.unwrap();
+    }
+    let bare_windowed = start.elapsed();
+
+    // The bridge: one at a time (window 1), then with its default window.
+    let mut bridge_runs = Vec::new();
+    for (window, prefix, stream) in [(1, "one", "ONE"), (WINDOW, "win", "WIN")] {
+        let url = servers.stream(stream, prefix).await;
+        let bridge = JetStreamBridge::builder(url)
+            .prefix(prefix)
+            .stream(StreamSettings {
+                name: stream.to_owned(),
+                replicas: servers.replicas(),
+                ..StreamSettings::default()
+            })
+            .window(window)
+            .start();
+        tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream found
+        let owned = notifications.to_vec();
+        let start = Instant::now();
+        for notification in owned {
+            bridge.do_send(notification);
+        }
+        loop {
+            let stats = bridge.send(GetBridgeStats).await.unwrap();
+            if stats.stored as usize >= n {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        bridge_runs.push(start.elapsed());
+    }
+    let (bridge_one, bridge_windowed) = (bridge_runs[0], bridge_runs[1]);
+
+    // Baseline: a bare pull consumer reading the bare stream, acking each message.
+    let stream = jetstream.get_stream("BARE").await.unwrap();
+    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+        .get_or_create_consumer(
+            "bare",
+            async_nats::jetstream::consumer::pull::Config {
+                durable_name: Some("bare".to_owned()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut read = consumer.messages().await.unwrap();
+    // Timed from the first message on, as the consumer below: connecting is not reading.
+    let first = read.next().await.unwrap().unwrap();
+    first.ack().await.unwrap();
+    let start = Instant::now();
+    for _ in 1..n {
+        let message = read.next().await.unwrap().unwrap();
+        message.ack().await.unwrap();
+    }
+    let bare_consume = start.elapsed();
+
+    // The consumer, to a handler, on the stream the windowed bridge filled.
+    let handled = Rc::new(RefCell::new(Vec::new()));
+    let url = match servers {
+        Servers::One(server) => server.url(),
+        Servers::Cluster(cluster) => {
+            let (leader, _) = cluster.leader("WIN").await.unwrap();
+            cluster.url(cluster.index_of(&leader).unwrap())
+        }
+    };
+    let consumer = JetStreamConsumer::builder(url, "bench")
+        .stream("WIN")
+        .start();
+    let _subscription = consumer
+        .send(SubscribeServerNotifications(
+            Sink {
+                handled: Rc::clone(&handled),
+            }
+            .start()
+            .recipient(),
+        ))
+        .await
+        .unwrap();
+    wait_for("the first delivery", || !handled.borrow().is_empty()).await;
+    let start = Instant::now();
+    wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
+    let consume = start.elapsed();
+    Figures {
+        bare_one,
+        bridge_one,
+        bare_windowed,
+        bridge_windowed,
+        bare_consume,
+        consume,
+    }
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--test");
     if std::process::Command::new("nats-server")
@@ -87,165 +370,10 @@ fn main() {
     let url = nats.url();
     let notifications: Vec<Notification> = (0..n as u64).map(firehose_notification).collect();
 
-    let results = system.block_on(async {
-        // Baseline: bare async-nats, the same bytes, subjects and headers, one acked publish at a time.
-        let client = async_nats::connect(url.as_str()).await.unwrap();
-        let jetstream = async_nats::jetstream::new(client);
-        jetstream
-            .get_or_create_stream(async_nats::jetstream::stream::Config {
-                name: "BARE".to_owned(),
-                subjects: vec!["bare.>".to_owned()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let messages: Vec<(String, async_nats::HeaderMap, bytes::Bytes)> = notifications
-            .iter()
-            .enumerate()
-            .map(|(i, notification)| {
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert(KIND_HEADER, notification.kind());
-                headers.insert("Nats-Msg-Id", format!("bare-{i}").as_str());
-                (
-                    notification_subject("bare", notification),
-                    headers,
-                    bytes::Bytes::from(notification.encode().unwrap()),
-                )
-            })
-            .collect();
-        let start = Instant::now();
-        for (subject, headers, body) in messages {
-            jetstream
-                .publish_with_headers(subject, headers, body)
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
-        let bare_publish = start.elapsed();
-
-        // Baseline: bare async-nats with a window of WINDOW acknowledgements outstanding, in
-        // order on one connection: what the bridge does.
-        jetstream
-            .get_or_create_stream(async_nats::jetstream::stream::Config {
-                name: "BAREW".to_owned(),
-                subjects: vec!["barew.>".to_owned()],
-                ..Default::default()
-            })
-            .await
-            .unwrap();
-        let windowed: Vec<_> = notifications
-            .iter()
-            .enumerate()
-            .map(|(i, notification)| {
-                let mut headers = async_nats::HeaderMap::new();
-                headers.insert(KIND_HEADER, notification.kind());
-                headers.insert("Nats-Msg-Id", format!("barew-{i}").as_str());
-                (
-                    notification_subject("barew", notification),
-                    headers,
-                    bytes::Bytes::from(notification.encode().unwrap()),
-                )
-            })
-            .collect();
-        let start = Instant::now();
-        let mut pending = std::collections::VecDeque::new();
-        for (subject, headers, body) in windowed {
-            pending.push_back(
-                jetstream
-                    .publish_with_headers(subject, headers, body)
-                    .await
-                    .unwrap(),
-            );
-            if pending.len() >= WINDOW {
-                pending.pop_front().unwrap().await.unwrap();
-            }
-        }
-        for ack in pending {
-            ack.await.unwrap();
-        }
-        let bare_windowed = start.elapsed();
-
-        // The bridge: one at a time (window 1), then with its default window.
-        let mut bridge_runs = Vec::new();
-        for (window, prefix, stream) in [(1, "one", "ONE"), (WINDOW, "win", "WIN")] {
-            let bridge = JetStreamBridge::builder(url.as_str())
-                .prefix(prefix)
-                .stream(StreamSettings {
-                    name: stream.to_owned(),
-                    ..StreamSettings::default()
-                })
-                .window(window)
-                .start();
-            tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream created
-            let start = Instant::now();
-            for notification in &notifications {
-                bridge.do_send(notification.clone());
-            }
-            loop {
-                let stats = bridge.send(GetBridgeStats).await.unwrap();
-                if stats.stored as usize >= n {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
-            bridge_runs.push(start.elapsed());
-        }
-        let (bridge_publish, bridge_windowed) = (bridge_runs[0], bridge_runs[1]);
-
-        // Baseline: a bare pull consumer reading the bare stream, acking each message.
-        let stream = jetstream.get_stream("BARE").await.unwrap();
-        let consumer: async_nats::jetstream::consumer::PullConsumer = stream
-            .get_or_create_consumer(
-                "bare",
-                async_nats::jetstream::consumer::pull::Config {
-                    durable_name: Some("bare".to_owned()),
-                    ..Default::default()
-                },
-            )
-            .await
-            .unwrap();
-        let mut read = consumer.messages().await.unwrap();
-        // Timed from the first message on, as the consumer below: connecting is not reading.
-        let first = read.next().await.unwrap().unwrap();
-        first.ack().await.unwrap();
-        let start = Instant::now();
-        for _ in 1..n {
-            let message = read.next().await.unwrap().unwrap();
-            message.ack().await.unwrap();
-        }
-        let bare_consume = start.elapsed();
-
-        // The consumer, to a handler.
-        let handled = Rc::new(RefCell::new(Vec::new()));
-        let consumer = JetStreamConsumer::builder(url.as_str(), "bench")
-            .stream("WIN")
-            .start();
-        let _subscription = consumer
-            .send(SubscribeServerNotifications(
-                Sink {
-                    handled: Rc::clone(&handled),
-                }
-                .start()
-                .recipient(),
-            ))
-            .await
-            .unwrap();
-        wait_for("the first delivery", || !handled.borrow().is_empty()).await;
-        let start = Instant::now();
-        wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
-        let consume = start.elapsed();
-        (
-            bare_publish,
-            bridge_publish,
-            bare_windowed,
-            bridge_windowed,
-            bare_consume,
-            consume,
-        )
-    });
-    let (bare_publish, bridge_publish, bare_windowed, bridge_windowed, bare_consume, consume) =
-        results;
+    let one = system.block_on(throughput(&Servers::One(&nats), &notifications));
+    let cluster = NatsCluster::start(3);
+    let on_cluster = system.block_on(throughput(&Servers::Cluster(&cluster), &notifications));
+    drop(cluster);
 
     // End to end at a fixed rate, beside the direct path.
     let emulator = RemoteEmulator::start();
@@ -308,42 +436,8 @@ fn main() {
 
     println!("nats: {n} notifications per throughput run; end to end {total} at {rate}/s");
     println!("{:<58} {:>12} {:>8}", "", "per second", "ratio");
-    println!(
-        "{:<58} {:>12.0} {:>7.2}×",
-        "bare async-nats: publish + ack, one at a time (baseline)",
-        per_second(n, bare_publish),
-        1.0
-    );
-    println!(
-        "{:<58} {:>12.0} {:>7.2}×",
-        "JetStreamBridge: window 1 (one at a time)",
-        per_second(n, bridge_publish),
-        per_second(n, bridge_publish) / per_second(n, bare_publish)
-    );
-    println!(
-        "{:<58} {:>12.0} {:>7.2}×",
-        format!("bare async-nats: {WINDOW} acks in flight, in order (baseline)"),
-        per_second(n, bare_windowed),
-        1.0
-    );
-    println!(
-        "{:<58} {:>12.0} {:>7.2}×",
-        format!("JetStreamBridge: window {WINDOW} (the default)"),
-        per_second(n, bridge_windowed),
-        per_second(n, bridge_windowed) / per_second(n, bare_windowed)
-    );
-    println!(
-        "{:<58} {:>12.0} {:>7.2}×",
-        "bare async-nats pull consumer: read + ack (baseline)",
-        per_second(n - 1, bare_consume),
-        1.0
-    );
-    println!(
-        "{:<58} {:>12.0} {:>7.2}×",
-        "JetStreamConsumer: read, decode, handler, ack",
-        per_second(n - 1, consume),
-        per_second(n - 1, consume) / per_second(n - 1, bare_consume)
-    );
+    one.print(n, "one server");
+    on_cluster.print(n, "three-node cluster, R3 streams");
     println!(
         "end to end at {rate}/s: direct (server → WsNotifier → handler) p50 {:?} p99 {:?}; through NATS (→ bridge → JetStream → consumer → handler) p50 {:?} p99 {:?}",
         percentile(&direct, 0.5),

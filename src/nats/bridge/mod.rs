@@ -1,11 +1,11 @@
 //! [`JetStreamBridge`]: notifications into a durable JetStream stream, in order, each counted
 //! only once JetStream acknowledged it.
 
+mod outgoing;
 mod publish;
 mod setup;
 mod window;
 
-use std::borrow::Cow;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -14,12 +14,12 @@ use bytes::Bytes;
 
 use super::dedup::{DedupId, DedupIds, Key};
 use super::error::NatsError;
-use super::subject::{gap_subject, metrics_subject, notification_subject, subject_token};
-use super::{DEFAULT_PREFIX, DEFAULT_STREAM, KIND_HEADER, NO_ROOM, ROOM_HEADER};
-use crate::codec::EncodeError;
-use crate::notification::{MetricsReport, Notification, RoomId};
+use super::subject::{gap_subject, metrics_subject};
+use super::{DEFAULT_PREFIX, DEFAULT_STREAM, NO_ROOM};
+use crate::notification::{MetricsReport, Notification};
 use crate::notifier::ConnectionEvent;
 use crate::retry::{Retries, Retry, RetryPolicy};
+use outgoing::Outgoing;
 
 /// The stream a [`JetStreamBridge`] creates when it is missing (at start, or when an operator
 /// deleted it or nats-server came back without its store).
@@ -136,69 +136,6 @@ pub struct GetBridgeStats;
 #[derive(Debug, actix::Message)]
 #[rtype(result = "Result<(), NatsError>")]
 pub struct Publish(pub Vec<Notification>);
-
-/// One message to publish. Its headers are made at each send from what it is (kind, room, id):
-/// nothing to copy, and a recounted id is simply the new `id`.
-struct Outgoing {
-    subject: String,
-    kind: &'static str,
-    room: Option<RoomId>,
-    body: Bytes,
-    /// Its de-duplication id (none for gap messages, whose ids are random: `gap_id`).
-    id: Option<DedupId>,
-    gap_id: Option<String>,
-    /// When the bridge received it.
-    received: std::time::SystemTime,
-    /// Told the outcome of the first attempt, for [`Publish`].
-    waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
-    /// Its place in the queue's order (set when queued).
-    serial: u64,
-    /// Sent or not, answered or not.
-    sent: window::Sent,
-}
-
-impl Outgoing {
-    fn new(
-        subject: String,
-        kind: &'static str,
-        room: Option<RoomId>,
-        body: Bytes,
-        id: Result<DedupId, String>,
-    ) -> Self {
-        let (id, gap_id) = match id {
-            Ok(id) => (Some(id), None),
-            Err(gap_id) => (None, Some(gap_id)),
-        };
-        Self {
-            subject,
-            kind,
-            room,
-            body,
-            id,
-            gap_id,
-            received: std::time::SystemTime::now(),
-            waiter: None,
-            serial: 0,
-            sent: window::Sent::Waiting,
-        }
-    }
-
-    /// Its headers: the kind, the room id as sent, and the `Nats-Msg-Id`.
-    fn headers(&self) -> async_nats::HeaderMap {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(KIND_HEADER, self.kind);
-        if let Some(room) = &self.room {
-            headers.insert(ROOM_HEADER, room.as_str());
-        }
-        let id = match (&self.id, &self.gap_id) {
-            (Some(id), _) => id.id.as_str(),
-            (None, Some(gap_id)) => gap_id.as_str(),
-            (None, None) => "",
-        };
-        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
-        headers
-    }
-}
 
 /// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
 /// or send it webhook notifications) to JetStream, in order (up to a window of publishes in flight), each counted as
@@ -448,19 +385,19 @@ impl Retries for JetStreamBridge {
 }
 
 impl JetStreamBridge {
-    /// The message of a notification (`None` for an unknown member without its bytes, which is
-    /// said in a warning).
-    fn message_of(&mut self, notification: &Notification) -> Result<Outgoing, EncodeError> {
-        let (room, body) = encoded(notification)?;
-        let id = self.dedup.next(&room, &body);
-        Ok(self.message_with(notification, body, id))
-    }
-
-    /// The message of a notification encoded as `body`, under the id `id`.
-    fn message_with(&self, notification: &Notification, body: Bytes, id: DedupId) -> Outgoing {
+    /// The message of a notification of `room` (its subject token) encoded as `body`, under the
+    /// id `id`.
+    fn message_with(
+        &self,
+        notification: &Notification,
+        room: &str,
+        body: Bytes,
+        id: DedupId,
+    ) -> Outgoing {
+        let kind = notification.kind();
         Outgoing::new(
-            notification_subject(&self.config.prefix, notification),
-            notification.kind(),
+            outgoing::subject(&self.config.prefix, room, kind),
+            kind,
             notification.room_id().cloned(),
             body,
             Ok(id),
@@ -468,26 +405,12 @@ impl JetStreamBridge {
     }
 }
 
-/// A notification's room (its subject token) and bytes.
-fn encoded(notification: &Notification) -> Result<(String, Bytes), EncodeError> {
-    let body = Bytes::from(notification.encode()?);
-    let room = notification
-        .room_id()
-        .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room))
-        .into_owned();
-    Ok((room, body))
-}
-
 impl Handler<Notification> for JetStreamBridge {
     type Result = ();
 
+    /// Queued as it is: encoded when first sent (a cannot-encode is said then, and skipped).
     fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
-        match self.message_of(&notification) {
-            Ok(message) => self.enqueue(message, ctx),
-            Err(error) => {
-                tracing::warn!(%error, kind = notification.kind(), "NATS bridge: cannot encode; skipped");
-            }
-        }
+        self.enqueue(Outgoing::later(notification), ctx);
     }
 }
 

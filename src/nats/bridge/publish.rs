@@ -5,7 +5,8 @@ use std::time::Instant;
 
 use actix::prelude::*;
 
-use super::{JetStreamBridge, Publish, encoded};
+use super::outgoing::encoded;
+use super::{JetStreamBridge, Publish};
 use crate::nats::dedup::{DedupId, key_of};
 use crate::nats::error::NatsError;
 
@@ -84,7 +85,7 @@ impl Handler<Publish> for JetStreamBridge {
             // same id JetStream answers "duplicate" rather than store it twice.
             let id = retried.unwrap_or_else(|| self.dedup.next(&room, &body));
             ids.push(id.clone());
-            let mut message = self.message_with(notification, body, id);
+            let mut message = self.message_with(notification, &room, body, id);
             message.waiter = Some(sender);
             self.enqueue(message, ctx);
         }

@@ -24,6 +24,9 @@ pub(super) enum Sent {
     /// Not sent, or to be sent again.
     #[default]
     Waiting,
+    /// Not sent, and never will be: it could not be encoded (said when found). It leaves the
+    /// queue when it reaches the front, counted nowhere.
+    Skipped,
     /// Sent in this epoch, at this time; no answer yet.
     InFlight { epoch: u64, at: Instant },
     /// Acknowledged: stored at `sequence` (or a duplicate of it), after `took`.
@@ -53,21 +56,29 @@ impl JetStreamBridge {
         let room = self.config.window.saturating_sub(self.in_flight);
         let epoch = self.epoch;
         let now = Instant::now();
+        let (dedup, prefix) = (&mut self.dedup, self.config.prefix.as_str());
+        let mut skipped = false;
         let batch: Vec<_> = self
             .queue
             .iter_mut()
             .filter(|message| message.sent == Sent::Waiting)
             .take(room)
-            .map(|message| {
-                message.sent = Sent::InFlight { epoch, at: now };
-                (
-                    message.serial,
-                    message.subject.clone(),
-                    message.headers(),
-                    message.body.clone(),
-                )
+            .filter_map(|message| match message.prepared(dedup, prefix) {
+                Ok((subject, body)) => {
+                    message.sent = Sent::InFlight { epoch, at: now };
+                    Some((message.serial, subject, message.headers(), body))
+                }
+                Err(error) => {
+                    tracing::warn!(%error, kind = message.kind, "NATS bridge: cannot encode; skipped");
+                    message.sent = Sent::Skipped;
+                    skipped = true;
+                    None
+                }
             })
             .collect();
+        if skipped {
+            self.settle(ctx);
+        }
         if batch.is_empty() {
             return;
         }
@@ -171,9 +182,12 @@ impl JetStreamBridge {
         }
     }
 
-    /// Where message `serial` is in the queue (serials grow along it).
+    /// Where message `serial` is in the queue: serials grow by one along it and messages leave it
+    /// only from the front, so its place is its distance from the front's serial.
     fn position(&self, serial: u64) -> Option<usize> {
-        self.queue.binary_search_by_key(&serial, |m| m.serial).ok()
+        let front = self.queue.front()?.serial;
+        let index = usize::try_from(serial.checked_sub(front)?).ok()?;
+        (self.queue.get(index)?.serial == serial).then_some(index)
     }
 
     /// Every message not acknowledged is to be sent again, from the first, in a new epoch.
@@ -192,6 +206,11 @@ impl JetStreamBridge {
     /// until the stream says which it is.
     fn settle(&mut self, ctx: &mut Context<Self>) {
         while let Some(front) = self.queue.front() {
+            if front.sent == Sent::Skipped {
+                self.queue.pop_front();
+                self.levels();
+                continue;
+            }
             let Sent::Acked {
                 sequence,
                 duplicate,

@@ -1,0 +1,156 @@
+//! One queued message: what it sends (encoded when first sent, for notifications), its
+//! de-duplication id, and where it stands.
+
+use std::borrow::Cow;
+
+use bytes::Bytes;
+
+use super::window::Sent;
+use crate::codec::EncodeError;
+use crate::nats::dedup::{DedupId, DedupIds};
+use crate::nats::error::NatsError;
+use crate::nats::subject::subject_token;
+use crate::nats::{KIND_HEADER, NO_ROOM, ROOM_HEADER};
+use crate::notification::{Notification, RoomId};
+
+/// One message to publish. Its headers are made at each send from what it is (kind, room, id):
+/// nothing to copy, and a recounted id is simply the new `id`.
+pub(super) struct Outgoing {
+    pub(super) kind: &'static str,
+    room: Option<RoomId>,
+    content: Content,
+    /// Its de-duplication id (none for gap messages, whose ids are random: `gap_id`; none yet
+    /// for a notification not encoded yet).
+    pub(super) id: Option<DedupId>,
+    gap_id: Option<String>,
+    /// When the bridge received it.
+    pub(super) received: std::time::SystemTime,
+    /// Told the outcome of the first attempt, for [`Publish`](super::Publish).
+    pub(super) waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
+    /// Its place in the queue's order (set when queued).
+    pub(super) serial: u64,
+    /// Sent or not, answered or not.
+    pub(super) sent: Sent,
+}
+
+/// What a queued message sends.
+enum Content {
+    /// A notification as it was taken in: encoded, and given its de-duplication id, when first
+    /// sent. Sends go in queue order, so ids are still counted in arrival order; and a burst
+    /// taken in at once is being published while the rest of it is encoded, not after.
+    Later(Notification),
+    /// Its subject (cloned at each send without a copy) and bytes.
+    Ready {
+        subject: async_nats::Subject,
+        body: Bytes,
+    },
+}
+
+impl Outgoing {
+    /// A message ready to send, under the de-duplication id `id` (`Err`: a random id that is
+    /// never taken for another bridge's).
+    pub(super) fn new(
+        subject: String,
+        kind: &'static str,
+        room: Option<RoomId>,
+        body: Bytes,
+        id: Result<DedupId, String>,
+    ) -> Self {
+        let (id, gap_id) = match id {
+            Ok(id) => (Some(id), None),
+            Err(gap_id) => (None, Some(gap_id)),
+        };
+        let subject = subject.into();
+        Self::with(kind, room, Content::Ready { subject, body }, id, gap_id)
+    }
+
+    /// A notification, encoded when first sent ([`Outgoing::prepared`]).
+    pub(super) fn later(notification: Notification) -> Self {
+        let kind = notification.kind();
+        let room = notification.room_id().cloned();
+        Self::with(kind, room, Content::Later(notification), None, None)
+    }
+
+    fn with(
+        kind: &'static str,
+        room: Option<RoomId>,
+        content: Content,
+        id: Option<DedupId>,
+        gap_id: Option<String>,
+    ) -> Self {
+        Self {
+            kind,
+            room,
+            content,
+            id,
+            gap_id,
+            received: std::time::SystemTime::now(),
+            waiter: None,
+            serial: 0,
+            sent: Sent::Waiting,
+        }
+    }
+
+    /// Its subject and bytes, to send: a notification is encoded and given its id (from
+    /// `dedup`) the first time.
+    pub(super) fn prepared(
+        &mut self,
+        dedup: &mut DedupIds,
+        prefix: &str,
+    ) -> Result<(async_nats::Subject, Bytes), EncodeError> {
+        let (subject, body) = match &self.content {
+            Content::Ready { subject, body } => return Ok((subject.clone(), body.clone())),
+            Content::Later(notification) => {
+                let (room, body) = encoded(notification)?;
+                self.id = Some(dedup.next(&room, &body));
+                let subject = async_nats::Subject::from(subject(prefix, &room, self.kind));
+                (subject, body)
+            }
+        };
+        self.content = Content::Ready {
+            subject: subject.clone(),
+            body: body.clone(),
+        };
+        Ok((subject, body))
+    }
+
+    /// Its headers: the kind, the room id as sent, and the `Nats-Msg-Id`.
+    pub(super) fn headers(&self) -> async_nats::HeaderMap {
+        const KIND: async_nats::header::HeaderName =
+            async_nats::header::HeaderName::from_static(KIND_HEADER);
+        const ROOM: async_nats::header::HeaderName =
+            async_nats::header::HeaderName::from_static(ROOM_HEADER);
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(KIND, self.kind);
+        if let Some(room) = &self.room {
+            headers.insert(ROOM, room.as_str());
+        }
+        let id = match (&self.id, &self.gap_id) {
+            (Some(id), _) => id.id.as_str(),
+            (None, Some(gap_id)) => gap_id.as_str(),
+            (None, None) => "",
+        };
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
+        headers
+    }
+}
+
+/// The subject of a notification of `kind` in `room` (its subject token), as
+/// [`notification_subject`](crate::nats::notification_subject) makes it.
+pub(super) fn subject(prefix: &str, room: &str, kind: &str) -> String {
+    // Pushed, not formatted: this is made once per notification.
+    let mut subject = String::with_capacity(prefix.len() + room.len() + kind.len() + 2);
+    for part in [prefix, ".", room, ".", kind] {
+        subject.push_str(part);
+    }
+    subject
+}
+
+/// A notification's room as a subject token (`~` for none), and its bytes.
+pub(super) fn encoded(notification: &Notification) -> Result<(Cow<'_, str>, Bytes), EncodeError> {
+    let body = Bytes::from(notification.encode()?);
+    let room = notification
+        .room_id()
+        .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room));
+    Ok((room, body))
+}
