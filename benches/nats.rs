@@ -76,15 +76,29 @@ fn percentile(sorted: &[u64], p: f64) -> Duration {
 /// The window of publishes in flight: the bridge's default, and the bare baseline's.
 const WINDOW: usize = 256;
 
-/// Where a throughput run publishes and reads.
-enum Servers<'a> {
+/// Where throughput runs publish and read.
+#[derive(Clone, Copy)]
+enum Place {
     /// One server: streams of one replica.
-    One(&'a NatsServer),
+    One,
     /// A three-node cluster: streams of three replicas (what a cluster user runs).
-    Cluster(&'a NatsCluster),
+    Cluster,
 }
 
-impl Servers<'_> {
+/// A fresh server, or cluster, for one run: no run pays for what another stored.
+enum Servers {
+    One(NatsServer),
+    Cluster(NatsCluster),
+}
+
+impl Servers {
+    fn start(place: Place) -> Self {
+        match place {
+            Place::One => Servers::One(NatsServer::start()),
+            Place::Cluster => Servers::Cluster(NatsCluster::start(3)),
+        }
+    }
+
     fn replicas(&self) -> usize {
         match self {
             Servers::One(_) => 1,
@@ -120,15 +134,21 @@ impl Servers<'_> {
             assert!(Instant::now() < deadline, "stream {name}: {error}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let Servers::Cluster(cluster) = self else {
-            return any;
+        self.leader_url(name).await
+    }
+
+    /// The URL of the node leading `stream` (of the server, on one).
+    async fn leader_url(&self, stream: &str) -> String {
+        let cluster = match self {
+            Servers::One(server) => return server.url(),
+            Servers::Cluster(cluster) => cluster,
         };
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Some((leader, true)) = cluster.leader(name).await {
-                let node = cluster.index_of(&leader).unwrap();
-                return cluster.url(node);
+            if let Some((leader, true)) = cluster.leader(stream).await {
+                return cluster.url(cluster.index_of(&leader).unwrap());
             }
-            assert!(Instant::now() < deadline, "stream {name}: no leader");
+            assert!(Instant::now() < deadline, "stream {stream}: no leader");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -219,138 +239,188 @@ fn prepared(
         .collect()
 }
 
-/// Bridge and consumer throughput on `servers`, each beside bare async-nats doing the same.
+/// The throughput runs of one place; each runs in a process of its own (this benchmark run again
+/// with `--run <place> <run>`) on a fresh server or cluster, so that none inherits another's
+/// heap or stored messages. A consumer reads what its run stored.
+const RUNS: [&str; 4] = ["bare", "bare-windowed", "bridge-one", "bridge-windowed"];
+
+/// Runs `run` at `place` in a process of its own and answers its timings, by name.
+fn in_own_process(place: &str, run: &str, quick: bool) -> Vec<(String, Duration)> {
+    let mut command = std::process::Command::new(std::env::current_exe().unwrap());
+    command.args(["--run", place, run]);
+    if quick {
+        command.arg("--test");
+    }
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "run {place} {run}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix("timing ")?.split(' ');
+            let name = words.next()?.to_owned();
+            let nanos = words.next()?.parse().ok()?;
+            Some((name, Duration::from_nanos(nanos)))
+        })
+        .collect()
+}
+
+/// One throughput run at `place` (see [`RUNS`]), its timings printed as `timing <name> <ns>`.
 /// Every publisher is handed its input before the clock starts: bare async-nats its bytes,
 /// subjects and headers, the bridge its notifications (owned, as a notifier hands them over);
 /// the bridge encodes, hashes the de-duplication id and builds the headers inside the clock.
-async fn throughput(servers: &Servers<'_>, notifications: &[Notification]) -> Figures {
+async fn run(place: Place, run: &str, notifications: &[Notification]) {
     let n = notifications.len();
+    let servers = Servers::start(place);
+    let timing = |name: &str, took: Duration| println!("timing {name} {}", took.as_nanos());
     let jetstream_at = async |url: String| {
         async_nats::jetstream::new(async_nats::connect(url.as_str()).await.unwrap())
     };
+    match run {
+        "bare" => {
+            // Baseline: bare async-nats, one acked publish at a time.
+            let jetstream = jetstream_at(servers.stream("BARE", "bare").await).await;
+            let messages = prepared(notifications, "bare");
+            let start = Instant::now();
+            for (subject, headers, body) in messages {
+                jetstream
+                    .publish_with_headers(subject, headers, body)
+                    .await
+                    .unwrap()
+                    .await
+                    .unwrap();
+            }
+            timing("bare_one", start.elapsed());
 
-    // Baseline: bare async-nats, one acked publish at a time.
-    let jetstream = jetstream_at(servers.stream("BARE", "bare").await).await;
-    let messages = prepared(notifications, "bare");
-    let start = Instant::now();
-    for (subject, headers, body) in messages {
-        jetstream
-            .publish_with_headers(subject, headers, body)
-            .await
-            .unwrap()
-            .await
-            .unwrap();
-    }
-    let bare_one = start.elapsed();
-
-    // Baseline: bare async-nats with a window of WINDOW acknowledgements outstanding, in order on
-    // one connection: what the bridge does.
-    let windowed = jetstream_at(servers.stream("BAREW", "barew").await).await;
-    let messages = prepared(notifications, "barew");
-    let start = Instant::now();
-    let mut pending = std::collections::VecDeque::new();
-    for (subject, headers, body) in messages {
-        pending.push_back(
-            windowed
-                .publish_with_headers(subject, headers, body)
+            // Baseline: a bare pull consumer reading what that stored, acking each message.
+            let stream = jetstream.get_stream("BARE").await.unwrap();
+            let consumer: async_nats::jetstream::consumer::PullConsumer = stream
+                .get_or_create_consumer(
+                    "bare",
+                    async_nats::jetstream::consumer::pull::Config {
+                        durable_name: Some("bare".to_owned()),
+                        ..Default::default()
+                    },
+                )
                 .await
-                .unwrap(),
-        );
-        if pending.len() >= WINDOW {
-            pending.pop_front().unwrap().await.unwrap();
-        }
-    }
-    for ack in pending {
-        ack.await.unwrap();
-    }
-    let bare_windowed = start.elapsed();
-
-    // The bridge: one at a time (window 1), then with its default window.
-    let mut bridge_runs = Vec::new();
-    for (window, prefix, stream) in [(1, "one", "ONE"), (WINDOW, "win", "WIN")] {
-        let url = servers.stream(stream, prefix).await;
-        let bridge = JetStreamBridge::builder(url)
-            .prefix(prefix)
-            .stream(StreamSettings {
-                name: stream.to_owned(),
-                replicas: servers.replicas(),
-                ..StreamSettings::default()
-            })
-            .window(window)
-            .start();
-        tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream found
-        let owned = notifications.to_vec();
-        let start = Instant::now();
-        for notification in owned {
-            bridge.do_send(notification);
-        }
-        loop {
-            let stats = bridge.send(GetBridgeStats).await.unwrap();
-            if stats.stored as usize >= n {
-                break;
+                .unwrap();
+            let mut read = consumer.messages().await.unwrap();
+            // Timed from the first message on, as the consumer below: connecting is not reading.
+            let first = read.next().await.unwrap().unwrap();
+            first.ack().await.unwrap();
+            let start = Instant::now();
+            for _ in 1..n {
+                let message = read.next().await.unwrap().unwrap();
+                message.ack().await.unwrap();
             }
-            tokio::time::sleep(Duration::from_millis(2)).await;
+            timing("bare_consume", start.elapsed());
         }
-        bridge_runs.push(start.elapsed());
-    }
-    let (bridge_one, bridge_windowed) = (bridge_runs[0], bridge_runs[1]);
-
-    // Baseline: a bare pull consumer reading the bare stream, acking each message.
-    let stream = jetstream.get_stream("BARE").await.unwrap();
-    let consumer: async_nats::jetstream::consumer::PullConsumer = stream
-        .get_or_create_consumer(
-            "bare",
-            async_nats::jetstream::consumer::pull::Config {
-                durable_name: Some("bare".to_owned()),
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
-    let mut read = consumer.messages().await.unwrap();
-    // Timed from the first message on, as the consumer below: connecting is not reading.
-    let first = read.next().await.unwrap().unwrap();
-    first.ack().await.unwrap();
-    let start = Instant::now();
-    for _ in 1..n {
-        let message = read.next().await.unwrap().unwrap();
-        message.ack().await.unwrap();
-    }
-    let bare_consume = start.elapsed();
-
-    // The consumer, to a handler, on the stream the windowed bridge filled.
-    let handled = Rc::new(RefCell::new(Vec::new()));
-    let url = match servers {
-        Servers::One(server) => server.url(),
-        Servers::Cluster(cluster) => {
-            let (leader, _) = cluster.leader("WIN").await.unwrap();
-            cluster.url(cluster.index_of(&leader).unwrap())
-        }
-    };
-    let consumer = JetStreamConsumer::builder(url, "bench")
-        .stream("WIN")
-        .start();
-    let _subscription = consumer
-        .send(SubscribeServerNotifications(
-            Sink {
-                handled: Rc::clone(&handled),
+        "bare-windowed" => {
+            // Baseline: bare async-nats with a window of WINDOW acknowledgements outstanding, in
+            // order on one connection: what the bridge does.
+            let windowed = jetstream_at(servers.stream("BAREW", "barew").await).await;
+            let messages = prepared(notifications, "barew");
+            let start = Instant::now();
+            let mut pending = std::collections::VecDeque::new();
+            for (subject, headers, body) in messages {
+                pending.push_back(
+                    windowed
+                        .publish_with_headers(subject, headers, body)
+                        .await
+                        .unwrap(),
+                );
+                if pending.len() >= WINDOW {
+                    pending.pop_front().unwrap().await.unwrap();
+                }
             }
-            .start()
-            .recipient(),
-        ))
-        .await
-        .unwrap();
-    wait_for("the first delivery", || !handled.borrow().is_empty()).await;
-    let start = Instant::now();
-    wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
-    let consume = start.elapsed();
+            for ack in pending {
+                ack.await.unwrap();
+            }
+            timing("bare_windowed", start.elapsed());
+        }
+        "bridge-one" | "bridge-windowed" => {
+            let (window, prefix, stream) = match run {
+                "bridge-one" => (1, "one", "ONE"),
+                _ => (WINDOW, "win", "WIN"),
+            };
+            let url = servers.stream(stream, prefix).await;
+            let bridge = JetStreamBridge::builder(url)
+                .prefix(prefix)
+                .stream(StreamSettings {
+                    name: stream.to_owned(),
+                    replicas: servers.replicas(),
+                    ..StreamSettings::default()
+                })
+                .window(window)
+                .start();
+            tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream found
+            let owned = notifications.to_vec();
+            let start = Instant::now();
+            for notification in owned {
+                bridge.do_send(notification);
+            }
+            loop {
+                let stats = bridge.send(GetBridgeStats).await.unwrap();
+                if stats.stored as usize >= n {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            timing(
+                if window == 1 {
+                    "bridge_one"
+                } else {
+                    "bridge_windowed"
+                },
+                start.elapsed(),
+            );
+            if window == 1 {
+                return;
+            }
+
+            // The consumer, to a handler, on the stream the windowed bridge filled.
+            let handled = Rc::new(RefCell::new(Vec::new()));
+            let url = servers.leader_url(stream).await;
+            let consumer = JetStreamConsumer::builder(url, "bench")
+                .stream(stream)
+                .start();
+            let _subscription = consumer
+                .send(SubscribeServerNotifications(
+                    Sink {
+                        handled: Rc::clone(&handled),
+                    }
+                    .start()
+                    .recipient(),
+                ))
+                .await
+                .unwrap();
+            wait_for("the first delivery", || !handled.borrow().is_empty()).await;
+            let start = Instant::now();
+            wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
+            timing("consume", start.elapsed());
+        }
+        other => panic!("no run {other}"),
+    }
+}
+
+/// Every run of `place`, each in a process of its own.
+fn throughput(place: &str, quick: bool) -> Figures {
+    let timings: std::collections::HashMap<String, Duration> = RUNS
+        .iter()
+        .flat_map(|run| in_own_process(place, run, quick))
+        .collect();
+    let took = |name: &str| timings[name];
     Figures {
-        bare_one,
-        bridge_one,
-        bare_windowed,
-        bridge_windowed,
-        bare_consume,
-        consume,
+        bare_one: took("bare_one"),
+        bridge_one: took("bridge_one"),
+        bare_windowed: took("bare_windowed"),
+        bridge_windowed: took("bridge_windowed"),
+        bare_consume: took("bare_consume"),
+        consume: took("consume"),
     }
 }
 
@@ -366,16 +436,22 @@ fn main() {
     }
     let n: usize = if quick { 200 } else { 20_000 };
     let system = System::new();
-    let nats = NatsServer::start();
-    let url = nats.url();
-    let notifications: Vec<Notification> = (0..n as u64).map(firehose_notification).collect();
-
-    let one = system.block_on(throughput(&Servers::One(&nats), &notifications));
-    let cluster = NatsCluster::start(3);
-    let on_cluster = system.block_on(throughput(&Servers::Cluster(&cluster), &notifications));
-    drop(cluster);
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|a| a == "--run") {
+        let place = match args[at + 1].as_str() {
+            "one" => Place::One,
+            _ => Place::Cluster,
+        };
+        let notifications: Vec<Notification> = (0..n as u64).map(firehose_notification).collect();
+        system.block_on(run(place, &args[at + 2], &notifications));
+        return;
+    }
+    let one = throughput("one", quick);
+    let on_cluster = throughput("cluster", quick);
 
     // End to end at a fixed rate, beside the direct path.
+    let nats = NatsServer::start();
+    let url = nats.url();
     let emulator = RemoteEmulator::start();
     let total: u64 = if quick { 200 } else { 5_000 };
     let rate: u64 = 1_000;
