@@ -126,7 +126,12 @@ impl DedupIds {
     /// Nothing is forgotten before JetStream has forgotten it: a count is dropped only once it has
     /// been idle for one and a half duplicate windows.
     pub fn next(&mut self, room: &str, body: &[u8]) -> DedupId {
-        let now = Instant::now();
+        self.next_at(room, body, Instant::now())
+    }
+
+    /// [`DedupIds::next`] for a notification that arrived at `now`, taken later (in arrival
+    /// order): counted and forgotten exactly as if it had been taken when it arrived.
+    pub(crate) fn next_at(&mut self, room: &str, body: &[u8], now: Instant) -> DedupId {
         let keep = self.window + self.window / 2;
         if self
             .last_prune

@@ -25,6 +25,9 @@ pub(super) struct Outgoing {
     gap_id: Option<String>,
     /// When the bridge received it.
     pub(super) received: std::time::SystemTime,
+    /// The same, on the monotonic clock: its de-duplication id is counted as of then, however
+    /// late it is encoded.
+    arrived: std::time::Instant,
     /// Told the outcome of the first attempt, for [`Publish`](super::Publish).
     pub(super) waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
     /// Its place in the queue's order (set when queued).
@@ -85,6 +88,7 @@ impl Outgoing {
             id,
             gap_id,
             received: std::time::SystemTime::now(),
+            arrived: std::time::Instant::now(),
             waiter: None,
             serial: 0,
             sent: Sent::Waiting,
@@ -102,7 +106,7 @@ impl Outgoing {
             Content::Ready { subject, body } => return Ok((subject.clone(), body.clone())),
             Content::Later(notification) => {
                 let (room, body) = encoded(notification)?;
-                self.id = Some(dedup.next(&room, &body));
+                self.id = Some(dedup.next_at(&room, &body, self.arrived));
                 let subject = async_nats::Subject::from(subject(prefix, &room, self.kind));
                 (subject, body)
             }
