@@ -1,12 +1,11 @@
 //! De-duplication ids that two bridges on one server agree on.
 
-use std::sync::Arc;
+use std::hash::BuildHasher as _;
 use std::time::{Duration, Instant};
 
-// hashbrown with foldhash: one lookup per room (`entry_ref`), and a hash a few times cheaper than
-// std's SipHash, on the bridge's per-notification path (room ids come from the server).
-use hashbrown::HashMap;
-use hashbrown::hash_map::EntryRef;
+// hashbrown with foldhash: flat maps with small keys and a hash a few times cheaper than std's
+// SipHash, on the bridge's per-notification path.
+use hashbrown::{DefaultHashBuilder, HashMap};
 
 use sha2::{Digest, Sha256};
 
@@ -30,11 +29,19 @@ use sha2::{Digest, Sha256};
 /// and their clocks agree with the NATS server's within that second. Identical repetitions of one
 /// notification in a room less than a second apart, missed by different bridges, could be taken for
 /// one another: one of them stored once. A stored copy the stream cannot show (it expired) counts
-/// as a repetition: stored again, a duplicate, never a loss.
+/// as a repetition: stored again, a duplicate, never a loss. Rooms are told apart by a 64-bit hash
+/// of their name: two rooms whose hashes collide (about one chance in 2⁶⁴ per pair) share the
+/// "previous message" of the check above, which can only make a check happen that was not needed.
 #[derive(Debug)]
 pub struct DedupIds {
     window: Duration,
-    rooms: HashMap<Arc<str>, RoomIds>,
+    /// A notification's room and the digest of its bytes → (times seen, last seen).
+    counts: HashMap<(u64, [u8; 32]), (u64, Instant)>,
+    /// A room → the stream sequence of its last message this bridge had acked (stored by it or
+    /// by another bridge), and when that was.
+    rooms: HashMap<u64, RoomIds>,
+    /// Hashes a room's name to its key in the maps: nothing is allocated per room.
+    room_keys: DefaultHashBuilder,
     /// The stream's last sequence when the bridge connected: older messages were stored before
     /// this bridge could have published anything.
     floor: u64,
@@ -43,10 +50,6 @@ pub struct DedupIds {
 
 #[derive(Debug)]
 struct RoomIds {
-    /// Digest of a notification's bytes → (times seen, last seen).
-    counts: HashMap<[u8; 32], (u64, Instant)>,
-    /// The stream sequence of the last message of this room this bridge had acked (stored by it
-    /// or by another bridge).
     last_sequence: u64,
     last_seen: Instant,
 }
@@ -63,37 +66,55 @@ pub enum Verdict {
 }
 
 /// The id of one message, with what [`DedupIds::acked`] needs to correct it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct DedupId {
     /// The `Nats-Msg-Id`.
     pub id: String,
-    room: Arc<str>,
+    /// Its room's key in [`DedupIds`]' maps.
+    room: u64,
     digest: [u8; 32],
+    /// The id's hash over the room's name, to which a recount adds the digest and the next count.
+    named: Sha256,
 }
 
-/// What tells a notification's messages apart in a room: the room's subject token and the digest
-/// of its bytes.
-pub(crate) type Key = (String, [u8; 32]);
-
-/// The [`Key`] of a notification of `room` whose bytes are `body`.
-pub(crate) fn key_of(room: &str, body: &[u8]) -> Key {
-    (room.to_owned(), Sha256::digest(body).into())
+impl PartialEq for DedupId {
+    fn eq(&self, other: &Self) -> bool {
+        (&self.id, self.room, self.digest) == (&other.id, other.room, other.digest)
+    }
 }
+
+impl Eq for DedupId {}
+
+impl std::fmt::Debug for DedupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DedupId")
+            .field("id", &self.id)
+            .field("room", &format_args!("{:016x}", self.room))
+            .field("digest", &format_args!("{}", hex::encode(self.digest)))
+            .finish()
+    }
+}
+
+/// What tells a notification's messages apart: its room's key and the digest of its bytes.
+pub(crate) type Key = (u64, [u8; 32]);
 
 impl DedupId {
     /// Its notification's [`Key`].
     pub(crate) fn key(&self) -> Key {
-        (self.room.as_ref().to_owned(), self.digest)
+        (self.room, self.digest)
     }
-}
 
-fn message_id(room: &str, digest: &[u8; 32], occurrence: u64) -> String {
-    let mut id = Sha256::new();
-    id.update(room.as_bytes());
-    id.update([0]);
-    id.update(digest);
-    id.update(occurrence.to_be_bytes());
-    hex::encode(&id.finalize()[..16])
+    /// The id of occurrence `occurrence` of the same notification.
+    fn counted(&self, occurrence: u64) -> Self {
+        let mut id = self.named.clone();
+        id.update(self.digest);
+        id.update(occurrence.to_be_bytes());
+        Self {
+            id: hex::encode(&id.finalize()[..16]),
+            named: self.named.clone(),
+            ..*self
+        }
+    }
 }
 
 impl DedupIds {
@@ -101,7 +122,9 @@ impl DedupIds {
     pub fn new(window: Duration) -> Self {
         Self {
             window,
+            counts: HashMap::new(),
             rooms: HashMap::new(),
+            room_keys: DefaultHashBuilder::default(),
             floor: 0,
             last_prune: None,
         }
@@ -121,6 +144,11 @@ impl DedupIds {
         }
     }
 
+    /// The [`Key`] of a notification of `room` whose bytes are `body`.
+    pub(crate) fn key_of(&self, room: &str, body: &[u8]) -> Key {
+        (self.room_keys.hash_one(room), Sha256::digest(body).into())
+    }
+
     /// The id of the next notification of `room` (its subject token), whose bytes are `body`.
     ///
     /// Nothing is forgotten before JetStream has forgotten it: a count is dropped only once it has
@@ -137,24 +165,26 @@ impl DedupIds {
             .last_prune
             .is_none_or(|at| now.duration_since(at) > self.window / 2)
         {
-            self.rooms.retain(|_, ids| {
-                ids.counts
-                    .retain(|_, (_, last)| now.duration_since(*last) <= keep);
-                now.duration_since(ids.last_seen) <= keep
-            });
+            self.counts
+                .retain(|_, (_, last)| now.duration_since(*last) <= keep);
+            self.rooms
+                .retain(|_, ids| now.duration_since(ids.last_seen) <= keep);
             self.last_prune = Some(now);
         }
-        let (room, ids) = self.room(room);
-        ids.last_seen = now;
-        let digest: [u8; 32] = Sha256::digest(body).into();
-        let entry = ids.counts.entry(digest).or_insert((0, now));
+        let (key, digest) = self.key_of(room, body);
+        let entry = self.counts.entry((key, digest)).or_insert((0, now));
         let occurrence = entry.0;
         *entry = (occurrence + 1, now);
-        DedupId {
-            id: message_id(&room, &digest, occurrence),
-            room,
+        let mut named = Sha256::new();
+        named.update(room.as_bytes());
+        named.update([0]);
+        let id = DedupId {
+            id: String::new(),
+            room: key,
             digest,
-        }
+            named,
+        };
+        id.counted(occurrence)
     }
 
     /// Takes JetStream's answer to a publish: the message's `sequence` (for a duplicate, the
@@ -163,7 +193,7 @@ impl DedupIds {
     /// earlier repetition this bridge missed, named by a lagging count. The bridge then looks at
     /// when that message was stored and calls [`DedupIds::recount`] or [`DedupIds::settle`].
     pub fn acked(&mut self, id: &DedupId, sequence: u64, duplicate: bool) -> Verdict {
-        let ids = self.room(&id.room).1;
+        let ids = self.room(id.room);
         if duplicate && sequence <= ids.last_sequence {
             return Verdict::Suspect;
         }
@@ -175,42 +205,28 @@ impl DedupIds {
     /// again.
     pub fn recount(&mut self, id: &DedupId) -> DedupId {
         let now = Instant::now();
-        let entry = self
-            .room(&id.room)
-            .1
-            .counts
-            .entry(id.digest)
-            .or_insert((0, now));
+        let entry = self.counts.entry(id.key()).or_insert((0, now));
         let occurrence = entry.0;
         *entry = (occurrence + 1, now);
-        DedupId {
-            id: message_id(&id.room, &id.digest, occurrence),
-            room: Arc::clone(&id.room),
-            digest: id.digest,
-        }
+        id.counted(occurrence)
     }
 
     /// A suspect duplicate was this very notification after all (another bridge stored it).
     pub fn settle(&mut self, id: &DedupId, sequence: u64) {
-        let ids = self.room(&id.room).1;
+        let ids = self.room(id.room);
         ids.last_sequence = ids.last_sequence.max(sequence);
     }
 
-    /// The room's name (shared with its ids) and state, made on first sight (only then is the
-    /// room's name copied), in one lookup.
-    fn room(&mut self, room: &str) -> (Arc<str>, &mut RoomIds) {
-        match self.rooms.entry_ref(room) {
-            EntryRef::Occupied(entry) => (Arc::clone(entry.key()), entry.into_mut()),
-            EntryRef::Vacant(entry) => {
-                let name: Arc<str> = Arc::from(room);
-                let ids = RoomIds {
-                    counts: HashMap::new(),
-                    last_sequence: self.floor,
-                    last_seen: Instant::now(),
-                };
-                (Arc::clone(&name), entry.insert_with_key(name, ids))
-            }
-        }
+    /// The state of the room whose key is `key`, made on its first answer, marked seen now.
+    fn room(&mut self, key: u64) -> &mut RoomIds {
+        let floor = self.floor;
+        let now = Instant::now();
+        let ids = self.rooms.entry(key).or_insert(RoomIds {
+            last_sequence: floor,
+            last_seen: now,
+        });
+        ids.last_seen = now;
+        ids
     }
 
     /// How many rooms it remembers.
@@ -247,6 +263,33 @@ mod tests {
             DedupIds::new(window).next("y", b"n").id,
             "rooms do not share ids"
         );
+    }
+
+    /// Bridges of different versions on one stream must agree: the id is the first 16 bytes, in
+    /// hex, of SHA-256(room, 0, SHA-256(bytes), occurrence as 8 big-endian bytes), whether made
+    /// by `next` or by `recount`.
+    #[test]
+    fn ids_are_made_by_the_documented_formula() {
+        let formula = |room: &str, body: &[u8], occurrence: u64| {
+            let mut id = Sha256::new();
+            id.update(room.as_bytes());
+            id.update([0]);
+            id.update(Sha256::digest(body));
+            id.update(occurrence.to_be_bytes());
+            hex::encode(&id.finalize()[..16])
+        };
+        let mut ids = DedupIds::new(Duration::from_secs(120));
+        let first = ids.next("room-1", b"speech");
+        assert_eq!(first.id, formula("room-1", b"speech", 0));
+        assert_eq!(
+            ids.next("room-1", b"speech").id,
+            formula("room-1", b"speech", 1)
+        );
+        assert_eq!(
+            ids.next("room-2", b"speech").id,
+            formula("room-2", b"speech", 0)
+        );
+        assert_eq!(ids.recount(&first).id, formula("room-1", b"speech", 2));
     }
 
     #[test]

@@ -14,23 +14,36 @@ use crate::notification::Notification;
 /// assert_eq!(subject_token("a.b *>~ %"), "a%2Eb%20%2A%3E%7E%20%25");
 /// ```
 pub fn subject_token(room_id: &str) -> Cow<'_, str> {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
     if !room_id.is_empty() && room_id.bytes().all(plain) {
         return Cow::Borrowed(room_id);
     }
     let mut token = String::with_capacity(room_id.len() * 3);
+    push_token(&mut token, room_id);
+    Cow::Owned(token)
+}
+
+/// Whether a room id's byte stands for itself in a subject token.
+fn plain(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'-' || byte == b'_'
+}
+
+/// Appends [`subject_token`]`(room_id)` to `out`, without a copy of its own.
+pub(crate) fn push_token(out: &mut String, room_id: &str) {
+    if room_id.is_empty() {
+        // An empty room id still needs a token; `%` never starts a plain one.
+        out.push('%');
+        return;
+    }
     for byte in room_id.bytes() {
         if plain(byte) {
-            token.push(char::from(byte));
+            out.push(char::from(byte));
         } else {
-            token.push_str(&format!("%{byte:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(byte >> 4)]));
+            out.push(char::from(HEX[usize::from(byte & 0xF)]));
         }
     }
-    if token.is_empty() {
-        // An empty room id still needs a token; `%` never starts a plain one.
-        token.push('%');
-    }
-    Cow::Owned(token)
 }
 
 /// The subject of a notification: `<prefix>.<room token>.<kind>`, or `<prefix>.~.<kind>`.

@@ -9,7 +9,7 @@ use super::window::Sent;
 use crate::codec::EncodeError;
 use crate::nats::dedup::{DedupId, DedupIds};
 use crate::nats::error::NatsError;
-use crate::nats::subject::subject_token;
+use crate::nats::subject::{push_token, subject_token};
 use crate::nats::{KIND_HEADER, NO_ROOM, ROOM_HEADER};
 use crate::notification::{Notification, RoomId};
 
@@ -38,11 +38,14 @@ pub(super) struct Outgoing {
 
 /// What a queued message sends.
 enum Content {
-    /// A notification as it was taken in: encoded, and given its de-duplication id, when first
-    /// sent. Sends go in queue order, so ids are still counted in arrival order; and a burst
-    /// taken in at once is being published while the rest of it is encoded, not after.
-    Later(Notification),
-    /// Its subject (cloned at each send without a copy) and bytes.
+    /// A notification as it was taken in, encoded at each send (again only after a failure), its
+    /// subject made then too: nothing kept beside it, nothing copied. It is given its
+    /// de-duplication id when first sent: sends go in queue order, so ids are still counted in
+    /// arrival order (and as of arrival); and a burst taken in at once is being published while
+    /// the rest of it is encoded, not after.
+    Notification(Notification),
+    /// A message made whole on arrival (a gap, a metrics report, a webhook's notification): its
+    /// subject and bytes, cloned at each send without a copy.
     Ready {
         subject: async_nats::Subject,
         body: Bytes,
@@ -67,11 +70,11 @@ impl Outgoing {
         Self::with(kind, room, Content::Ready { subject, body }, id, gap_id)
     }
 
-    /// A notification, encoded when first sent ([`Outgoing::prepared`]).
+    /// A notification, encoded when sent ([`Outgoing::prepared`]).
     pub(super) fn later(notification: Notification) -> Self {
         let kind = notification.kind();
         let room = notification.room_id().cloned();
-        Self::with(kind, room, Content::Later(notification), None, None)
+        Self::with(kind, room, Content::Notification(notification), None, None)
     }
 
     fn with(
@@ -95,27 +98,36 @@ impl Outgoing {
         }
     }
 
-    /// Its subject and bytes, to send: a notification is encoded and given its id (from
-    /// `dedup`) the first time.
+    /// Its subject and bytes, to send: a notification is encoded (and given its id from
+    /// `dedup`, the first time).
     pub(super) fn prepared(
         &mut self,
         dedup: &mut DedupIds,
         prefix: &str,
     ) -> Result<(async_nats::Subject, Bytes), EncodeError> {
-        let (subject, body) = match &self.content {
-            Content::Ready { subject, body } => return Ok((subject.clone(), body.clone())),
-            Content::Later(notification) => {
-                let (room, body) = encoded(notification)?;
-                self.id = Some(dedup.next_at(&room, &body, self.arrived));
-                let subject = async_nats::Subject::from(subject(prefix, &room, self.kind));
-                (subject, body)
+        match &self.content {
+            Content::Ready { subject, body } => Ok((subject.clone(), body.clone())),
+            Content::Notification(notification) => {
+                let body = Bytes::from(notification.encode()?);
+                // `<prefix>.<room token>.<kind>`, the token escaped straight into it.
+                let room = notification.room_id().map_or("", |room| room.as_str());
+                let mut subject = String::with_capacity(prefix.len() + room.len() * 3 + 32);
+                subject.push_str(prefix);
+                subject.push('.');
+                let token_at = subject.len();
+                match notification.room_id() {
+                    Some(room) => push_token(&mut subject, room),
+                    None => subject.push_str(NO_ROOM),
+                }
+                if self.id.is_none() {
+                    let token = &subject[token_at..];
+                    self.id = Some(dedup.next_at(token, &body, self.arrived));
+                }
+                subject.push('.');
+                subject.push_str(self.kind);
+                Ok((subject.into(), body))
             }
-        };
-        self.content = Content::Ready {
-            subject: subject.clone(),
-            body: body.clone(),
-        };
-        Ok((subject, body))
+        }
     }
 
     /// Its headers: the kind, the room id as sent, and the `Nats-Msg-Id`.

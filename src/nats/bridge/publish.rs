@@ -7,7 +7,7 @@ use actix::prelude::*;
 
 use super::outgoing::encoded;
 use super::{JetStreamBridge, Publish};
-use crate::nats::dedup::{DedupId, key_of};
+use crate::nats::dedup::DedupId;
 use crate::nats::error::NatsError;
 
 impl JetStreamBridge {
@@ -69,7 +69,10 @@ impl Handler<Publish> for JetStreamBridge {
         for (notification, (room, body)) in msg.0.iter().zip(bodies) {
             let (sender, receiver) = tokio::sync::oneshot::channel();
             waiting.push(receiver);
-            let retried = self.refused.remove(&key_of(&room, &body)).map(|(id, _)| id);
+            let retried = self
+                .refused
+                .remove(&self.dedup.key_of(&room, &body))
+                .map(|(id, _)| id);
             if let Some(id) = &retried
                 && let Some(queued) = self
                     .queue
