@@ -244,6 +244,10 @@ fn prepared(
 /// heap or stored messages. A consumer reads what its run stored.
 const RUNS: [&str; 4] = ["bare", "bare-windowed", "bridge-one", "bridge-windowed"];
 
+/// How many times every run is made (the figures are medians): one run of 20 000 notifications
+/// takes a fifth of a second, short enough for the machine's noise to move it by a tenth.
+const ROUNDS: usize = 5;
+
 /// Runs `run` at `place` in a process of its own and answers its timings, by name.
 fn in_own_process(place: &str, run: &str, quick: bool) -> Vec<(String, Duration)> {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
@@ -407,13 +411,32 @@ async fn run(place: Place, run: &str, notifications: &[Notification]) {
     }
 }
 
-/// Every run of `place`, each in a process of its own.
+/// Every run of `place`, each in a process of its own, all of them `ROUNDS` times in turn (once
+/// in a quick pass); each figure is the median of its rounds, and the windowed publishers' every
+/// round is printed too.
 fn throughput(place: &str, quick: bool) -> Figures {
-    let timings: std::collections::HashMap<String, Duration> = RUNS
-        .iter()
-        .flat_map(|run| in_own_process(place, run, quick))
-        .collect();
-    let took = |name: &str| timings[name];
+    let rounds = if quick { 1 } else { ROUNDS };
+    let mut timings: std::collections::HashMap<String, Vec<Duration>> = Default::default();
+    for _ in 0..rounds {
+        for run in RUNS {
+            for (name, took) in in_own_process(place, run, quick) {
+                timings.entry(name).or_default().push(took);
+            }
+        }
+    }
+    let n = if quick { 200 } else { 20_000 };
+    for name in ["bare_windowed", "bridge_windowed"] {
+        let each: Vec<String> = timings[name]
+            .iter()
+            .map(|took| format!("{:.0}", per_second(n, *took)))
+            .collect();
+        println!("{place}: {name}, each round: {}/s", each.join(", "));
+    }
+    let took = |name: &str| {
+        let mut all = timings[name].clone();
+        all.sort_unstable();
+        all[all.len() / 2]
+    };
     Figures {
         bare_one: took("bare_one"),
         bridge_one: took("bridge_one"),
