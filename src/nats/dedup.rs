@@ -35,8 +35,9 @@ use sha2::{Digest, Sha256};
 #[derive(Debug)]
 pub struct DedupIds {
     window: Duration,
-    /// A notification's room and the digest of its bytes → (times seen, last seen).
-    counts: HashMap<(u64, [u8; 32]), (u64, Instant)>,
+    /// A notification's room and the digest of its bytes ([`count_key`]) → (times seen, last
+    /// seen).
+    counts: HashMap<u128, (u64, Instant)>,
     /// A room → the stream sequence of its last message this bridge had acked (stored by it or
     /// by another bridge), and when that was.
     rooms: HashMap<u64, RoomIds>,
@@ -117,6 +118,16 @@ impl DedupId {
     }
 }
 
+/// The key of a room's notification in the counts: its room's key folded into half its digest.
+/// Small keys keep the counts of a burst of new notifications compact; two of them collide about
+/// once in 2¹²⁸ pairs (a count would then be shared: an extra check, or a repetition stored once
+/// more, never a loss).
+fn count_key(room: u64, digest: &[u8; 32]) -> u128 {
+    let mut half = [0; 16];
+    half.copy_from_slice(&digest[..16]);
+    u128::from_le_bytes(half) ^ u128::from(room)
+}
+
 impl DedupIds {
     /// Ids for a stream whose duplicate window is `window`.
     pub fn new(window: Duration) -> Self {
@@ -172,7 +183,10 @@ impl DedupIds {
             self.last_prune = Some(now);
         }
         let (key, digest) = self.key_of(room, body);
-        let entry = self.counts.entry((key, digest)).or_insert((0, now));
+        let entry = self
+            .counts
+            .entry(count_key(key, &digest))
+            .or_insert((0, now));
         let occurrence = entry.0;
         *entry = (occurrence + 1, now);
         let mut named = Sha256::new();
@@ -205,7 +219,10 @@ impl DedupIds {
     /// again.
     pub fn recount(&mut self, id: &DedupId) -> DedupId {
         let now = Instant::now();
-        let entry = self.counts.entry(id.key()).or_insert((0, now));
+        let entry = self
+            .counts
+            .entry(count_key(id.room, &id.digest))
+            .or_insert((0, now));
         let occurrence = entry.0;
         *entry = (occurrence + 1, now);
         id.counted(occurrence)

@@ -23,10 +23,8 @@ pub(super) struct Outgoing {
     /// for a notification not encoded yet).
     pub(super) id: Option<DedupId>,
     gap_id: Option<String>,
-    /// When the bridge received it.
-    pub(super) received: std::time::SystemTime,
-    /// The same, on the monotonic clock: its de-duplication id is counted as of then, however
-    /// late it is encoded.
+    /// When the bridge received it (monotonic): its de-duplication id is counted as of then,
+    /// however late it is encoded; [`Outgoing::received`] is the same on the wall clock.
     arrived: std::time::Instant,
     /// Told the outcome of the first attempt, for [`Publish`](super::Publish).
     pub(super) waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
@@ -90,7 +88,6 @@ impl Outgoing {
             content,
             id,
             gap_id,
-            received: std::time::SystemTime::now(),
             arrived: std::time::Instant::now(),
             waiter: None,
             serial: 0,
@@ -128,6 +125,13 @@ impl Outgoing {
                 Ok((subject.into(), body))
             }
         }
+    }
+
+    /// When the bridge received it, on the wall clock (to compare with JetStream's stored times);
+    /// one clock read at arrival serves both.
+    pub(super) fn received(&self) -> std::time::SystemTime {
+        let now = std::time::SystemTime::now();
+        now.checked_sub(self.arrived.elapsed()).unwrap_or(now)
     }
 
     /// Its headers: the kind, the room id as sent, and the `Nats-Msg-Id`.

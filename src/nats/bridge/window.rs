@@ -243,7 +243,7 @@ impl JetStreamBridge {
         let (Some(stream), Some(first)) = (self.stream.clone(), self.queue.front()) else {
             return;
         };
-        let received = first.received;
+        let received = first.received();
         self.checking = true;
         let stored = async move {
             stream
