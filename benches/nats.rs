@@ -137,6 +137,44 @@ impl Servers {
         self.leader_url(name).await
     }
 
+    /// Creates the durable pull consumer `durable` on `stream` as `JetStreamConsumer` makes it
+    /// (explicit acks, its default 30 s `ack_wait`) and answers the URL of the node leading it
+    /// (of the server, on one): a consumer's reads and acks go to its own leader, which the
+    /// cluster places apart from the stream's, so each reader talks to its consumer's leader.
+    async fn consumer(&self, stream: &str, durable: &str) -> String {
+        let url = self.leader_url(stream).await;
+        let client = async_nats::connect(url.as_str()).await.unwrap();
+        let jetstream = async_nats::jetstream::new(client);
+        let mut consumer: async_nats::jetstream::consumer::PullConsumer = jetstream
+            .get_stream(stream)
+            .await
+            .unwrap()
+            .get_or_create_consumer(
+                durable,
+                async_nats::jetstream::consumer::pull::Config {
+                    durable_name: Some(durable.to_owned()),
+                    ack_policy: async_nats::jetstream::consumer::AckPolicy::Explicit,
+                    ack_wait: Duration::from_secs(30),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let Servers::Cluster(cluster) = self else {
+            return url;
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let info = consumer.info().await.unwrap();
+            let leader = info.cluster.as_ref().and_then(|c| c.leader.clone());
+            if let Some(node) = leader.and_then(|leader| cluster.index_of(&leader)) {
+                return cluster.url(node);
+            }
+            assert!(Instant::now() < deadline, "consumer {durable}: no leader");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// The URL of the node leading `stream` (of the server, on one).
     async fn leader_url(&self, stream: &str) -> String {
         let cluster = match self {
@@ -301,17 +339,10 @@ async fn run(place: Place, run: &str, notifications: &[Notification]) {
             timing("bare_one", start.elapsed());
 
             // Baseline: a bare pull consumer reading what that stored, acking each message.
-            let stream = jetstream.get_stream("BARE").await.unwrap();
-            let consumer: async_nats::jetstream::consumer::PullConsumer = stream
-                .get_or_create_consumer(
-                    "bare",
-                    async_nats::jetstream::consumer::pull::Config {
-                        durable_name: Some("bare".to_owned()),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap();
+            let reader = jetstream_at(servers.consumer("BARE", "bare").await).await;
+            let stream = reader.get_stream("BARE").await.unwrap();
+            let consumer: async_nats::jetstream::consumer::PullConsumer =
+                stream.get_consumer("bare").await.unwrap();
             let mut read = consumer.messages().await.unwrap();
             // Timed from the first message on, as the consumer below: connecting is not reading.
             let first = read.next().await.unwrap().unwrap();
@@ -388,7 +419,7 @@ async fn run(place: Place, run: &str, notifications: &[Notification]) {
 
             // The consumer, to a handler, on the stream the windowed bridge filled.
             let handled = Rc::new(RefCell::new(Vec::new()));
-            let url = servers.leader_url(stream).await;
+            let url = servers.consumer(stream, "bench").await;
             let consumer = JetStreamConsumer::builder(url, "bench")
                 .stream(stream)
                 .start();
