@@ -1,4 +1,4 @@
-//! One queued message: what it sends (encoded when first sent, for notifications), its
+//! One queued message: what it sends (a notification is encoded at each send), its
 //! de-duplication id, and where it stands.
 
 use std::borrow::Cow;
@@ -107,12 +107,13 @@ impl Outgoing {
             Content::Notification(notification) => {
                 let body = Bytes::from(notification.encode()?);
                 // `<prefix>.<room token>.<kind>`, the token escaped straight into it.
-                let room = notification.room_id().map_or("", |room| room.as_str());
-                let mut subject = String::with_capacity(prefix.len() + room.len() * 3 + 32);
+                let room = notification.room_id();
+                let longest = room.map_or(NO_ROOM.len(), |room| room.len() * 3);
+                let mut subject = String::with_capacity(prefix.len() + longest + 32);
                 subject.push_str(prefix);
                 subject.push('.');
                 let token_at = subject.len();
-                match notification.room_id() {
+                match room {
                     Some(room) => push_token(&mut subject, room),
                     None => subject.push_str(NO_ROOM),
                 }
@@ -158,7 +159,7 @@ impl Outgoing {
 /// The subject of a notification of `kind` in `room` (its subject token), as
 /// [`notification_subject`](crate::nats::notification_subject) makes it.
 pub(super) fn subject(prefix: &str, room: &str, kind: &str) -> String {
-    // Pushed, not formatted: this is made once per notification.
+    // Pushed, not formatted: this is made once per message.
     let mut subject = String::with_capacity(prefix.len() + room.len() + kind.len() + 2);
     for part in [prefix, ".", room, ".", kind] {
         subject.push_str(part);
