@@ -57,6 +57,27 @@ impl Handler<Notification> for Sink {
     }
 }
 
+/// A `JetStreamConsumer` of `durable` on `stream` delivering to a [`Sink`] into `handled`; both
+/// are kept while the answer lives.
+async fn consumer_into(
+    url: &str,
+    durable: &str,
+    stream: &str,
+    handled: &Rc<RefCell<Vec<u64>>>,
+) -> (Addr<JetStreamConsumer>, Subscription) {
+    let consumer = JetStreamConsumer::builder(url, durable)
+        .stream(stream)
+        .start();
+    let sink = Sink {
+        handled: Rc::clone(handled),
+    };
+    let subscription = consumer
+        .send(SubscribeServerNotifications(sink.start().recipient()))
+        .await
+        .unwrap();
+    (consumer, subscription)
+}
+
 async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !done() {
@@ -420,19 +441,7 @@ async fn run(place: Place, run: &str, notifications: &[Notification]) {
             // The consumer, to a handler, on the stream the windowed bridge filled.
             let handled = Rc::new(RefCell::new(Vec::new()));
             let url = servers.consumer(stream, "bench").await;
-            let consumer = JetStreamConsumer::builder(url, "bench")
-                .stream(stream)
-                .start();
-            let _subscription = consumer
-                .send(SubscribeServerNotifications(
-                    Sink {
-                        handled: Rc::clone(&handled),
-                    }
-                    .start()
-                    .recipient(),
-                ))
-                .await
-                .unwrap();
+            let _consumer = consumer_into(&url, "bench", stream, &handled).await;
             wait_for("the first delivery", || !handled.borrow().is_empty()).await;
             let start = Instant::now();
             wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
@@ -531,19 +540,7 @@ fn main() {
             .start();
         notifier.send(WaitReady).await.unwrap().unwrap();
         tokio::time::sleep(Duration::from_millis(300)).await; // the bridge made its stream
-        let consumer = JetStreamConsumer::builder(url.as_str(), "e2e")
-            .stream("E2E")
-            .start();
-        let _subscription = consumer
-            .send(SubscribeServerNotifications(
-                Sink {
-                    handled: Rc::clone(&through),
-                }
-                .start()
-                .recipient(),
-            ))
-            .await
-            .unwrap();
+        let _consumer = consumer_into(&url, "e2e", "E2E", &through).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         emulator.spawn(move |emulator| async move {
             let mut tick = tokio::time::interval(Duration::from_millis(1));

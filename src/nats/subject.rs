@@ -28,7 +28,7 @@ fn plain(byte: u8) -> bool {
 }
 
 /// Appends [`subject_token`]`(room_id)` to `out`, without a copy of its own.
-pub(crate) fn push_token(out: &mut String, room_id: &str) {
+fn push_token(out: &mut String, room_id: &str) {
     if room_id.is_empty() {
         // An empty room id still needs a token; `%` never starts a plain one.
         out.push('%');
@@ -48,10 +48,30 @@ pub(crate) fn push_token(out: &mut String, room_id: &str) {
 
 /// The subject of a notification: `<prefix>.<room token>.<kind>`, or `<prefix>.~.<kind>`.
 pub fn notification_subject(prefix: &str, notification: &Notification) -> String {
-    let room = notification
-        .room_id()
-        .map_or(Cow::Borrowed(NO_ROOM), |room| subject_token(room));
-    format!("{prefix}.{room}.{}", notification.kind())
+    subject_with_token(prefix, notification).0
+}
+
+/// [`notification_subject`], and where the room's token lies in it: made in one string, the
+/// token escaped straight into it (the bridge makes one per notification it sends).
+pub(crate) fn subject_with_token(
+    prefix: &str,
+    notification: &Notification,
+) -> (String, std::ops::Range<usize>) {
+    let room = notification.room_id();
+    let kind = notification.kind();
+    let longest = room.map_or(NO_ROOM.len(), |room| room.len() * 3);
+    let mut subject = String::with_capacity(prefix.len() + longest + kind.len() + 2);
+    subject.push_str(prefix);
+    subject.push('.');
+    let start = subject.len();
+    match room {
+        Some(room) => push_token(&mut subject, room),
+        None => subject.push_str(NO_ROOM),
+    }
+    let token = start..subject.len();
+    subject.push('.');
+    subject.push_str(kind);
+    (subject, token)
 }
 
 /// The subject of the notifier's gap messages: `<prefix>.~.gap`.

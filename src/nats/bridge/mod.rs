@@ -14,7 +14,7 @@ use bytes::Bytes;
 
 use super::dedup::{DedupId, DedupIds, Key};
 use super::error::NatsError;
-use super::subject::{gap_subject, metrics_subject};
+use super::subject::{gap_subject, metrics_subject, notification_subject};
 use super::{DEFAULT_PREFIX, DEFAULT_STREAM, NO_ROOM};
 use crate::notification::{MetricsReport, Notification};
 use crate::notifier::ConnectionEvent;
@@ -385,19 +385,11 @@ impl Retries for JetStreamBridge {
 }
 
 impl JetStreamBridge {
-    /// The message of a notification of `room` (its subject token) encoded as `body`, under the
-    /// id `id`.
-    fn message_with(
-        &self,
-        notification: &Notification,
-        room: &str,
-        body: Bytes,
-        id: DedupId,
-    ) -> Outgoing {
-        let kind = notification.kind();
+    /// The message of a notification encoded as `body`, under the id `id`.
+    fn message_with(&self, notification: &Notification, body: Bytes, id: DedupId) -> Outgoing {
         Outgoing::new(
-            outgoing::subject(&self.config.prefix, room, kind),
-            kind,
+            notification_subject(&self.config.prefix, notification),
+            notification.kind(),
             notification.room_id().cloned(),
             body,
             Ok(id),

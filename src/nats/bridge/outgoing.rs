@@ -9,7 +9,7 @@ use super::window::Sent;
 use crate::codec::EncodeError;
 use crate::nats::dedup::{DedupId, DedupIds};
 use crate::nats::error::NatsError;
-use crate::nats::subject::{push_token, subject_token};
+use crate::nats::subject::{subject_token, subject_with_token};
 use crate::nats::{KIND_HEADER, NO_ROOM, ROOM_HEADER};
 use crate::notification::{Notification, RoomId};
 
@@ -106,23 +106,10 @@ impl Outgoing {
             Content::Ready { subject, body } => Ok((subject.clone(), body.clone())),
             Content::Notification(notification) => {
                 let body = Bytes::from(notification.encode()?);
-                // `<prefix>.<room token>.<kind>`, the token escaped straight into it.
-                let room = notification.room_id();
-                let longest = room.map_or(NO_ROOM.len(), |room| room.len() * 3);
-                let mut subject = String::with_capacity(prefix.len() + longest + 32);
-                subject.push_str(prefix);
-                subject.push('.');
-                let token_at = subject.len();
-                match room {
-                    Some(room) => push_token(&mut subject, room),
-                    None => subject.push_str(NO_ROOM),
-                }
+                let (subject, token) = subject_with_token(prefix, notification);
                 if self.id.is_none() {
-                    let token = &subject[token_at..];
-                    self.id = Some(dedup.next_at(token, &body, self.arrived));
+                    self.id = Some(dedup.next_at(&subject[token], &body, self.arrived));
                 }
-                subject.push('.');
-                subject.push_str(self.kind);
                 Ok((subject.into(), body))
             }
         }
@@ -154,17 +141,6 @@ impl Outgoing {
         headers.insert(async_nats::header::NATS_MESSAGE_ID, id);
         headers
     }
-}
-
-/// The subject of a notification of `kind` in `room` (its subject token), as
-/// [`notification_subject`](crate::nats::notification_subject) makes it.
-pub(super) fn subject(prefix: &str, room: &str, kind: &str) -> String {
-    // Pushed, not formatted: this is made once per message.
-    let mut subject = String::with_capacity(prefix.len() + room.len() + kind.len() + 2);
-    for part in [prefix, ".", room, ".", kind] {
-        subject.push_str(part);
-    }
-    subject
 }
 
 /// A notification's room as a subject token (`~` for none), and its bytes.

@@ -88,7 +88,7 @@ impl Handler<Publish> for JetStreamBridge {
             // same id JetStream answers "duplicate" rather than store it twice.
             let id = retried.unwrap_or_else(|| self.dedup.next(&room, &body));
             ids.push(id.clone());
-            let mut message = self.message_with(notification, &room, body, id);
+            let mut message = self.message_with(notification, body, id);
             message.waiter = Some(sender);
             self.enqueue(message, ctx);
         }
