@@ -11,6 +11,8 @@
 mod kept;
 #[path = "common/nats_cluster.rs"]
 mod nats_cluster;
+#[path = "common/nats_server.rs"]
+mod nats_server;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -8,6 +8,8 @@
 
 #[path = "common/nats_cluster.rs"]
 mod nats_cluster;
+#[path = "common/nats_server.rs"]
+mod nats_server;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};

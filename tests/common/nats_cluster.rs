@@ -1,13 +1,14 @@
 //! A real three-node `nats-server -js` cluster on loopback for tests: distinct client and cluster
 //! ports, routes to each other, a store per node; nodes killed (SIGKILL) and started again on
-//! their stores.
+//! their stores. Each cluster has a name of its own, so two started at once never join. The
+//! including file also includes `nats_server.rs` as `nats_server`: ports and starts come from it.
 
 #![allow(dead_code)]
 
-use std::net::TcpStream;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Child, Command};
+
+use super::nats_server::{free_port, spawn_nats};
 
 struct Node {
     name: String,
@@ -19,15 +20,8 @@ struct Node {
 
 /// A cluster of `nats-server -js`; every node killed on drop.
 pub struct NatsCluster {
+    name: String,
     nodes: Vec<Node>,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 impl NatsCluster {
@@ -46,8 +40,9 @@ impl NatsCluster {
                     child: None,
                 }
             })
-            .collect();
-        let mut cluster = Self { nodes };
+            .collect::<Vec<Node>>();
+        let name = format!("jellyfish-test-{}-{}", std::process::id(), nodes[0].port);
+        let mut cluster = Self { name, nodes };
         for i in 0..size {
             cluster.spawn(i);
         }
@@ -64,30 +59,20 @@ impl NatsCluster {
             .map(|(_, n)| format!("nats://127.0.0.1:{}", n.cluster_port))
             .collect();
         let node = &mut self.nodes[i];
-        let child = Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        command
             .args(["-js", "-a", "127.0.0.1", "-n", &node.name])
             .args(["-p", &node.port.to_string()])
             .arg("-sd")
             .arg(&node.store)
-            .args(["--cluster_name", "jellyfish-test"])
+            .args(["--cluster_name", &self.name])
             .args([
                 "--cluster",
                 &format!("nats://127.0.0.1:{}", node.cluster_port),
             ])
-            .args(["--routes", &routes.join(",")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is installed (apt-get install nats-server)");
-        node.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", node.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "node {i} did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .args(["--routes", &routes.join(",")]);
+        let what = format!("node {i} ({}) of {}", node.name, self.name);
+        node.child = Some(spawn_nats(command, node.port, &node.store, &what));
     }
 
     /// SIGKILL node `i`: no goodbye, as a crash.
@@ -165,6 +150,7 @@ impl Drop for NatsCluster {
         for i in 0..self.nodes.len() {
             self.kill(i);
             let _ = std::fs::remove_dir_all(&self.nodes[i].store);
+            let _ = std::fs::remove_file(self.nodes[i].store.with_extension("log"));
         }
     }
 }

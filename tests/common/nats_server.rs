@@ -1,11 +1,15 @@
 //! A real `nats-server -js` for tests: a free loopback port, a store of its own, SIGKILL and
-//! start again on the same port and store.
+//! start again on the same port and store. Also what the cluster helper starts its nodes with:
+//! ports never handed out twice in one process, and a start that waits for the server to listen
+//! and, if it does not, says why from the server's own log.
 
 #![allow(dead_code)]
 
+use std::collections::HashSet;
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use jellyfish_notifier::nats::DEFAULT_STREAM;
@@ -19,11 +23,7 @@ pub struct NatsServer {
 
 impl NatsServer {
     pub fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let store =
             std::env::temp_dir().join(format!("jellyfish-nats-{}-{port}", std::process::id()));
         let mut server = Self {
@@ -36,7 +36,8 @@ impl NatsServer {
     }
 
     pub fn spawn(&mut self) {
-        let child = Command::new("nats-server")
+        let mut command = Command::new("nats-server");
+        command
             .args([
                 "-js",
                 "-a",
@@ -45,20 +46,8 @@ impl NatsServer {
                 &self.port.to_string(),
                 "-sd",
             ])
-            .arg(&self.store)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is installed (apt-get install nats-server)");
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", self.port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "nats-server did not listen within 10 s"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+            .arg(&self.store);
+        self.child = Some(spawn_nats(command, self.port, &self.store, "nats-server"));
     }
 
     /// SIGKILL: no goodbye, as a crash.
@@ -123,5 +112,64 @@ impl Drop for NatsServer {
     fn drop(&mut self) {
         self.kill();
         let _ = std::fs::remove_dir_all(&self.store);
+        let _ = std::fs::remove_file(self.store.with_extension("log"));
     }
+}
+
+/// Loopback ports handed out by [`free_port`] in this process: two servers started at once (tests
+/// run in parallel) never get the same port, which the kernel alone does not promise between one
+/// `bind(0)` being closed and the server binding the port.
+static HANDED_OUT: Mutex<Option<HashSet<u16>>> = Mutex::new(None);
+
+/// A loopback port nothing listens on, never handed out before in this process.
+pub fn free_port() -> u16 {
+    let mut handed_out = HANDED_OUT.lock().unwrap();
+    let handed_out = handed_out.get_or_insert_with(HashSet::new);
+    loop {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if handed_out.insert(port) {
+            return port;
+        }
+    }
+}
+
+/// Spawns `command` (a `nats-server` whose client port is `port` and whose store is `store`), its
+/// output in `<store>.log`, and waits until it listens. Panics, with the end of that log, if the
+/// server exits first or does not listen within 30 s.
+pub fn spawn_nats(mut command: Command, port: u16, store: &Path, what: &str) -> Child {
+    let log_path = store.with_extension("log");
+    let log = std::fs::File::create(&log_path).expect("a log file for nats-server");
+    let mut child = command
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("nats-server is installed (apt-get install nats-server)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        let failed = match child.try_wait().unwrap() {
+            Some(status) => format!("exited ({status})"),
+            None if Instant::now() >= deadline => {
+                let _ = child.kill();
+                let _ = child.wait();
+                "did not listen within 30 s".to_owned()
+            }
+            None => {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            }
+        };
+        let said = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let tail: Vec<&str> = said.lines().rev().take(20).collect();
+        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        panic!(
+            "{what} on 127.0.0.1:{port} {failed}; the end of its log ({}):\n{}",
+            log_path.display(),
+            tail.join("\n")
+        );
+    }
+    child
 }
