@@ -5,6 +5,8 @@
 //! runs them: `cargo test -p jellyfish-notifier --features nats --test nats -- --ignored`.
 
 mod common;
+#[path = "common/nats_proxy.rs"]
+mod nats_proxy;
 #[path = "common/nats_server.rs"]
 mod nats_server;
 
@@ -144,6 +146,65 @@ async fn a_notification_that_cannot_be_encoded_is_skipped_and_the_rest_stored_in
     assert_eq!(got, sent, "the two around it, in order");
     let stats = bridge.send(GetBridgeStats).await.unwrap();
     assert_eq!((stats.stored, stats.queued, stats.dropped), (2, 0, 0));
+}
+
+/// A publish lost on its way while the ones after it arrive (as a node's death or a stream
+/// leader's change loses one): it is sent again, and its room is stored in order, each
+/// notification once, although the window had the room's later ones ready to go.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_publish_lost_on_its_way_is_sent_again_before_the_rest_of_its_room() {
+    let nats = NatsServer::start();
+    let proxy = nats_proxy::LosingProxy::start(nats.addr(), b"peer-00042").await;
+    let bridge = JetStreamBridge::builder(proxy.url())
+        .ack_timeout(Duration::from_millis(500))
+        .retry(RetryPolicy::default().base(Duration::from_millis(50)))
+        .start();
+    let sent: Vec<Notification> = (0..200)
+        .map(|i| {
+            Notification::from(notification::PeerConnected::new(
+                format!("room-{}", i % 5),
+                format!("peer-{i:05}"),
+            ))
+        })
+        .collect();
+    for notification in &sent {
+        bridge.do_send(notification.clone());
+    }
+    // What was in flight beside the lost one may be stored twice over: acked as duplicates.
+    until("all acked", Duration::from_secs(20), async || {
+        let stats = bridge.send(GetBridgeStats).await.unwrap();
+        stats.queued == 0 && stats.stored + stats.duplicates == 200
+    })
+    .await;
+    assert!(
+        proxy.lost(),
+        "the publish of peer-00042 was lost on its way"
+    );
+    let stats = bridge.send(GetBridgeStats).await.unwrap();
+    assert!(
+        stats.retries >= 1,
+        "the lost publish was retried: {stats:?}"
+    );
+    let got: Vec<Notification> = nats.messages().await.iter().map(decoded).collect();
+    let in_room = |all: &[Notification], room: &str| -> Vec<Notification> {
+        all.iter()
+            .filter(|n| n.room_id().is_some_and(|r| r.as_str() == room))
+            .cloned()
+            .collect()
+    };
+    assert_eq!(got.len(), 200, "each notification stored once");
+    for room in (0..5).map(|r| format!("room-{r}")) {
+        assert_eq!(
+            in_room(&got, &room),
+            in_room(&sent, &room),
+            "{room} in order"
+        );
+    }
+    println!(
+        "one publish lost on its way: 200 stored once, each room in order; {} retries, {} duplicates acked",
+        stats.retries, stats.duplicates
+    );
 }
 
 /// Two bridges on the same server and stream: each notification stored once; then one is killed

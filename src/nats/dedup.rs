@@ -157,7 +157,12 @@ impl DedupIds {
 
     /// The [`Key`] of a notification of `room` whose bytes are `body`.
     pub(crate) fn key_of(&self, room: &str, body: &[u8]) -> Key {
-        (self.room_keys.hash_one(room), Sha256::digest(body).into())
+        (self.room_key(room), Sha256::digest(body).into())
+    }
+
+    /// A room's key in the maps (`room` as its subject token, or a room id: either names it).
+    pub(crate) fn room_key(&self, room: &str) -> u64 {
+        self.room_keys.hash_one(room)
     }
 
     /// The id of the next notification of `room` (its subject token), whose bytes are `body`.

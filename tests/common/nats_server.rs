@@ -86,6 +86,11 @@ impl NatsServer {
         assert!(status.success());
     }
 
+    /// Its client address.
+    pub fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }

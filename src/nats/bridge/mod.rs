@@ -138,8 +138,9 @@ pub struct GetBridgeStats;
 pub struct Publish(pub Vec<Notification>);
 
 /// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
-/// or send it webhook notifications) to JetStream, in order (up to a window of publishes in flight), each counted as
-/// forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
+/// or send it webhook notifications) to JetStream, with a window of publishes in flight: each
+/// room's notifications in order whatever fails, all of them in arrival order while nothing does,
+/// each counted as forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
 /// `queue_limit` messages and retries with backoff; beyond that it drops the newest, counts them and
 /// says so ([`BridgeEvent::Dropped`], an error log line). Subscribed to the notifier's
 /// [`ConnectionEvent`]s, it publishes a gap message after every reconnect.
@@ -163,6 +164,9 @@ pub struct JetStreamBridge {
     queue: VecDeque<Outgoing>,
     /// Publishes sent and not answered.
     in_flight: usize,
+    /// The rooms with a message sent and not yet stored, as found by the last send (kept to
+    /// reuse its memory).
+    held: hashbrown::HashSet<u64>,
     /// Bumped when everything unacknowledged is to be sent again: older answers are ignored.
     epoch: u64,
     /// The check of a suspect duplicate is under way: nothing is sent meanwhile.
@@ -215,8 +219,11 @@ impl JetStreamBridgeBuilder {
     }
 
     /// How many publishes may wait for JetStream's acknowledgement at once (default 256; 1 is one
-    /// at a time). They go out in order on one connection, which JetStream stores in order; when
-    /// one fails, everything unacknowledged is sent again from the first with the same ids.
+    /// at a time). They go out in order on one connection, which JetStream stores in order, at
+    /// most one per room: a room's next message is sent once the one before it is stored, so no
+    /// failure (a lost publish, a node's death) can store a room out of order. The window fills
+    /// when many rooms are busy; a burst in one room goes one at a time. When a publish fails,
+    /// everything unacknowledged is sent again from the first with the same ids.
     pub fn window(mut self, window: usize) -> Self {
         self.window = window.max(1);
         self
@@ -286,6 +293,7 @@ impl JetStreamBridgeBuilder {
             stream: None,
             queue: VecDeque::new(),
             in_flight: 0,
+            held: hashbrown::HashSet::new(),
             epoch: 0,
             checking: false,
             sending: false,
@@ -356,6 +364,7 @@ impl JetStreamBridge {
         let mut message = message;
         self.serial += 1;
         message.serial = self.serial;
+        message.order = message.order_in(&self.dedup);
         self.queue.push_back(message);
         self.levels();
         self.pump(ctx);

@@ -30,8 +30,23 @@ pub(super) struct Outgoing {
     pub(super) waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
     /// Its place in the queue's order (set when queued).
     pub(super) serial: u64,
+    /// Whose order it keeps (set when queued).
+    pub(super) order: Order,
     /// Sent or not, answered or not.
     pub(super) sent: Sent,
+}
+
+/// What a message keeps its order with. It is sent only once every earlier message it keeps its
+/// order with is stored: a publish lost on its way (a node's death, a connection cut) is sent
+/// again before anything it must precede, which a window of publishes in flight alone does not
+/// promise.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Order {
+    /// The other messages of its room (by its key in the de-duplication maps); those without a
+    /// room are one such "room".
+    Room(u64),
+    /// Every message: a gap marks a place in the whole stream.
+    All,
 }
 
 /// What a queued message sends.
@@ -91,7 +106,17 @@ impl Outgoing {
             arrived: std::time::Instant::now(),
             waiter: None,
             serial: 0,
+            order: Order::All,
             sent: Sent::Waiting,
+        }
+    }
+
+    /// Whose order it keeps: its room's (its key from `dedup`), or, for a gap, everyone's.
+    pub(super) fn order_in(&self, dedup: &DedupIds) -> Order {
+        match (&self.gap_id, &self.room) {
+            (Some(_), _) => Order::All,
+            (None, Some(room)) => Order::Room(dedup.room_key(room.as_str())),
+            (None, None) => Order::Room(dedup.room_key(NO_ROOM)),
         }
     }
 

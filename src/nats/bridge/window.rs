@@ -1,9 +1,13 @@
 //! Publishing with a window: up to [`JetStreamBridgeBuilder::window`] publishes in flight on the
-//! one connection, in queue order (JetStream stores them in the order they arrive), their
-//! acknowledgements taken in queue order too. When one fails, every unacknowledged message is sent
-//! again from the first, with the same `Nats-Msg-Id`, so what was stored meanwhile is acked as a
-//! duplicate, not stored twice; answers from before the failure are ignored (an epoch tells them
-//! apart). The queue's bound bounds the window's memory.
+//! one connection, sent in queue order, their acknowledgements taken in queue order too. A
+//! message is sent only once every earlier message of its room is stored (a gap, once everything
+//! before it is; nothing after a gap before it is): a publish lost on its way (a node's death, a
+//! connection cut, a leader change) while later ones are stored can then never put a room out of
+//! order. Rooms' messages go out side by side, so a window fills when many rooms are busy; a
+//! burst in one room is published one at a time. When a publish fails, every unacknowledged
+//! message is sent again from the first, with the same `Nats-Msg-Id`, so what was stored
+//! meanwhile is acked as a duplicate, not stored twice; answers from before the failure are
+//! ignored (an epoch tells them apart). The queue's bound bounds the window's memory.
 //!
 //! [`JetStreamBridgeBuilder::window`]: super::JetStreamBridgeBuilder::window
 
@@ -13,6 +17,7 @@ use actix::prelude::*;
 use async_nats::jetstream::context::PublishErrorKind;
 use futures_util::StreamExt as _;
 
+use super::outgoing::Order;
 use super::{BridgeEvent, JetStreamBridge};
 use crate::nats::dedup::Verdict;
 use crate::nats::error::NatsError;
@@ -43,9 +48,9 @@ pub(super) enum Sent {
 const SAME_NOTIFICATION_WITHIN: Duration = Duration::from_secs(1);
 
 impl JetStreamBridge {
-    /// Sends queued messages, in order, until the window is full. One sending task at a time
-    /// puts them on the connection in queue order; each acknowledgement is then awaited on its
-    /// own.
+    /// Sends queued messages, in order, until the window is full or the next one must wait for an
+    /// earlier one of its room to be stored. One sending task at a time puts them on the
+    /// connection in queue order; each acknowledgement is then awaited on its own.
     pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
         if self.checking || self.sending || self.retry.waiting() {
             return;
@@ -54,28 +59,66 @@ impl JetStreamBridge {
             return;
         };
         let room = self.config.window.saturating_sub(self.in_flight);
+        if room == 0 {
+            return;
+        }
         let epoch = self.epoch;
         let now = Instant::now();
         let (dedup, prefix) = (&mut self.dedup, self.config.prefix.as_str());
+        let held = &mut self.held;
+        held.clear();
+        // A gap sent and not yet stored: nothing after it may go.
+        let mut all_held = false;
         let mut skipped = false;
-        let batch: Vec<_> = self
-            .queue
-            .iter_mut()
-            .filter(|message| message.sent == Sent::Waiting)
-            .take(room)
-            .filter_map(|message| match message.prepared(dedup, prefix) {
-                Ok((subject, body)) => {
-                    message.sent = Sent::InFlight { epoch, at: now };
-                    Some((message.serial, subject, message.headers(), body))
+        let mut batch = Vec::new();
+        for message in self.queue.iter_mut() {
+            if batch.len() == room {
+                break;
+            }
+            let unsettled = match message.sent {
+                Sent::Skipped
+                | Sent::Acked {
+                    duplicate: false, ..
+                } => false,
+                // A duplicate is settled at the front: it may be an earlier repetition, and
+                // then this one is sent again, still before the rest of its room.
+                Sent::InFlight { .. }
+                | Sent::Acked {
+                    duplicate: true, ..
+                } => true,
+                Sent::Waiting => {
+                    let free = !all_held
+                        && match message.order {
+                            Order::Room(key) => !held.contains(&key),
+                            Order::All => held.is_empty(),
+                        };
+                    if !free {
+                        break; // in queue order: what comes later waits too
+                    }
+                    match message.prepared(dedup, prefix) {
+                        Ok((subject, body)) => {
+                            message.sent = Sent::InFlight { epoch, at: now };
+                            batch.push((message.serial, subject, message.headers(), body));
+                            true
+                        }
+                        Err(error) => {
+                            tracing::warn!(%error, kind = message.kind, "NATS bridge: cannot encode; skipped");
+                            message.sent = Sent::Skipped;
+                            skipped = true;
+                            false
+                        }
+                    }
                 }
-                Err(error) => {
-                    tracing::warn!(%error, kind = message.kind, "NATS bridge: cannot encode; skipped");
-                    message.sent = Sent::Skipped;
-                    skipped = true;
-                    None
+            };
+            if unsettled {
+                match message.order {
+                    Order::Room(key) => {
+                        held.insert(key);
+                    }
+                    Order::All => all_held = true,
                 }
-            })
-            .collect();
+            }
+        }
         if skipped {
             self.settle(ctx);
         }
@@ -266,8 +309,8 @@ impl JetStreamBridge {
                 return;
             };
             if earlier {
-                // Sent again under the next count, after what is already in flight: a repetition
-                // this bridge's count had missed lands up to a window later than its place.
+                // Sent again under the next count: after other rooms' messages in flight, still
+                // before the rest of its room (held while it was unsettled).
                 first.id = Some(bridge.dedup.recount(&id));
                 first.sent = Sent::Waiting;
                 bridge.stats.recounted += 1;
