@@ -4,6 +4,10 @@
 //! - bridge throughput: `JetStreamBridge` publishing N notifications one at a time (window 1) and
 //!   with its default window of acknowledgements in flight, each against bare `async-nats`
 //!   publishing the same bytes and headers the same way (one at a time; the same window, in order);
+//!   the firehose's notifications each have a room of their own, so the bridge's window fills;
+//! - the same bridge with the same notifications in 16 busy rooms, and in one: a room's next
+//!   publish waits until the one before it is stored (one per room in flight), against the bare
+//!   window and the bare one-at-a-time baseline;
 //! - consumer to handler: `JetStreamConsumer` delivering N stored notifications to a
 //!   `Handler<Notification>` (decode, deliver, wait for the handler, ack), against a bare
 //!   `async-nats` pull consumer that acks each message;
@@ -28,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use futures_util::StreamExt as _;
-use jellyfish_emulator::{firehose_notification, unix_nanos};
+use jellyfish_emulator::{firehose_notification, firehose_notification_in, unix_nanos};
 use jellyfish_notifier::nats::*;
 use jellyfish_notifier::*;
 use nats_cluster::NatsCluster;
@@ -219,6 +223,8 @@ struct Figures {
     bridge_one: Duration,
     bare_windowed: Duration,
     bridge_windowed: Duration,
+    bridge_rooms: Duration,
+    bridge_one_room: Duration,
     bare_consume: Duration,
     consume: Duration,
 }
@@ -253,9 +259,21 @@ impl Figures {
             n,
         );
         row(
-            format!("  JetStreamBridge: window {WINDOW} (the default)"),
+            format!("  JetStreamBridge: window {WINDOW} (the default), a room each"),
             self.bridge_windowed,
             self.bare_windowed,
+            n,
+        );
+        row(
+            format!("  JetStreamBridge: window {WINDOW}, {ROOMS} busy rooms"),
+            self.bridge_rooms,
+            self.bare_windowed,
+            n,
+        );
+        row(
+            "  JetStreamBridge: one busy room (vs one at a time)".into(),
+            self.bridge_one_room,
+            self.bare_one,
             n,
         );
         row(
@@ -301,7 +319,16 @@ fn prepared(
 /// The throughput runs of one place; each runs in a process of its own (this benchmark run again
 /// with `--run <place> <run>`) on a fresh server or cluster, so that none inherits another's
 /// heap or stored messages. A consumer reads what its run stored.
-const RUNS: [&str; 4] = ["bare", "bare-windowed", "bridge-one", "bridge-windowed"];
+const RUNS: [&str; 5] = [
+    "bare",
+    "bare-windowed",
+    "bridge-one",
+    "bridge-windowed",
+    "bridge-rooms",
+];
+
+/// The busy rooms of the rooms run: the bridge keeps one publish per room in flight.
+const ROOMS: u64 = 16;
 
 /// How many times every run is made (the figures are medians): one run of 20 000 notifications
 /// takes a fifth of a second, short enough for the machine's noise to move it by a tenth.
@@ -403,36 +430,14 @@ async fn run(place: Place, run: &str, notifications: &[Notification]) {
                 "bridge-one" => (1, "one", "ONE"),
                 _ => (WINDOW, "win", "WIN"),
             };
-            let url = servers.stream(stream, prefix).await;
-            let bridge = JetStreamBridge::builder(url)
-                .prefix(prefix)
-                .stream(StreamSettings {
-                    name: stream.to_owned(),
-                    replicas: servers.replicas(),
-                    ..StreamSettings::default()
-                })
-                .window(window)
-                .start();
-            tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream found
-            let owned = notifications.to_vec();
-            let start = Instant::now();
-            for notification in owned {
-                bridge.do_send(notification);
-            }
-            loop {
-                let stats = bridge.send(GetBridgeStats).await.unwrap();
-                if stats.stored as usize >= n {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(2)).await;
-            }
+            let took = bridge_timed(&servers, window, prefix, stream, notifications.to_vec()).await;
             timing(
                 if window == 1 {
                     "bridge_one"
                 } else {
                     "bridge_windowed"
                 },
-                start.elapsed(),
+                took,
             );
             if window == 1 {
                 return;
@@ -447,8 +452,58 @@ async fn run(place: Place, run: &str, notifications: &[Notification]) {
             wait_for("the consumer delivered", || handled.borrow().len() >= n).await;
             timing("consume", start.elapsed());
         }
+        "bridge-rooms" => {
+            // The same notifications in a few busy rooms: one publish per room in flight.
+            for (rooms, name, prefix, stream) in [
+                (ROOMS, "bridge_rooms", "rooms", "ROOMS"),
+                (1, "bridge_one_room", "oneroom", "ONEROOM"),
+            ] {
+                let in_rooms = (0..n as u64)
+                    .map(|i| firehose_notification_in(i, format!("busy-{}", i % rooms)))
+                    .collect();
+                timing(
+                    name,
+                    bridge_timed(&servers, WINDOW, prefix, stream, in_rooms).await,
+                );
+            }
+        }
         other => panic!("no run {other}"),
     }
+}
+
+/// How long a bridge with `window` takes to store `notifications` (handed over owned, as a
+/// notifier hands them) in a new stream `stream` on `<prefix>.>`.
+async fn bridge_timed(
+    servers: &Servers,
+    window: usize,
+    prefix: &str,
+    stream: &str,
+    notifications: Vec<Notification>,
+) -> Duration {
+    let n = notifications.len();
+    let url = servers.stream(stream, prefix).await;
+    let bridge = JetStreamBridge::builder(url)
+        .prefix(prefix)
+        .stream(StreamSettings {
+            name: stream.to_owned(),
+            replicas: servers.replicas(),
+            ..StreamSettings::default()
+        })
+        .window(window)
+        .start();
+    tokio::time::sleep(Duration::from_millis(300)).await; // connected, stream found
+    let start = Instant::now();
+    for notification in notifications {
+        bridge.do_send(notification);
+    }
+    loop {
+        let stats = bridge.send(GetBridgeStats).await.unwrap();
+        if stats.stored as usize >= n {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    start.elapsed()
 }
 
 /// Every run of `place`, each in a process of its own, all of them `ROUNDS` times in turn (once
@@ -482,6 +537,8 @@ fn throughput(place: &str, quick: bool) -> Figures {
         bridge_one: took("bridge_one"),
         bare_windowed: took("bare_windowed"),
         bridge_windowed: took("bridge_windowed"),
+        bridge_rooms: took("bridge_rooms"),
+        bridge_one_room: took("bridge_one_room"),
         bare_consume: took("bare_consume"),
         consume: took("consume"),
     }

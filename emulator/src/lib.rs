@@ -85,7 +85,9 @@ pub use builder::EmulatorBuilder;
 pub use emulator::Emulator;
 pub use error::ActionError;
 pub use record::{ConnectionRecord, SentFrame, SocketCounts};
-pub use scenario::{FirehoseConfig, LifecycleConfig, firehose_notification, unix_nanos};
+pub use scenario::{
+    FirehoseConfig, LifecycleConfig, firehose_notification, firehose_notification_in, unix_nanos,
+};
 pub use version::ServerVersion;
 pub use webhooks::{WebhookDelivery, WebhookOutcome};
 pub use world::{HlsEvent, TrackOwner};

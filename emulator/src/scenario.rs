@@ -66,7 +66,12 @@ pub fn unix_nanos() -> u128 {
 /// The firehose's `seq`-th notification. Its room id is `fh{seq}@{unix nanos when built}`, so a
 /// receiver can check order and measure latency.
 pub fn firehose_notification(seq: u64) -> Notification {
-    let room = format!("fh{seq}@{}", unix_nanos());
+    firehose_notification_in(seq, format!("fh{seq}@{}", unix_nanos()))
+}
+
+/// The firehose's `seq`-th notification, of the same kind and bytes, in `room`: many of them in
+/// a few rooms are a server's busy rooms.
+pub fn firehose_notification_in(seq: u64, room: String) -> Notification {
     let peer = "peer-1";
     let track = || {
         Track::new(
