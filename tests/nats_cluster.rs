@@ -1,7 +1,8 @@
 //! The JetStream bridge on a real three-node `nats-server` cluster (Debian's package) with an R3
 //! stream: the stream's leader killed mid-stream and started again on its store, then a rolling
 //! restart of the other two, one at a time. Every notification is stored once, each room's in
-//! order, and the bridge's counts are right.
+//! order, the bridge's counts are right, and it says what happened: the new leader, the
+//! connection lost and made again, the retries.
 //!
 //! Ignored by a plain `cargo test`; `.ci/run` runs it:
 //! `cargo test -p jellyfish-notifier --features nats --test nats_cluster -- --ignored`.
@@ -111,6 +112,14 @@ async fn an_r3_stream_loses_nothing_to_a_leader_crash_and_a_rolling_restart() {
     tokio::join!(sending, crash);
     let leader = settled(&cluster).await;
     assert_ne!(leader, format!("n{crashed}"), "a new leader took over");
+    let elected = BridgeEvent::LeaderElected {
+        stream: DEFAULT_STREAM.to_owned(),
+        leader: leader.clone(),
+    };
+    until("the new leader said", Duration::from_secs(10), async || {
+        events.all().contains(&elected)
+    })
+    .await;
 
     // A rolling restart of the other two, one at a time, under traffic.
     let mut next = 300;
@@ -160,13 +169,16 @@ async fn an_r3_stream_loses_nothing_to_a_leader_crash_and_a_rolling_restart() {
     // What was stored but whose ack was lost with a node is acked as a duplicate when sent again.
     assert_eq!(stats.stored + stats.duplicates, total as u64, "{stats:?}");
     assert_eq!(stats.dropped, 0);
-    let retried = events
-        .all()
-        .iter()
-        .filter(|e| matches!(e, BridgeEvent::Retrying { .. }))
-        .count();
+    let said = events.all();
+    let count = |what: fn(&BridgeEvent) -> bool| said.iter().filter(|e| what(e)).count();
+    let retried = count(|e| matches!(e, BridgeEvent::Retrying { .. }));
+    let leaders = count(|e| matches!(e, BridgeEvent::LeaderElected { .. }));
+    let lost = count(|e| matches!(e, BridgeEvent::Disconnected { .. }));
+    let reconnected = count(|e| matches!(e, BridgeEvent::Reconnected { .. }));
+    // Every node was killed once, the bridge's own among them: it lost it and connected again.
+    assert!(lost >= 1 && reconnected >= 1, "{said:?}");
     println!(
-        "R3 on three nodes, leader n{crashed} killed and two rolling restarts: {total} notifications stored once, each room in order; {} retries said, {} duplicates acked",
-        retried, stats.duplicates
+        "R3 on three nodes, leader n{crashed} killed and two rolling restarts: {total} notifications stored once, each room in order; said: retries {retried}, leaders elected {leaders}, connections lost {lost} and made again {reconnected}; {} duplicates acked",
+        stats.duplicates
     );
 }

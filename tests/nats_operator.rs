@@ -158,6 +158,29 @@ async fn a_bridge_told_not_to_recreate_the_stream_stops_at_once_and_says_so() {
     .await;
 }
 
+/// A stream of more replicas than the servers up is not created: said as a stream error naming
+/// both numbers, retried, and what arrived stays queued.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_stream_of_more_replicas_than_servers_is_refused_with_both_numbers() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events)
+        .stream(StreamSettings {
+            replicas: 3,
+            ..StreamSettings::default()
+        })
+        .start();
+    bridge.do_send(room("waits"));
+    until("refused", Duration::from_secs(10), async || {
+        events.any(|e| matches!(e, BridgeEvent::Retrying { error, .. } if error.to_string().contains("3 replicas asked for, and the cluster has 1 server up")))
+    })
+    .await;
+    let stats = stats(&bridge).await;
+    assert_eq!((stats.stored, stats.queued), (0, 1), "{stats:?}");
+    assert!(stored_rooms(&nats).await.is_empty());
+}
+
 #[actix::test]
 #[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
 async fn a_stream_whose_limits_discard_acknowledged_notifications_is_warned_about_at_start() {

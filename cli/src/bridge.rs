@@ -76,7 +76,8 @@ pub(crate) struct StreamArgs {
     #[arg(long)]
     no_recreate_stream: bool,
     /// How many publishes may wait for JetStream's acknowledgement at once (in order on one
-    /// connection; 1 is one at a time).
+    /// connection, at most one per room: a room's next waits until the one before it is stored;
+    /// 1 is one at a time).
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u16).range(1..))]
     publish_window: u16,
     /// `webhook --nats`: the longest a request waits for JetStream to store it before it is
@@ -179,6 +180,16 @@ impl Handler<BridgeEvent> for Reporter {
             }
             BridgeEvent::StreamLimits { stream, limits } => say!(
                 "warning: the NATS stream {stream} can delete notifications it acknowledged: {limits}. What is published may not stay stored: use a stream without these limits (or with discard new)"
+            ),
+            BridgeEvent::Disconnected { server } => say!(
+                "NATS: lost the connection to {server}; reconnecting, to it or another of --nats's URLs"
+            ),
+            BridgeEvent::Reconnected { server } => say!("NATS: connected again, to {server}"),
+            BridgeEvent::LeaderElected { stream, leader } => {
+                say!("NATS: the stream {stream} has a new leader: {leader}")
+            }
+            BridgeEvent::QuorumLost { stream } => say!(
+                "NATS: the stream {stream} lost its quorum: nothing is stored until enough of its servers are back (publishes are retried)"
             ),
             BridgeEvent::Dropped { total } => say!(
                 "NATS: DROPPED {total} {} so far: the queue (--queue-limit) is full",

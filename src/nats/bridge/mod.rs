@@ -88,6 +88,32 @@ pub enum BridgeEvent {
         /// Messages left unpublished.
         unpublished: usize,
     },
+    /// The client lost its connection to the NATS server `server` (it reconnects by itself,
+    /// failing over between the URLs); publishes wait meanwhile.
+    Disconnected {
+        /// The server it was connected to: its name and address.
+        server: String,
+    },
+    /// Connected again after a [`BridgeEvent::Disconnected`], to `server` (on a cluster, maybe
+    /// another one).
+    Reconnected {
+        /// The server now connected to: its name and address.
+        server: String,
+    },
+    /// The stream's replicas elected a leader (a cluster's stream; after its leader died, or a
+    /// rolling restart moved it): JetStream's own advisory, said as it comes.
+    LeaderElected {
+        /// The stream's name.
+        stream: String,
+        /// The server now leading it.
+        leader: String,
+    },
+    /// The stream lost its quorum (too few of its replicas' servers are up): nothing is stored
+    /// until enough are back; publishes time out and are retried.
+    QuorumLost {
+        /// The stream's name.
+        stream: String,
+    },
     /// The stream (made by someone else) has limits under which JetStream deletes messages it
     /// acknowledged: notifications "published" may not stay stored. Said at every connection.
     StreamLimits {
@@ -171,6 +197,9 @@ pub struct JetStreamBridge {
     epoch: u64,
     /// The check of a suspect duplicate is under way: nothing is sent meanwhile.
     checking: bool,
+    /// Asking JetStream whether the stream is there, after a publish nobody answered: nothing is
+    /// sent meanwhile.
+    probing: bool,
     /// A task is putting messages on the connection (one at a time keeps them in order).
     sending: bool,
     /// The last serial given to a queued message.
@@ -190,6 +219,12 @@ pub struct JetStreamBridge {
     refused: HashMap<Key, (DedupId, Instant)>,
     /// The NATS client's connection is up (it reconnects by itself).
     linked: bool,
+    /// How many NATS clients the bridge made: the last is the current one, and only its link's
+    /// changes count.
+    clients: u64,
+    /// The subscription to the stream's JetStream advisories (leader elected, quorum lost), on
+    /// the current client.
+    advisories: Option<SpawnHandle>,
 }
 
 /// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
@@ -296,6 +331,7 @@ impl JetStreamBridgeBuilder {
             held: hashbrown::HashSet::new(),
             epoch: 0,
             checking: false,
+            probing: false,
             sending: false,
             serial: 0,
             retry: Retry::default(),
@@ -307,6 +343,8 @@ impl JetStreamBridgeBuilder {
             last_error: None,
             refused: HashMap::new(),
             linked: false,
+            clients: 0,
+            advisories: None,
         }
         .start()
     }

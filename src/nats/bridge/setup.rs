@@ -1,6 +1,8 @@
 //! The bridge's connection and stream: connecting (without blocking its mailbox, so what arrives
 //! meanwhile is queued and counted), finding or creating the stream, creating it again when an
-//! operator's hand removed it, and saying when its limits can discard what was acknowledged.
+//! operator's hand removed it, and saying when its limits can discard what was acknowledged, when
+//! the connection is lost and made again, and when the stream's leader changes or its quorum is
+//! lost (JetStream's advisories).
 
 use std::time::Duration;
 
@@ -15,6 +17,8 @@ use crate::nats::error::NatsError;
 pub(super) struct Setup {
     jetstream: jetstream::Context,
     stream: Stream,
+    /// The stream's advisories: `$JS.EVENT.ADVISORY.STREAM.<what>.<stream>`.
+    advisories: async_nats::Subscriber,
     last: u64,
     /// The stream was not there: created now.
     created: bool,
@@ -27,6 +31,8 @@ impl JetStreamBridge {
             return;
         }
         self.connecting = true;
+        self.clients += 1;
+        let client = self.clients;
         let url = self.config.url.clone();
         let settings = self.config.stream.clone();
         let subjects = vec![format!("{}.>", self.config.prefix)];
@@ -36,13 +42,13 @@ impl JetStreamBridge {
             let client = async_nats::ConnectOptions::new()
                 // The client reconnects by itself; the bridge follows the link's state.
                 .event_callback(move |event| {
-                    let linked = match event {
+                    let up = match event {
                         async_nats::Event::Connected => Some(true),
                         async_nats::Event::Disconnected | async_nats::Event::Closed => Some(false),
                         _ => None,
                     };
-                    if let Some(linked) = linked {
-                        bridge.do_send(Link(linked));
+                    if let Some(up) = up {
+                        bridge.do_send(Link { client, up });
                     }
                     std::future::ready(())
                 })
@@ -53,21 +59,17 @@ impl JetStreamBridge {
                     url: url.clone(),
                     detail: err.to_string(),
                 })?;
-            // A stream asking for more replicas than the cluster has servers is never placed.
             let servers = client.server_info().connect_urls.len().max(1);
-            if settings.replicas > servers {
-                return Err(NatsError::Stream {
-                    stream: settings.name.clone(),
-                    detail: format!(
-                        "{} replicas asked for, and the cluster has {servers} server{} (lower --replicas, or add servers)",
-                        settings.replicas,
-                        if servers == 1 { "" } else { "s" }
-                    ),
-                });
-            }
+            let advisories = client
+                .subscribe(format!("{ADVISORIES}.*.{}", settings.name))
+                .await
+                .map_err(|err| NatsError::Connect {
+                    url: url.clone(),
+                    detail: err.to_string(),
+                })?;
             let mut jetstream = jetstream::new(client);
             jetstream.set_timeout(ack_timeout);
-            find_or_create(jetstream, &settings, subjects).await
+            find_or_create(jetstream, advisories, &settings, subjects, servers).await
         };
         ctx.spawn(setup.into_actor(self).map(|result, bridge, ctx| {
             bridge.connecting = false;
@@ -101,6 +103,11 @@ impl JetStreamBridge {
                 limits,
             });
         }
+        // The previous client's subscription goes with it (and the client with its last handle).
+        if let Some(previous) = self.advisories.take() {
+            ctx.cancel_future(previous);
+        }
+        self.advisories = Some(ctx.add_stream(setup.advisories));
         self.had_stream = true;
         self.linked = true;
         self.jetstream = Some(setup.jetstream);
@@ -112,10 +119,45 @@ impl JetStreamBridge {
         self.pump(ctx);
     }
 
+    /// A publish had no one to answer it (`error`): the stream is gone, or only without a leader
+    /// for a moment (a cluster electing one). JetStream's API says which; nothing is sent
+    /// meanwhile. Gone: [`JetStreamBridge::stream_gone`]. There (or no answer): a retry, on the
+    /// same connection.
+    pub(super) fn check_stream(&mut self, error: String, ctx: &mut Context<Self>) {
+        let Some(jetstream) = self.jetstream.clone() else {
+            return;
+        };
+        self.probing = true;
+        let name = self.config.stream.name.clone();
+        let client = self.clients;
+        let found = async move { jetstream.get_stream(&name).await.map(|_| ()) };
+        ctx.spawn(found.into_actor(self).map(move |found, bridge, ctx| {
+            bridge.probing = false;
+            if client != bridge.clients || bridge.jetstream.is_none() {
+                return; // set up again meanwhile
+            }
+            let detail = match found {
+                Err(err) if not_found(&err) => {
+                    bridge.stream_gone(ctx);
+                    return;
+                }
+                Ok(()) => format!(
+                    "{error}: the stream is there, without a leader at the moment (a cluster electing one)"
+                ),
+                Err(err) => format!("{error}; asking JetStream about the stream failed too: {err}"),
+            };
+            bridge.stats.retries += 1;
+            bridge.failed(NatsError::Publish { detail }, ctx);
+        }));
+    }
+
     /// A publish found no stream: an operator deleted it, or nats-server came back without its
     /// store. Created again (and said), or, if the bridge must not, it stops at once, loudly.
     pub(super) fn stream_gone(&mut self, ctx: &mut Context<Self>) {
         let stream = self.config.stream.name.clone();
+        if let Some(advisories) = self.advisories.take() {
+            ctx.cancel_future(advisories);
+        }
         self.resend_unacknowledged();
         self.jetstream = None;
         self.stream = None;
@@ -138,25 +180,98 @@ impl JetStreamBridge {
     }
 }
 
-/// The NATS client's connection came up (`true`) or went down.
+/// The connection of the bridge's `client`-th NATS client came up or went down.
 #[derive(actix::Message)]
 #[rtype(result = "()")]
-struct Link(bool);
+struct Link {
+    client: u64,
+    up: bool,
+}
 
 impl Handler<Link> for JetStreamBridge {
     type Result = ();
 
-    fn handle(&mut self, Link(linked): Link, _: &mut Context<Self>) {
+    /// Said when the link changes once the bridge is set up (the first connection is
+    /// [`BridgeEvent::Ready`]): the server lost, and the one connected to again.
+    fn handle(&mut self, Link { client, up: linked }: Link, _: &mut Context<Self>) {
+        if client != self.clients {
+            return; // a client replaced since (the stream was recreated), closing
+        }
+        let changed = linked != self.linked;
         self.linked = linked;
         self.levels();
+        let Some(jetstream) = self.jetstream.as_ref().filter(|_| changed) else {
+            return;
+        };
+        let info = jetstream.client().server_info();
+        let server = format!("{} ({}:{})", info.server_name, info.host, info.port);
+        if linked {
+            tracing::info!(%server, "NATS bridge: connected again");
+            self.event(BridgeEvent::Reconnected { server });
+        } else {
+            tracing::warn!(%server, queued = self.queue.len(), "NATS bridge: lost the connection; the client reconnects, failing over between the URLs");
+            self.event(BridgeEvent::Disconnected { server });
+        }
     }
 }
 
+/// Where JetStream publishes a stream's advisories: `<this>.<what>.<stream>`.
+const ADVISORIES: &str = "$JS.EVENT.ADVISORY.STREAM";
+
+/// The part of a stream advisory the bridge reads.
+#[derive(serde::Deserialize)]
+struct Advisory {
+    stream: String,
+    #[serde(default)]
+    leader: Option<String>,
+}
+
+impl StreamHandler<async_nats::Message> for JetStreamBridge {
+    /// A leader elected or the quorum lost: said as it comes. Other advisories (created,
+    /// updated, …) are the bridge's own doing or show up as publish errors.
+    fn handle(&mut self, message: async_nats::Message, _: &mut Context<Self>) {
+        let what = message.subject.split('.').nth(4).unwrap_or_default();
+        let Ok(advisory) = serde_json::from_slice::<Advisory>(&message.payload) else {
+            tracing::debug!(subject = %message.subject, "NATS bridge: an advisory it cannot read");
+            return;
+        };
+        let stream = advisory.stream;
+        match (what, advisory.leader) {
+            ("LEADER_ELECTED", Some(leader)) => {
+                tracing::info!(%stream, %leader, "NATS bridge: the stream has a new leader");
+                self.event(BridgeEvent::LeaderElected { stream, leader });
+            }
+            ("QUORUM_LOST", _) => {
+                tracing::warn!(%stream, "NATS bridge: the stream lost its quorum; nothing is stored until enough of its servers are back");
+                self.event(BridgeEvent::QuorumLost { stream });
+            }
+            _ => {}
+        }
+    }
+
+    /// The subscription ends with its client (a new setup made another): the bridge goes on.
+    fn finished(&mut self, _: &mut Context<Self>) {}
+}
+
 /// Finds the stream, or creates it with the bridge's settings.
+/// JetStream answered that there is no such stream.
+fn not_found(err: &jetstream::context::GetStreamError) -> bool {
+    matches!(
+        err.kind(),
+        jetstream::context::GetStreamErrorKind::JetStream(ref js)
+            if js.error_code() == ErrorCode::STREAM_NOT_FOUND
+    )
+}
+
+/// A stream is created only if the cluster has `servers` (up, as the server connected to knows
+/// them) for its replicas: one asking for more is never placed. One that exists is used whatever
+/// is down (an R3 stream stores while two of its three servers are up).
 async fn find_or_create(
     jetstream: jetstream::Context,
+    advisories: async_nats::Subscriber,
     settings: &StreamSettings,
     subjects: Vec<String>,
+    servers: usize,
 ) -> Result<Setup, NatsError> {
     let stream_error = |detail: String| NatsError::Stream {
         stream: settings.name.clone(),
@@ -165,13 +280,14 @@ async fn find_or_create(
     let found = jetstream.get_stream(&settings.name).await;
     let (mut stream, created) = match found {
         Ok(stream) => (stream, false),
-        Err(err)
-            if matches!(
-                err.kind(),
-                jetstream::context::GetStreamErrorKind::JetStream(ref js)
-                    if js.error_code() == ErrorCode::STREAM_NOT_FOUND
-            ) =>
-        {
+        Err(err) if not_found(&err) => {
+            if settings.replicas > servers {
+                return Err(stream_error(format!(
+                    "{} replicas asked for, and the cluster has {servers} server{} up (lower --replicas, or add servers)",
+                    settings.replicas,
+                    if servers == 1 { "" } else { "s" }
+                )));
+            }
             let created = jetstream
                 .create_stream(Config {
                     name: settings.name.clone(),
@@ -197,6 +313,7 @@ async fn find_or_create(
     Ok(Setup {
         jetstream,
         stream,
+        advisories,
         last,
         created,
     })

@@ -52,7 +52,7 @@ impl JetStreamBridge {
     /// earlier one of its room to be stored. One sending task at a time puts them on the
     /// connection in queue order; each acknowledgement is then awaited on its own.
     pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.checking || self.sending || self.retry.waiting() {
+        if self.checking || self.probing || self.sending || self.retry.waiting() {
             return;
         }
         let Some(jetstream) = self.jetstream.clone() else {
@@ -212,8 +212,10 @@ impl JetStreamBridge {
                     }));
                 }
                 self.resend_unacknowledged();
+                // async-nats says "no stream" for no responders: a stream gone, or one without a
+                // leader for a moment.
                 if error.kind() == PublishErrorKind::StreamNotFound {
-                    self.stream_gone(ctx);
+                    self.check_stream(error.to_string(), ctx);
                     return;
                 }
                 self.stats.retries += 1;
