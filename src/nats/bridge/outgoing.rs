@@ -17,7 +17,6 @@ use crate::notification::{Notification, RoomId};
 /// nothing to copy, and a recounted id is simply the new `id`.
 pub(super) struct Outgoing {
     pub(super) kind: &'static str,
-    room: Option<RoomId>,
     content: Content,
     /// Its de-duplication id (none for gap messages, whose ids are random: `gap_id`; none yet
     /// for a notification not encoded yet).
@@ -58,10 +57,11 @@ enum Content {
     /// the rest of it is encoded, not after.
     Notification(Notification),
     /// A message made whole on arrival (a gap, a metrics report, a webhook's notification): its
-    /// subject and bytes, cloned at each send without a copy.
+    /// subject and bytes, cloned at each send without a copy, and its room for its headers.
     Ready {
         subject: async_nats::Subject,
         body: Bytes,
+        room: Option<RoomId>,
     },
 }
 
@@ -80,26 +80,28 @@ impl Outgoing {
             Err(gap_id) => (None, Some(gap_id)),
         };
         let subject = subject.into();
-        Self::with(kind, room, Content::Ready { subject, body }, id, gap_id)
+        let content = Content::Ready {
+            subject,
+            body,
+            room,
+        };
+        Self::with(kind, content, id, gap_id)
     }
 
     /// A notification, encoded when sent ([`Outgoing::prepared`]).
     pub(super) fn later(notification: Notification) -> Self {
         let kind = notification.kind();
-        let room = notification.room_id().cloned();
-        Self::with(kind, room, Content::Notification(notification), None, None)
+        Self::with(kind, Content::Notification(notification), None, None)
     }
 
     fn with(
         kind: &'static str,
-        room: Option<RoomId>,
         content: Content,
         id: Option<DedupId>,
         gap_id: Option<String>,
     ) -> Self {
         Self {
             kind,
-            room,
             content,
             id,
             gap_id,
@@ -111,9 +113,17 @@ impl Outgoing {
         }
     }
 
+    /// Its room: the notification's own (nothing copied), or the one a ready message was given.
+    fn room(&self) -> Option<&RoomId> {
+        match &self.content {
+            Content::Notification(notification) => notification.room_id(),
+            Content::Ready { room, .. } => room.as_ref(),
+        }
+    }
+
     /// Whose order it keeps: its room's (its key from `dedup`), or, for a gap, everyone's.
     pub(super) fn order_in(&self, dedup: &DedupIds) -> Order {
-        match (&self.gap_id, &self.room) {
+        match (&self.gap_id, self.room()) {
             (Some(_), _) => Order::All,
             (None, Some(room)) => Order::Room(dedup.room_key(room.as_str())),
             (None, None) => Order::Room(dedup.room_key(NO_ROOM)),
@@ -128,7 +138,7 @@ impl Outgoing {
         prefix: &str,
     ) -> Result<(async_nats::Subject, Bytes), EncodeError> {
         match &self.content {
-            Content::Ready { subject, body } => Ok((subject.clone(), body.clone())),
+            Content::Ready { subject, body, .. } => Ok((subject.clone(), body.clone())),
             Content::Notification(notification) => {
                 let body = Bytes::from(notification.encode()?);
                 let (subject, token) = subject_with_token(prefix, notification);
@@ -155,7 +165,7 @@ impl Outgoing {
             async_nats::header::HeaderName::from_static(ROOM_HEADER);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(KIND, self.kind);
-        if let Some(room) = &self.room {
+        if let Some(room) = self.room() {
             headers.insert(ROOM, room.as_str());
         }
         let id = match (&self.id, &self.gap_id) {

@@ -70,7 +70,7 @@ impl JetStreamBridge {
         // A gap sent and not yet stored: nothing after it may go.
         let mut all_held = false;
         let mut skipped = false;
-        let mut batch = Vec::new();
+        let mut batch = Vec::with_capacity(room.min(self.queue.len()));
         for message in self.queue.iter_mut() {
             if batch.len() == room {
                 break;
