@@ -54,7 +54,9 @@ pub struct GetConsumerStats;
 /// }
 ///
 /// # #[actix::main] async fn main() {
-/// let consumer = JetStreamConsumer::builder("nats://127.0.0.1:4222", "billing")
+/// // Every instance started as "billing" shares the work (`JetStreamConsumer::every_notification`
+/// // with a name per instance has each see everything).
+/// let consumer = JetStreamConsumer::work_queue("nats://127.0.0.1:4222", "billing")
 ///     .filter("jellyfish.*.peer_connected")
 ///     .start();
 /// let _subscription = consumer.send(SubscribeServerNotifications(App.start().recipient())).await;
