@@ -38,7 +38,8 @@ pub(crate) struct Args {
     /// Also publish every notification to this NATS server's JetStream (as `bridge` does), and
     /// answer 200 only once JetStream stored all of a request's notifications (503 otherwise, so
     /// that a load-balanced fleet of receivers funnels into one stream and loses nothing it
-    /// acknowledged).
+    /// acknowledged). For a cluster, several URLs separated by commas
+    /// (nats://a:4222,nats://b:4222), failed over between.
     #[arg(long, value_name = "URL")]
     nats: Option<String>,
     #[command(flatten)]
