@@ -109,7 +109,10 @@ impl JetStreamBridge {
         }
         self.advisories = Some(ctx.add_stream(setup.advisories));
         self.had_stream = true;
-        self.linked = true;
+        // As the client is now: a link lost during the setup (said before the bridge had a
+        // connection to name) is not taken back by it.
+        self.linked =
+            setup.jetstream.client().connection_state() == async_nats::connection::State::Connected;
         self.jetstream = Some(setup.jetstream);
         self.stream = Some(setup.stream);
         self.last_error = None;
