@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use jellyfish_notifier::nats::*;
-use jellyfish_notifier::notification::RoomCreated;
+use jellyfish_notifier::notification::{RoomCrashed, RoomCreated, RoomDeleted};
 use jellyfish_notifier::retry::RetryPolicy;
 use jellyfish_notifier::*;
 use kept::Kept;
@@ -349,4 +349,183 @@ async fn webhook_publishes_are_refused_within_their_timeout_and_a_retry_stores_n
     expected.push("warm-up".to_owned());
     expected.sort();
     assert_eq!(stored, expected, "one copy of each, retries or not");
+}
+
+/// A webhook refused while nats-server hung is stored once it is back; then later notifications
+/// of its room are stored, and the sender's retry comes well after: JetStream's answer
+/// ("duplicate" of a message older than the room's last) must not be taken for an earlier
+/// repetition of the notification (which would store it a second time).
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_refused_webhook_stored_since_is_not_stored_again_by_a_late_retry() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events)
+        .ack_timeout(Duration::from_secs(3))
+        .publish_timeout(Duration::from_secs(1))
+        .start();
+    let publish = async |notification: Notification| {
+        bridge
+            .send(Publish(vec![notification]))
+            .await
+            .unwrap()
+            .is_ok()
+    };
+    until("stored", Duration::from_secs(10), async || {
+        publish(room("warm-up")).await
+    })
+    .await;
+
+    nats.pause();
+    assert!(
+        !publish(room("hook")).await,
+        "refused while nats-server hangs"
+    );
+    nats.resume();
+    until(
+        "the refused copy stored",
+        Duration::from_secs(20),
+        async || stats(&bridge).await.queued == 0,
+    )
+    .await;
+    until(
+        "a later one of its room",
+        Duration::from_secs(10),
+        async || publish(RoomDeleted::new("hook").into()).await,
+    )
+    .await;
+    // More than the second within which two copies are taken for one notification.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(publish(room("hook")).await, "the retry is answered OK");
+
+    let stored: Vec<String> = nats
+        .messages()
+        .await
+        .iter()
+        .map(|m| {
+            let n = receive_binary(&m.payload).unwrap().remove(0);
+            format!("{} {}", n.kind(), n.room_id().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        stored,
+        [
+            "room_created warm-up",
+            "room_created hook",
+            "room_deleted hook"
+        ],
+        "one copy of each"
+    );
+    let stats = stats(&bridge).await;
+    assert_eq!((stats.recounted, stats.duplicates), (0, 1), "{stats:?}");
+}
+
+/// Bridge X missed a repetition Y stored, then stored a later notification of that room itself:
+/// X's next copy of the repeated notification is answered "duplicate" of Y's older one, and the
+/// stream is asked when that was stored, while the acknowledgements of a hundred other rooms'
+/// notifications sent after it come in. The repetition is stored once more, only once, and nothing else is
+/// touched by the check.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_repetition_checked_while_other_rooms_are_acknowledged_is_stored_once() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let (x, y) = (
+        builder(&nats, &events).start(),
+        builder(&nats, &events).start(),
+    );
+    let publish = async |bridge: &Addr<JetStreamBridge>, notifications: Vec<Notification>| {
+        let answer = bridge.send(Publish(notifications)).await.unwrap();
+        answer.is_ok()
+    };
+    for bridge in [&x, &y] {
+        until("ready", Duration::from_secs(10), async || {
+            publish(bridge, vec![room("warm-up")]).await
+        })
+        .await;
+    }
+    assert!(publish(&y, vec![room("a")]).await);
+    assert!(publish(&x, vec![room("a")]).await);
+    let repeated = Notification::from(RoomCrashed::new("a"));
+    assert!(
+        publish(&y, vec![repeated.clone()]).await,
+        "X misses this one"
+    );
+    assert!(publish(&x, vec![RoomDeleted::new("a").into()]).await);
+    // More than the second within which two copies are taken for one notification.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Sent in one batch: acknowledgements of other rooms' notifications before and after.
+    let mut burst: Vec<Notification> = (0..100).map(|i| room(&format!("b-{i}"))).collect();
+    burst.push(repeated);
+    burst.extend((100..200).map(|i| room(&format!("b-{i}"))));
+    assert!(publish(&x, burst).await);
+
+    let stored: Vec<String> = nats
+        .messages()
+        .await
+        .iter()
+        .map(|m| {
+            let n = receive_binary(&m.payload).unwrap().remove(0);
+            format!("{} {}", n.kind(), n.room_id().unwrap())
+        })
+        .collect();
+    let mut expected: Vec<String> = [
+        "room_created warm-up",
+        "room_created a",
+        "room_crashed a",
+        "room_deleted a",
+        "room_crashed a",
+    ]
+    .map(String::from)
+    .to_vec();
+    expected.extend((0..200).map(|i| format!("room_created b-{i}")));
+    // The repetition goes again after what was in flight of other rooms.
+    let mut sorted = stored.clone();
+    sorted[4..].sort();
+    expected[4..].sort();
+    assert_eq!(sorted, expected, "each once, the repetition once more");
+    let stats = stats(&x).await;
+    assert_eq!(stats.recounted, 1, "{stats:?}");
+}
+
+/// Bridge X's connection to the media server comes up after Y stored a notification of a room;
+/// Y dies, and the same notification comes again (a repetition), to X alone. X's count of it
+/// lags (it never heard the first), so its id names Y's copy: X moved its de-duplication floor to
+/// the stream's end when its connection came up, so that answer is checked and the repetition
+/// stored, not taken for Y's copy and lost.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_repetition_stored_by_another_bridge_before_this_one_connected_is_not_lost() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let (x, y) = (
+        builder(&nats, &events).start(),
+        builder(&nats, &events).start(),
+    );
+    for bridge in [&x, &y] {
+        until("ready", Duration::from_secs(10), async || {
+            let answer = bridge.send(Publish(vec![room("warm-up")])).await.unwrap();
+            answer.is_ok()
+        })
+        .await;
+    }
+    let repeated = Notification::from(RoomCrashed::new("a"));
+    let answer = y.send(Publish(vec![repeated.clone()])).await.unwrap();
+    assert!(answer.is_ok(), "{answer:?}");
+    // X's server connection comes up only now (its first); Y dies (it is sent nothing more).
+    x.send(ConnectionEvent::Ready { gap: None }).await.unwrap();
+    // More than the second within which two copies are taken for one notification.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    x.send(repeated).await.unwrap();
+    until("X's copy answered", Duration::from_secs(10), async || {
+        let stats = stats(&x).await;
+        stats.queued == 0 && stats.stored + stats.duplicates == 2
+    })
+    .await;
+    assert_eq!(
+        stored_rooms(&nats).await,
+        ["warm-up", "a", "a"],
+        "the repetition stored"
+    );
+    assert_eq!(stats(&x).await.recounted, 1);
 }

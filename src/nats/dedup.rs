@@ -19,7 +19,10 @@ use sha2::{Digest, Sha256};
 /// names that earlier message: JetStream answers "duplicate" with a sequence older than this
 /// bridge's previous message in the room ([`Verdict::Suspect`]), and if that message was stored
 /// more than a second before this notification arrived, the bridge counts one more and publishes
-/// again ([`DedupIds::recount`]), so the repetition is stored, not lost.
+/// again ([`DedupIds::recount`]), so the repetition is stored, not lost. A bridge that heard
+/// nothing for a while (before its first connection, during a gap) says where the stream was
+/// then ([`DedupIds::gap_at`]): a duplicate naming any message until there is suspect too, even in
+/// a room it had not heard of since.
 ///
 /// **Guarantees.** One bridge never loses a notification to de-duplication. Two bridges on one
 /// server store each notification they both received once, gaps or not, and killing either loses
@@ -144,6 +147,18 @@ impl DedupIds {
     /// The stream's last sequence as the bridge connected (see [`DedupIds::acked`]).
     pub fn start_at(&mut self, sequence: u64) {
         self.floor = self.floor.max(sequence);
+    }
+
+    /// This bridge heard nothing from the server until the stream's `sequence`: its gap marker
+    /// (its connection was down) is stored there, or the stream ended there when its connection
+    /// first came up. What other bridges stored until then this bridge may have missed, so its
+    /// counts may lag behind any of it: a duplicate naming a message up to `sequence` is
+    /// [`Verdict::Suspect`] in every room, as it is before [`DedupIds::start_at`].
+    pub fn gap_at(&mut self, sequence: u64) {
+        self.floor = self.floor.max(sequence);
+        for ids in self.rooms.values_mut() {
+            ids.last_sequence = ids.last_sequence.max(sequence);
+        }
     }
 
     /// The stream was created anew (deleted by an operator, or lost with the server's store): its
@@ -381,5 +396,33 @@ mod tests {
             ["joined", "speech", "left", "speech"],
             "not lost"
         );
+    }
+
+    /// B misses a "speech" in a gap and hears nothing in the room after it before A dies: B's
+    /// next "speech" names A's, stored after everything B had heard of the room. Only B's gap
+    /// marker tells it that its counts may lag behind that message.
+    #[test]
+    fn a_count_that_lagged_through_a_gap_is_corrected_with_nothing_heard_after_it() {
+        let window = Duration::from_secs(120);
+        let (mut a, mut b) = (DedupIds::new(window), DedupIds::new(window));
+        let mut store = Store::default();
+        store.bridge(&mut a, "r", "joined");
+        store.bridge(&mut b, "r", "joined");
+        store.bridge(&mut a, "r", "speech"); // B is in a gap
+        let (marker, _) = store.publish("gap-b-1", "gap");
+        b.gap_at(marker);
+        // A dies; the next "speech" reaches B alone.
+        store.bridge(&mut b, "r", "speech");
+        assert_eq!(
+            store.messages,
+            ["joined", "speech", "gap", "speech"],
+            "not lost"
+        );
+        // A room B never heard of before its gap is checked the same way.
+        store.bridge(&mut a, "q", "joined");
+        let (marker, _) = store.publish("gap-b-2", "gap");
+        b.gap_at(marker);
+        store.bridge(&mut b, "q", "joined");
+        assert_eq!(store.messages.iter().filter(|m| *m == "joined").count(), 3);
     }
 }

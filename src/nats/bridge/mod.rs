@@ -169,7 +169,9 @@ pub struct Publish(pub Vec<Notification>);
 /// each counted as forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
 /// `queue_limit` messages and retries with backoff; beyond that it drops the newest, counts them and
 /// says so ([`BridgeEvent::Dropped`], an error log line). Subscribed to the notifier's
-/// [`ConnectionEvent`]s, it publishes a gap message after every reconnect.
+/// [`ConnectionEvent`]s, it publishes a gap message after every reconnect (and, with another
+/// bridge on the same stream, checks a repetition the other stored while it heard nothing, so
+/// that it is stored, not taken for the other's copy: subscribe it to both).
 ///
 /// ```no_run
 /// use jellyfish_notifier::nats::JetStreamBridge;
@@ -200,6 +202,9 @@ pub struct JetStreamBridge {
     /// Asking JetStream whether the stream is there, after a publish nobody answered: nothing is
     /// sent meanwhile.
     probing: bool,
+    /// Asking JetStream where the stream ends, as the server connection first came up: nothing
+    /// is sent meanwhile ([`JetStreamBridge::floor_at_stream_end`]).
+    flooring: bool,
     /// A task is putting messages on the connection (one at a time keeps them in order).
     sending: bool,
     /// The last serial given to a queued message.
@@ -215,7 +220,8 @@ pub struct JetStreamBridge {
     had_stream: bool,
     /// Why the last setup or publish failed, while it is not fixed.
     last_error: Option<NatsError>,
-    /// The ids of [`Publish`]ed notifications that were answered `Err`, for a sender's retry.
+    /// The ids of [`Publish`]ed notifications that were answered `Err`, with when each first
+    /// arrived, for a sender's retry.
     refused: HashMap<Key, (DedupId, Instant)>,
     /// The NATS client's connection is up (it reconnects by itself).
     linked: bool,
@@ -332,6 +338,7 @@ impl JetStreamBridgeBuilder {
             epoch: 0,
             checking: false,
             probing: false,
+            flooring: false,
             sending: false,
             serial: 0,
             retry: Retry::default(),
@@ -468,8 +475,14 @@ impl Handler<MetricsReport> for JetStreamBridge {
 impl Handler<ConnectionEvent> for JetStreamBridge {
     type Result = ();
 
+    /// A reconnect (a gap) is marked in the stream; the first connection moves the
+    /// de-duplication floor to the stream's end ([`DedupIds::gap_at`](super::DedupIds::gap_at)).
     fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
-        let ConnectionEvent::Ready { gap: Some(gap) } = event else {
+        let ConnectionEvent::Ready { gap } = event else {
+            return;
+        };
+        let Some(gap) = gap else {
+            self.floor_at_stream_end(ctx);
             return;
         };
         self.gaps += 1;

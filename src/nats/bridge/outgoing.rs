@@ -121,6 +121,11 @@ impl Outgoing {
         }
     }
 
+    /// A gap marker (this bridge missed notifications before it).
+    pub(super) fn is_gap(&self) -> bool {
+        self.gap_id.is_some()
+    }
+
     /// Whose order it keeps: its room's (its key from `dedup`), or, for a gap, everyone's.
     pub(super) fn order_in(&self, dedup: &DedupIds) -> Order {
         match (&self.gap_id, self.room()) {
@@ -148,6 +153,13 @@ impl Outgoing {
                 Ok((subject.into(), body))
             }
         }
+    }
+
+    /// The same message, taken as having arrived at `arrived` (a sender's retry of one refused
+    /// before: when it first arrived).
+    pub(super) fn arrived_at(mut self, arrived: std::time::Instant) -> Self {
+        self.arrived = arrived;
+        self
     }
 
     /// When the bridge received it, on the wall clock (to compare with JetStream's stored times);

@@ -37,15 +37,15 @@ impl JetStreamBridge {
         None
     }
 
-    /// Remembers the ids of refused notifications for the duplicate window (a retry within it
-    /// reuses them; JetStream remembers them as long).
-    fn refused(&mut self, ids: Vec<DedupId>) {
+    /// Remembers the ids of refused notifications, with when each first arrived, for the
+    /// duplicate window (a retry within it reuses them; JetStream remembers them as long).
+    fn refused(&mut self, ids: Vec<(DedupId, Instant)>) {
         let now = Instant::now();
         let window = self.config.stream.duplicate_window;
         self.refused
-            .retain(|_, (_, at)| now.duration_since(*at) < window);
-        for id in ids {
-            self.refused.insert(id.key(), (id, now));
+            .retain(|_, (_, arrived)| now.duration_since(*arrived) < window);
+        for (id, arrived) in ids {
+            self.refused.insert(id.key(), (id, arrived));
         }
     }
 }
@@ -64,16 +64,14 @@ impl Handler<Publish> for JetStreamBridge {
                 Err(error) => return Box::pin(fut::ready(Err(NatsError::Encode(error)))),
             }
         }
+        let now = Instant::now();
         let mut waiting = Vec::with_capacity(bodies.len());
         let mut ids = Vec::with_capacity(bodies.len());
         for (notification, (room, body)) in msg.0.iter().zip(bodies) {
             let (sender, receiver) = tokio::sync::oneshot::channel();
             waiting.push(receiver);
-            let retried = self
-                .refused
-                .remove(&self.dedup.key_of(&room, &body))
-                .map(|(id, _)| id);
-            if let Some(id) = &retried
+            let retried = self.refused.remove(&self.dedup.key_of(&room, &body));
+            if let Some((id, arrived)) = &retried
                 && let Some(queued) = self
                     .queue
                     .iter_mut()
@@ -81,14 +79,18 @@ impl Handler<Publish> for JetStreamBridge {
             {
                 // The refused copy is still queued: the retry waits for it.
                 queued.waiter = Some(sender);
-                ids.push(id.clone());
+                ids.push((id.clone(), *arrived));
                 continue;
             }
             // A new notification, or a refused one already stored or about to be: under the
-            // same id JetStream answers "duplicate" rather than store it twice.
-            let id = retried.unwrap_or_else(|| self.dedup.next(&room, &body));
-            ids.push(id.clone());
-            let mut message = self.message_with(notification, body, id);
+            // same id JetStream answers "duplicate" rather than store it twice. A retry keeps its
+            // first arrival: its stored copy cannot be older than that, so the answer is never
+            // taken for an earlier repetition (which would store it again).
+            let (id, arrived) = retried.unwrap_or_else(|| (self.dedup.next(&room, &body), now));
+            ids.push((id.clone(), arrived));
+            let mut message = self
+                .message_with(notification, body, id)
+                .arrived_at(arrived);
             message.waiter = Some(sender);
             self.enqueue(message, ctx);
         }

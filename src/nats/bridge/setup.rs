@@ -119,7 +119,35 @@ impl JetStreamBridge {
         self.retry.succeeded();
         self.levels();
         self.event(BridgeEvent::Ready);
+        // A suspect duplicate at the front whose check could not start while there was no
+        // stream is checked now: the line would wait for it for ever.
+        self.settle(ctx);
         self.pump(ctx);
+    }
+
+    /// The connection to the media server is up for the first time: whatever other bridges
+    /// stored before now, this one never heard, so its counts may lag behind any of it. The
+    /// de-duplication floor moves to the stream's end (as a gap marker moves it after a
+    /// reconnect), and nothing is sent until it has. Before the stream is set up, its setup
+    /// reads the end then.
+    pub(super) fn floor_at_stream_end(&mut self, ctx: &mut Context<Self>) {
+        let Some(stream) = self.stream.clone() else {
+            return;
+        };
+        self.flooring = true;
+        let client = self.clients;
+        let end = async move { stream.get_info().await.map(|info| info.state.last_sequence) };
+        ctx.spawn(end.into_actor(self).map(move |end, bridge, ctx| {
+            bridge.flooring = false;
+            match end {
+                Ok(end) if client == bridge.clients => bridge.dedup.gap_at(end),
+                Ok(_) => {} // set up again meanwhile: the setup read the end
+                Err(error) => {
+                    tracing::warn!(%error, "NATS bridge: could not read where the stream ends as the server connection came up; a repetition another bridge stored before it is told apart by the stored sequences alone");
+                }
+            }
+            bridge.pump(ctx);
+        }));
     }
 
     /// A publish had no one to answer it (`error`): the stream is gone, or only without a leader

@@ -52,7 +52,7 @@ impl JetStreamBridge {
     /// earlier one of its room to be stored. One sending task at a time puts them on the
     /// connection in queue order; each acknowledgement is then awaited on its own.
     pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.checking || self.probing || self.sending || self.retry.waiting() {
+        if self.checking || self.probing || self.flooring || self.sending || self.retry.waiting() {
             return;
         }
         let Some(jetstream) = self.jetstream.clone() else {
@@ -249,7 +249,10 @@ impl JetStreamBridge {
     /// Takes the acknowledgements at the front of the queue, in order: each is stored (or was
     /// already) and leaves the queue; one that may name an earlier repetition stops the line
     /// until the stream says which it is.
-    fn settle(&mut self, ctx: &mut Context<Self>) {
+    pub(super) fn settle(&mut self, ctx: &mut Context<Self>) {
+        if self.checking {
+            return; // the front is being checked: its check settles on when answered
+        }
         while let Some(front) = self.queue.front() {
             if front.sent == Sent::Skipped {
                 self.queue.pop_front();
@@ -272,6 +275,10 @@ impl JetStreamBridge {
                 self.check_suspect(sequence, ctx);
                 return;
             }
+            if front.is_gap() {
+                // Sent after everything before it settled, and before anything after it.
+                self.dedup.gap_at(sequence);
+            }
             if let Some(waiter) = self.queue.pop_front().and_then(|m| m.waiter) {
                 let _ = waiter.send(Ok(()));
             }
@@ -289,6 +296,7 @@ impl JetStreamBridge {
             return;
         };
         let received = first.received();
+        let serial = first.serial;
         self.checking = true;
         let stored = async move {
             stream
@@ -304,10 +312,24 @@ impl JetStreamBridge {
                     .is_some_and(|limit| limit < received),
                 Err(_) => true,
             };
-            let Some(first) = bridge.queue.front_mut() else {
-                return;
-            };
-            let Some(id) = first.id.clone() else {
+            // Still the message checked, still answered as a duplicate (nothing else settles the
+            // front while it is checked; a stream recreated meanwhile starts it over).
+            let checked = bridge.queue.front_mut().filter(|first| {
+                first.serial == serial
+                    && matches!(
+                        first.sent,
+                        Sent::Acked {
+                            duplicate: true,
+                            ..
+                        }
+                    )
+            });
+            let Some((first, id)) = checked.and_then(|first| {
+                let id = first.id.clone()?;
+                Some((first, id))
+            }) else {
+                bridge.settle(ctx);
+                bridge.pump(ctx);
                 return;
             };
             if earlier {
