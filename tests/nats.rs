@@ -402,6 +402,43 @@ async fn the_consumer_resumes_after_a_crash_with_nothing_lost() {
     );
 }
 
+/// A consumer that starts reading before anyone subscribed acknowledges nothing it could not
+/// hand over: it gives each message back to JetStream (counted, said), and once a subscriber
+/// comes, every notification reaches it.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_consumer_with_no_subscriber_yet_loses_nothing() {
+    let nats = NatsServer::start();
+    let emulator = emulator().await;
+    let (_notifier, bridge) = bridged(&emulator, &nats).await;
+    lifecycle(&emulator).await;
+    let sent: Vec<Notification> = sent_per_connection(&emulator).concat();
+    until("stored", Duration::from_secs(10), async || {
+        bridge.send(GetBridgeStats).await.unwrap().stored == sent.len() as u64
+    })
+    .await;
+
+    let consumer = JetStreamConsumer::every_notification(nats.url(), "late").start();
+    until("given back", Duration::from_secs(10), async || {
+        consumer.send(GetConsumerStats).await.unwrap().undelivered >= sent.len() as u64
+    })
+    .await;
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let _subscription = consumer
+        .send(SubscribeServerNotifications(
+            Recorder(Arc::clone(&got)).start().recipient(),
+        ))
+        .await
+        .unwrap();
+    until("all delivered", Duration::from_secs(15), async || {
+        let got = got.lock().unwrap();
+        sent.iter().all(|n| got.contains(n))
+    })
+    .await;
+    let stats = consumer.send(GetConsumerStats).await.unwrap();
+    assert_eq!(stats.delivered, sent.len() as u64, "{stats:?}");
+}
+
 /// Records what a notifier delivered.
 struct Seen(Arc<Mutex<Vec<Notification>>>);
 

@@ -529,3 +529,36 @@ async fn a_repetition_stored_by_another_bridge_before_this_one_connected_is_not_
     );
     assert_eq!(stats(&x).await.recounted, 1);
 }
+
+/// Credentials in `--nats` (`user:password@`, `token@`) appear nowhere the bridge or the consumer
+/// says anything: not in the retry's error, not in a builder's `Debug`.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn credentials_in_the_nats_urls_are_never_said() {
+    let port = nats_server::free_port();
+    let url = format!("nats://alice:s3cret@127.0.0.1:{port}, nats://t0ken@127.0.0.1:{port}");
+    let events = Events::default();
+    let _bridge = JetStreamBridge::builder(&url)
+        .retry(RetryPolicy::default().base(Duration::from_millis(50)))
+        .events(events.clone().start().recipient())
+        .start();
+    until("a retry said", Duration::from_secs(20), async || {
+        events
+            .all()
+            .iter()
+            .any(|e| matches!(e, BridgeEvent::Retrying { .. }))
+    })
+    .await;
+    let said = format!(
+        "{:?} {}",
+        events.all(),
+        serde_json::to_string(&events.all()).unwrap()
+    );
+    assert!(said.contains("nats://***@127.0.0.1"), "{said}");
+    let consumer = format!("{:?}", JetStreamConsumer::work_queue(&url, "workers"));
+    assert!(consumer.contains("***@"), "{consumer}");
+    for secret in ["s3cret", "alice", "t0ken"] {
+        assert!(!said.contains(secret), "{secret} said: {said}");
+        assert!(!consumer.contains(secret), "{secret} said: {consumer}");
+    }
+}

@@ -105,7 +105,7 @@ impl StreamArgs {
         };
         let (gone, stopped) = oneshot::channel();
         let reporter = Reporter {
-            url: url.to_owned(),
+            url: jellyfish_notifier::nats::redacted(url),
             gone: Some(gone),
         };
         let bridge = JetStreamBridge::builder(url)
@@ -129,6 +129,7 @@ impl StreamArgs {
 
 /// Says the bridge's events on stderr, with what to do.
 struct Reporter {
+    /// `--nats` as it may be said: without credentials.
     url: String,
     gone: Option<oneshot::Sender<String>>,
 }
@@ -263,7 +264,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
             } else {
                 "notifications were"
             },
-            args.nats
+            jellyfish_notifier::nats::redacted(&args.nats)
         ));
     }
     outcome

@@ -65,7 +65,7 @@ impl Watch {
     pub(crate) fn notifier(&mut self, url: &str) -> NotifierMetrics {
         let metrics = NotifierMetrics::register(&mut self.registry);
         let connected = metrics.clone();
-        let url = url.to_owned();
+        let url = jellyfish_notifier::nats::redacted(url);
         self.ready_when(move || {
             if connected.is_connected() {
                 Ok(())
@@ -88,7 +88,7 @@ impl Watch {
     pub(crate) fn bridge(&mut self, url: &str) -> BridgeMetrics {
         let metrics = BridgeMetrics::register(&mut self.registry);
         let ready = metrics.clone();
-        let url = url.to_owned();
+        let url = jellyfish_notifier::nats::redacted(url);
         self.ready_when(move || {
             if ready.is_ready() {
                 Ok(())

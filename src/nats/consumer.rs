@@ -4,6 +4,7 @@
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use async_nats::jetstream::AckKind;
 
 use super::error::NatsError;
 use super::{DEFAULT_STREAM, KIND_HEADER};
@@ -22,6 +23,10 @@ pub struct ConsumerStats {
     pub gaps: u64,
     /// Messages that were not notifications (acknowledged and skipped, with a warning).
     pub skipped: u64,
+    /// Notifications not handed to every subscriber (none subscribed, or one stopped before it
+    /// handled it): not acknowledged but given back to JetStream, which delivers them again
+    /// after a second (to another instance of a work queue, if one is free), each time counted.
+    pub undelivered: u64,
     /// Messages in the stream not yet delivered to this consumer, as of the last check (its lag).
     pub pending: u64,
 }
@@ -77,8 +82,9 @@ struct ConsumerShared {
     stats: std::cell::RefCell<ConsumerStats>,
 }
 
-/// Builds a [`JetStreamConsumer`]: [`JetStreamConsumer::builder`].
-#[derive(Clone, Debug)]
+/// Builds a [`JetStreamConsumer`]: [`JetStreamConsumer::builder`]. Its `Debug` output shows the
+/// URLs without their credentials.
+#[derive(Clone)]
 pub struct JetStreamConsumerBuilder {
     url: String,
     durable: String,
@@ -86,6 +92,19 @@ pub struct JetStreamConsumerBuilder {
     filter: Option<String>,
     ack_wait: Duration,
     retry: RetryPolicy,
+}
+
+impl std::fmt::Debug for JetStreamConsumerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JetStreamConsumerBuilder")
+            .field("url", &super::redacted(&self.url))
+            .field("durable", &self.durable)
+            .field("stream", &self.stream)
+            .field("filter", &self.filter)
+            .field("ack_wait", &self.ack_wait)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 impl JetStreamConsumerBuilder {
@@ -210,12 +229,14 @@ async fn read(
     reading: std::rc::Rc<std::cell::Cell<bool>>,
 ) -> Result<(), NatsError> {
     use futures_util::StreamExt as _;
+    // One attempt over the servers, failing with its cause; the actor's retry policy does the
+    // rest (the client's own retry of a first connection outlives a dropped client).
     let client = async_nats::ConnectOptions::new()
-        .retry_on_initial_connect()
-        .connect(super::servers(&config.url))
+        .connection_timeout(CONNECT_TIMEOUT)
+        .connect(super::servers(&config.url)?)
         .await
         .map_err(|err| NatsError::Connect {
-            url: config.url.clone(),
+            url: super::redacted(&config.url),
             detail: err.to_string(),
         })?;
     let consumer_error = |detail: String| NatsError::Consumer {
@@ -249,6 +270,9 @@ async fn read(
         .map_err(|err| consumer_error(err.to_string()))?;
     reading.set(true);
     let mut checked = Instant::now();
+    // Said once until notifications are delivered again: with no subscriber, each comes back
+    // every second.
+    let mut undelivered_said = false;
     while let Some(message) = messages.next().await {
         let message = message.map_err(|err| consumer_error(err.to_string()))?;
         let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
@@ -262,22 +286,38 @@ async fn read(
             Some("metrics_report") => Outcome::Skipped,
             _ => match crate::codec::receive_binary(&message.payload) {
                 Ok(notifications) => {
+                    let mut delivered = true;
                     for notification in notifications {
                         let sends: Vec<_> = {
                             let mut subscribers = shared.subscribers.borrow_mut();
+                            let before = subscribers.len();
                             subscribers.retain(|(_, s)| s.connected());
+                            if subscribers.len() < before {
+                                tracing::warn!(
+                                    gone = before - subscribers.len(),
+                                    left = subscribers.len(),
+                                    "NATS consumer: subscribers stopped; no longer delivered to"
+                                );
+                            }
                             subscribers
                                 .iter()
                                 .map(|(_, s)| s.send(notification.clone()))
                                 .collect()
                         };
-                        // Handled by every subscriber (one that stopped meanwhile counts
-                        // as done) before the acknowledgement.
+                        // Handled by every subscriber before the acknowledgement.
+                        delivered &= !sends.is_empty();
                         for send in sends {
-                            let _ = send.await;
+                            delivered &= send.await.is_ok();
+                        }
+                        if !delivered {
+                            break;
                         }
                     }
-                    Outcome::Delivered
+                    if delivered {
+                        Outcome::Delivered
+                    } else {
+                        Outcome::Undelivered
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, subject = %message.subject, "NATS consumer: not a notification; skipped");
@@ -285,16 +325,32 @@ async fn read(
                 }
             },
         };
-        message
-            .ack()
-            .await
-            .map_err(|err| consumer_error(err.to_string()))?;
+        if outcome == Outcome::Undelivered {
+            if !undelivered_said {
+                tracing::error!(subject = %message.subject, stream_sequence = message.info().map(|info| info.stream_sequence).unwrap_or_default(), "NATS consumer: a notification reached no subscriber, or one stopped before handling it: not acknowledged, JetStream delivers it again (subscribe before messages flow; each such delivery is counted in `undelivered`)");
+                undelivered_said = true;
+            }
+            message
+                .ack_with(AckKind::Nak(Some(REDELIVER_UNDELIVERED_AFTER)))
+                .await
+                .map_err(|err| consumer_error(err.to_string()))?;
+        } else {
+            if undelivered_said && outcome == Outcome::Delivered {
+                tracing::info!("NATS consumer: delivering to subscribers again");
+                undelivered_said = false;
+            }
+            message
+                .ack()
+                .await
+                .map_err(|err| consumer_error(err.to_string()))?;
+        }
         {
             let mut stats = shared.stats.borrow_mut();
             match outcome {
                 Outcome::Delivered => stats.delivered += 1,
                 Outcome::Gap => stats.gaps += 1,
                 Outcome::Skipped => stats.skipped += 1,
+                Outcome::Undelivered => stats.undelivered += 1,
             }
             if redelivered {
                 stats.redelivered += 1;
@@ -313,9 +369,17 @@ async fn read(
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Outcome {
     Delivered,
+    /// Not handed to every subscriber: given back to JetStream, not acknowledged.
+    Undelivered,
     Gap,
     Skipped,
 }
+
+/// How long a connection attempt (to each server of the list) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// When JetStream delivers again a notification no subscriber took.
+const REDELIVER_UNDELIVERED_AFTER: Duration = Duration::from_secs(1);
 
 impl Actor for JetStreamConsumer {
     type Context = Context<Self>;

@@ -35,12 +35,48 @@ pub use error::NatsError;
 pub use subject::{gap_subject, metrics_subject, notification_subject, subject_token};
 
 /// The servers of a NATS URL list: `nats://a:4222,nats://b:4222` (as the NATS tools take it) or
-/// one URL. The client connects to one of them and fails over to the others.
-pub(crate) fn servers(urls: &str) -> Vec<&str> {
-    urls.split(',')
+/// one URL. The client connects to one of them and fails over to the others. An empty list is an
+/// error that says what to give (the client would otherwise wait for ever on no server).
+pub(crate) fn servers(urls: &str) -> Result<Vec<&str>, NatsError> {
+    let servers: Vec<&str> = urls
+        .split(',')
         .map(str::trim)
         .filter(|url| !url.is_empty())
-        .collect()
+        .collect();
+    if servers.is_empty() {
+        return Err(NatsError::Connect {
+            url: redacted(urls),
+            detail:
+                "no NATS server given: pass nats://host:4222, or several URLs separated by commas"
+                    .to_owned(),
+        });
+    }
+    Ok(servers)
+}
+
+/// A NATS URL list as it may be said (errors, logs, `Debug`, a readiness reason): each URL's
+/// credentials (`user:password@`, `token@`) replaced by `***@`. Everything this module says
+/// about a URL goes through it.
+///
+/// ```
+/// use jellyfish_notifier::nats::redacted;
+/// assert_eq!(redacted("nats://app:s3cret@a:4222,b:4222"), "nats://***@a:4222,b:4222");
+/// ```
+pub fn redacted(urls: &str) -> String {
+    urls.split(',')
+        .map(|url| {
+            let (scheme, rest) = url.split_once("://").map_or(("", url), |(s, r)| (s, r));
+            let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+            match rest[..authority_end].rfind('@') {
+                Some(at) => {
+                    let separator = if scheme.is_empty() { "" } else { "://" };
+                    format!("{scheme}{separator}***{}", &rest[at..])
+                }
+                None => url.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// The subject prefix when none is given.
@@ -53,3 +89,29 @@ pub const KIND_HEADER: &str = "Jellyfish-Kind";
 pub const ROOM_HEADER: &str = "Jellyfish-Room";
 /// The room token of messages that belong to no room.
 pub const NO_ROOM: &str = "~";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_in_a_url_list_are_never_said() {
+        assert_eq!(
+            redacted("nats://alice:s3cret@a:4222, tls://tok3n@b:4222/x,c:4222,user:pw@d:4222"),
+            "nats://***@a:4222, tls://***@b:4222/x,c:4222,***@d:4222"
+        );
+        assert_eq!(redacted("nats://a:4222"), "nats://a:4222");
+    }
+
+    #[test]
+    fn an_empty_url_list_is_an_error_that_says_what_to_give() {
+        for urls in ["", ",", " , "] {
+            let error = servers(urls).unwrap_err().to_string();
+            assert!(error.contains("no NATS server given"), "{urls:?}: {error}");
+        }
+        assert_eq!(
+            servers(" nats://a:4222 ,,b:4222").unwrap(),
+            ["nats://a:4222", "b:4222"]
+        );
+    }
+}

@@ -53,18 +53,25 @@ impl JetStreamBridge {
                     std::future::ready(())
                 })
                 .connection_timeout(ack_timeout.max(Duration::from_secs(1)))
-                .connect(crate::nats::servers(&url))
+                .connect(crate::nats::servers(&url)?)
                 .await
                 .map_err(|err| NatsError::Connect {
-                    url: url.clone(),
+                    url: crate::nats::redacted(&url),
                     detail: err.to_string(),
                 })?;
-            let servers = client.server_info().connect_urls.len().max(1);
+            // How many servers the cluster has up, as far as this one says: one outside a
+            // cluster; unknown in a cluster that does not advertise its servers (no_advertise).
+            let info = client.server_info();
+            let servers = match (&info.cluster, info.connect_urls.len()) {
+                (None, _) => Some(1),
+                (Some(_), 0) => None,
+                (Some(_), advertised) => Some(advertised),
+            };
             let advisories = client
                 .subscribe(format!("{ADVISORIES}.*.{}", settings.name))
                 .await
                 .map_err(|err| NatsError::Connect {
-                    url: url.clone(),
+                    url: crate::nats::redacted(&url),
                     detail: err.to_string(),
                 })?;
             let mut jetstream = jetstream::new(client);
@@ -295,14 +302,15 @@ fn not_found(err: &jetstream::context::GetStreamError) -> bool {
 }
 
 /// A stream is created only if the cluster has `servers` (up, as the server connected to knows
-/// them) for its replicas: one asking for more is never placed. One that exists is used whatever
-/// is down (an R3 stream stores while two of its three servers are up).
+/// them) for its replicas: one asking for more is never placed. Unknown (a cluster that does not
+/// advertise its servers): JetStream's own answer to the creation says. One that exists is used
+/// whatever is down (an R3 stream stores while two of its three servers are up).
 async fn find_or_create(
     jetstream: jetstream::Context,
     advisories: async_nats::Subscriber,
     settings: &StreamSettings,
     subjects: Vec<String>,
-    servers: usize,
+    servers: Option<usize>,
 ) -> Result<Setup, NatsError> {
     let stream_error = |detail: String| NatsError::Stream {
         stream: settings.name.clone(),
@@ -312,7 +320,7 @@ async fn find_or_create(
     let (mut stream, created) = match found {
         Ok(stream) => (stream, false),
         Err(err) if not_found(&err) => {
-            if settings.replicas > servers {
+            if let Some(servers) = servers.filter(|servers| settings.replicas > *servers) {
                 return Err(stream_error(format!(
                     "{} replicas asked for, and the cluster has {servers} server{} up (lower --replicas, or add servers)",
                     settings.replicas,
