@@ -562,3 +562,46 @@ async fn credentials_in_the_nats_urls_are_never_said() {
         assert!(!consumer.contains(secret), "{secret} said: {consumer}");
     }
 }
+
+/// A second instance given a durable name already taken with another filter is not read as if it
+/// were its own (it would get what the other filters, or share its work): it says why, with both
+/// settings and what to do, and keeps retrying.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_durable_name_taken_with_other_settings_is_said_not_shared() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events).start();
+    until("stored", Duration::from_secs(10), async || {
+        let answer = bridge.send(Publish(vec![room("lobby")])).await.unwrap();
+        answer.is_ok()
+    })
+    .await;
+    let first = JetStreamConsumer::every_notification(nats.url(), "app")
+        .filter("jellyfish.*.room_created")
+        .start();
+    // It reads (no subscriber: the message is given back, counted).
+    until("the first reads", Duration::from_secs(10), async || {
+        first.send(GetConsumerStats).await.unwrap().undelivered > 0
+    })
+    .await;
+    let second = JetStreamConsumer::every_notification(nats.url(), "app")
+        .retry(RetryPolicy::default().base(Duration::from_millis(50)))
+        .start();
+    until(
+        "the second says why not",
+        Duration::from_secs(10),
+        async || second.send(GetConsumerStats).await.unwrap().error.is_some(),
+    )
+    .await;
+    let error = second.send(GetConsumerStats).await.unwrap().error.unwrap();
+    assert!(
+        error.contains(
+            "exists with filter \"jellyfish.*.room_created\" and ack wait 30.0 s, and this instance asks for filter everything"
+        ) && error.contains("nats consumer rm JELLYFISH app"),
+        "{error}"
+    );
+    let second = second.send(GetConsumerStats).await.unwrap();
+    assert_eq!((second.delivered, second.undelivered), (0, 0), "{second:?}");
+    assert!(first.send(GetConsumerStats).await.unwrap().error.is_none());
+}

@@ -27,6 +27,8 @@ pub struct ConsumerStats {
     /// handled it): not acknowledged but given back to JetStream, which delivers them again
     /// after a second (to another instance of a work queue, if one is free), each time counted.
     pub undelivered: u64,
+    /// Why reading stopped the last time, until it reads again (the consumer retries meanwhile).
+    pub error: Option<String>,
     /// Messages in the stream not yet delivered to this consumer, as of the last check (its lag).
     pub pending: u64,
 }
@@ -211,6 +213,7 @@ impl JetStreamConsumer {
             match result {
                 Err(error) => {
                     tracing::warn!(%error, ?retry_in, "NATS consumer: reading stopped; starting over");
+                    consumer.shared.stats.borrow_mut().error = Some(error.to_string());
                 }
                 Ok(()) => {
                     tracing::warn!(?retry_in, "NATS consumer: the server ended the message stream; starting over");
@@ -264,11 +267,35 @@ async fn read(
         )
         .await
         .map_err(|err| consumer_error(err.to_string()))?;
+    // A durable that exists is returned as it is: one made with another filter or ack wait (an
+    // instance given a name already taken, or a changed setting) is said, not read as if it were
+    // this one.
+    let existing = &consumer.cached_info().config;
+    let filter = config.filter.clone().unwrap_or_default();
+    if existing.filter_subject != filter || existing.ack_wait != config.ack_wait {
+        let shown = |filter: &str| {
+            if filter.is_empty() {
+                "everything".to_owned()
+            } else {
+                format!("\"{filter}\"")
+            }
+        };
+        return Err(consumer_error(format!(
+            "it exists with filter {} and ack wait {:.1} s, and this instance asks for filter {} and ack wait {:.1} s: give this instance another name, or remove the consumer (nats consumer rm {} {}) to have it made anew",
+            shown(&existing.filter_subject),
+            existing.ack_wait.as_secs_f64(),
+            shown(&filter),
+            config.ack_wait.as_secs_f64(),
+            config.stream,
+            config.durable,
+        )));
+    }
     let mut messages = consumer
         .messages()
         .await
         .map_err(|err| consumer_error(err.to_string()))?;
     reading.set(true);
+    shared.stats.borrow_mut().error = None;
     let mut checked = Instant::now();
     // Said once until notifications are delivered again: with no subscriber, each comes back
     // every second.
