@@ -605,3 +605,82 @@ async fn a_durable_name_taken_with_other_settings_is_said_not_shared() {
     assert_eq!((second.delivered, second.undelivered), (0, 0), "{second:?}");
     assert!(first.send(GetConsumerStats).await.unwrap().error.is_none());
 }
+
+/// Records each notification as its handling starts, then takes `busy` to handle it (on an
+/// arbiter of its own).
+struct Slow {
+    started: std::sync::Arc<std::sync::Mutex<Vec<Notification>>>,
+    busy: Duration,
+}
+
+impl Actor for Slow {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notification> for Slow {
+    type Result = ();
+    fn handle(&mut self, notification: Notification, _: &mut Context<Self>) {
+        self.started.lock().unwrap().push(notification);
+        std::thread::sleep(self.busy);
+    }
+}
+
+/// A handler that takes longer than the ack wait keeps its message: the work-queue instance
+/// handling it tells JetStream it is still at work, so the other instance is not given it too.
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn a_handler_slower_than_the_ack_wait_keeps_its_message() {
+    let nats = NatsServer::start();
+    let events = Events::default();
+    let bridge = builder(&nats, &events).start();
+    until("stored", Duration::from_secs(10), async || {
+        let answer = bridge.send(Publish(vec![room("slow")])).await.unwrap();
+        answer.is_ok()
+    })
+    .await;
+    let started = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut arbiters = Vec::new();
+    let mut instances = Vec::new();
+    for _ in 0..2 {
+        let arbiter = Arbiter::new();
+        let started = std::sync::Arc::clone(&started);
+        let slow = Slow::start_in_arbiter(&arbiter.handle(), move |_| Slow {
+            started,
+            busy: Duration::from_millis(2500),
+        });
+        let instance = JetStreamConsumer::work_queue(nats.url(), "workers")
+            .ack_wait(Duration::from_secs(1))
+            .start();
+        let _subscription = instance
+            .send(SubscribeServerNotifications(slow.recipient()))
+            .await
+            .unwrap();
+        arbiters.push(arbiter);
+        instances.push(instance);
+    }
+    // Handled once, 2.5 s after it was first delivered: a redelivery after the 1 s ack wait would
+    // have started on the other instance long before.
+    until(
+        "handled and acknowledged",
+        Duration::from_secs(20),
+        async || {
+            let mut delivered = 0;
+            for instance in &instances {
+                delivered += instance.send(GetConsumerStats).await.unwrap().delivered;
+            }
+            delivered == 1
+        },
+    )
+    .await;
+    assert_eq!(
+        started.lock().unwrap().len(),
+        1,
+        "handled by one instance, once"
+    );
+    for instance in &instances {
+        assert_eq!(
+            instance.send(GetConsumerStats).await.unwrap().redelivered,
+            0
+        );
+    }
+}

@@ -93,6 +93,7 @@ pub struct JetStreamConsumerBuilder {
     stream: String,
     filter: Option<String>,
     ack_wait: Duration,
+    max_batch: usize,
     retry: RetryPolicy,
 }
 
@@ -104,6 +105,7 @@ impl std::fmt::Debug for JetStreamConsumerBuilder {
             .field("stream", &self.stream)
             .field("filter", &self.filter)
             .field("ack_wait", &self.ack_wait)
+            .field("max_batch", &self.max_batch)
             .field("retry", &self.retry)
             .finish()
     }
@@ -125,6 +127,15 @@ impl JetStreamConsumerBuilder {
     /// How long JetStream waits for an acknowledgement before it redelivers (default 30 s).
     pub fn ack_wait(mut self, wait: Duration) -> Self {
         self.ack_wait = wait;
+        self
+    }
+
+    /// How many messages it asks JetStream for at once (default 200). JetStream's ack wait runs
+    /// from delivery, so the messages waiting their turn are redelivered if handling those ahead
+    /// of them takes longer: keep `max_batch` × a handler's time well under the ack wait. (The
+    /// message being handled is kept from redelivery however long its handler takes.)
+    pub fn max_batch(mut self, messages: usize) -> Self {
+        self.max_batch = messages.max(1);
         self
     }
 
@@ -190,6 +201,7 @@ impl JetStreamConsumer {
             stream: DEFAULT_STREAM.to_owned(),
             filter: None,
             ack_wait: Duration::from_secs(30),
+            max_batch: 200,
             retry: RetryPolicy::default(),
         }
     }
@@ -291,6 +303,10 @@ async fn read(
         )));
     }
     let mut messages = consumer
+        .stream()
+        .max_messages_per_batch(config.max_batch)
+        // As the client's own default stream: a dead connection is noticed within 30 s.
+        .heartbeat(Duration::from_secs(15))
         .messages()
         .await
         .map_err(|err| consumer_error(err.to_string()))?;
@@ -300,6 +316,10 @@ async fn read(
     // Said once until notifications are delivered again: with no subscriber, each comes back
     // every second.
     let mut undelivered_said = false;
+    // Every half ack wait, the message being handled is said to be in progress.
+    let mut progress = tokio::time::interval((config.ack_wait / 2).max(Duration::from_millis(1)));
+    progress.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    progress.reset();
     while let Some(message) = messages.next().await {
         let message = message.map_err(|err| consumer_error(err.to_string()))?;
         let redelivered = message.info().is_ok_and(|info| info.delivered > 1);
@@ -333,9 +353,9 @@ async fn read(
                         };
                         // Handled by every subscriber before the acknowledgement.
                         delivered &= !sends.is_empty();
-                        for send in sends {
-                            delivered &= send.await.is_ok();
-                        }
+                        let handled = futures_util::future::join_all(sends);
+                        let answers = in_progress(&message, handled, &mut progress).await;
+                        delivered &= answers.iter().all(Result::is_ok);
                         if !delivered {
                             break;
                         }
@@ -391,6 +411,28 @@ async fn read(
         }
     }
     Ok(())
+}
+
+/// Awaits `handled` (the subscribers' answers for `message`), telling JetStream at each tick of
+/// `progress` that the message is still being handled: a slow handler's message is not delivered
+/// again (to another instance of a work queue) while it is at work. One timer serves every message.
+async fn in_progress<T>(
+    message: &async_nats::jetstream::Message,
+    handled: impl Future<Output = T>,
+    progress: &mut tokio::time::Interval,
+) -> T {
+    let mut handled = std::pin::pin!(handled);
+    loop {
+        tokio::select! {
+            biased;
+            answers = &mut handled => return answers,
+            _ = progress.tick() => {
+                if let Err(error) = message.ack_with(AckKind::Progress).await {
+                    tracing::warn!(%error, subject = %message.subject, "NATS consumer: could not tell JetStream a slow handler is still at work; it may deliver the message again");
+                }
+            }
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
