@@ -140,8 +140,8 @@ impl JetStreamConsumerBuilder {
     }
 
     /// How it reconnects after NATS went away or the stream could not be read (default 250 ms up
-    /// to 4 s; a connection that read messages starts the count over). Its attempt limit is not
-    /// used: the consumer retries for ever.
+    /// to 4 s; a connection that read for its `reset_after` starts the count over). Its attempt
+    /// limit is not used: the consumer retries for ever.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -209,16 +209,20 @@ impl JetStreamConsumer {
     /// Connects, then reads for as long as the actor lives; on any error, starts over after the
     /// retry policy's delay (JetStream redelivers what was not acknowledged).
     fn run(&mut self, ctx: &mut Context<Self>) {
-        let reading = std::rc::Rc::new(std::cell::Cell::new(false));
+        let reading = std::rc::Rc::new(std::cell::Cell::new(None));
         let task = read(
             self.config.clone(),
             std::rc::Rc::clone(&self.shared),
             std::rc::Rc::clone(&reading),
         );
         ctx.spawn(task.into_actor(self).map(move |result, consumer, ctx| {
-            // A connection that got as far as reading was a success: the count starts over
-            // before its end is counted.
-            if reading.get() {
+            // A connection that read for the policy's `reset_after` was a success: the count
+            // starts over before its end is counted (one that fails at once, a consumer deleted
+            // under it, backs off as any failure).
+            if reading
+                .get()
+                .is_some_and(|since: Instant| consumer.config.retry.resets(since.elapsed()))
+            {
                 consumer.retry.succeeded();
             }
             let retry_in = consumer.retry.failed_again(&consumer.config.retry, None);
@@ -236,12 +240,12 @@ impl JetStreamConsumer {
     }
 }
 
-/// Connects and reads until the connection or the stream ends; `reading` turns true once
-/// messages can flow.
+/// Connects and reads until the connection or the stream ends; `reading` is when messages could
+/// first flow.
 async fn read(
     config: JetStreamConsumerBuilder,
     shared: std::rc::Rc<ConsumerShared>,
-    reading: std::rc::Rc<std::cell::Cell<bool>>,
+    reading: std::rc::Rc<std::cell::Cell<Option<Instant>>>,
 ) -> Result<(), NatsError> {
     use futures_util::StreamExt as _;
     // One attempt over the servers, failing with its cause; the actor's retry policy does the
@@ -310,7 +314,7 @@ async fn read(
         .messages()
         .await
         .map_err(|err| consumer_error(err.to_string()))?;
-    reading.set(true);
+    reading.set(Some(Instant::now()));
     shared.stats.borrow_mut().error = None;
     let mut checked = Instant::now();
     // Said once until notifications are delivered again: with no subscriber, each comes back
