@@ -339,7 +339,7 @@ async fn read(
                 Ok(notifications) => {
                     let mut delivered = true;
                     for notification in notifications {
-                        let sends: Vec<_> = {
+                        let mut sends: Vec<_> = {
                             let mut subscribers = shared.subscribers.borrow_mut();
                             let before = subscribers.len();
                             subscribers.retain(|(_, s)| s.connected());
@@ -356,10 +356,19 @@ async fn read(
                                 .collect()
                         };
                         // Handled by every subscriber before the acknowledgement.
-                        delivered &= !sends.is_empty();
-                        let handled = futures_util::future::join_all(sends);
-                        let answers = in_progress(&message, handled, &mut progress).await;
-                        delivered &= answers.iter().all(Result::is_ok);
+                        delivered &= match (sends.pop(), sends.is_empty()) {
+                            (None, _) => false,
+                            // One subscriber (the usual case): nothing to gather.
+                            (Some(send), true) => {
+                                in_progress(&message, send, &mut progress).await.is_ok()
+                            }
+                            (Some(last), false) => {
+                                sends.push(last);
+                                let handled = futures_util::future::join_all(sends);
+                                let answers = in_progress(&message, handled, &mut progress).await;
+                                answers.iter().all(Result::is_ok)
+                            }
+                        };
                         if !delivered {
                             break;
                         }
