@@ -342,18 +342,25 @@ impl Handler<Notification> for Recorder {
 
 /// The consumer delivers the stream to a `Handler<Notification>` subscriber; killed mid-stream (its
 /// thread stopped) and started again with the same durable name, it resumes: nothing lost.
-#[actix::test]
-#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
-async fn the_consumer_resumes_after_a_crash_with_nothing_lost() {
-    let nats = NatsServer::start();
+/// A lifecycle on an emulator, bridged and all stored: the emulator (kept running) and what it
+/// sent.
+async fn lifecycle_stored(nats: &NatsServer) -> (Emulator, Vec<Notification>) {
     let emulator = emulator().await;
-    let (_notifier, bridge) = bridged(&emulator, &nats).await;
+    let (_notifier, bridge) = bridged(&emulator, nats).await;
     lifecycle(&emulator).await;
     let sent: Vec<Notification> = sent_per_connection(&emulator).concat();
     until("stored", Duration::from_secs(10), async || {
         bridge.send(GetBridgeStats).await.unwrap().stored == sent.len() as u64
     })
     .await;
+    (emulator, sent)
+}
+
+#[actix::test]
+#[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
+async fn the_consumer_resumes_after_a_crash_with_nothing_lost() {
+    let nats = NatsServer::start();
+    let (_emulator, sent) = lifecycle_stored(&nats).await;
 
     let got = Arc::new(Mutex::new(Vec::new()));
     let arbiter = Arbiter::new();
@@ -409,14 +416,7 @@ async fn the_consumer_resumes_after_a_crash_with_nothing_lost() {
 #[ignore = "needs Debian's nats-server: .ci/run installs it and runs these with --ignored"]
 async fn a_consumer_with_no_subscriber_yet_loses_nothing() {
     let nats = NatsServer::start();
-    let emulator = emulator().await;
-    let (_notifier, bridge) = bridged(&emulator, &nats).await;
-    lifecycle(&emulator).await;
-    let sent: Vec<Notification> = sent_per_connection(&emulator).concat();
-    until("stored", Duration::from_secs(10), async || {
-        bridge.send(GetBridgeStats).await.unwrap().stored == sent.len() as u64
-    })
-    .await;
+    let (_emulator, sent) = lifecycle_stored(&nats).await;
 
     let consumer = JetStreamConsumer::every_notification(nats.url(), "late").start();
     until("given back", Duration::from_secs(10), async || {

@@ -50,18 +50,23 @@ async fn stats(bridge: &Addr<JetStreamBridge>) -> BridgeStats {
     bridge.send(GetBridgeStats).await.unwrap()
 }
 
-/// The rooms of the stream's messages, in order.
-async fn stored_rooms(nats: &NatsServer) -> Vec<String> {
+/// What the stream's messages hold, in order, each said by `say`.
+async fn stored_as(nats: &NatsServer, say: impl Fn(&Notification) -> String) -> Vec<String> {
     nats.messages()
         .await
         .iter()
-        .map(|m| {
-            receive_binary(&m.payload).unwrap()[0]
-                .room_id()
-                .unwrap()
-                .to_string()
-        })
+        .map(|m| say(&receive_binary(&m.payload).unwrap()[0]))
         .collect()
+}
+
+/// The rooms of the stream's messages, in order.
+async fn stored_rooms(nats: &NatsServer) -> Vec<String> {
+    stored_as(nats, |n| n.room_id().unwrap().to_string()).await
+}
+
+/// The kind and room of each of the stream's messages, in order ("room_created lobby").
+async fn stored_kinds(nats: &NatsServer) -> Vec<String> {
+    stored_as(nats, |n| format!("{} {}", n.kind(), n.room_id().unwrap())).await
 }
 
 async fn delete_stream(nats: &NatsServer) {
@@ -398,15 +403,7 @@ async fn a_refused_webhook_stored_since_is_not_stored_again_by_a_late_retry() {
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(publish(room("hook")).await, "the retry is answered OK");
 
-    let stored: Vec<String> = nats
-        .messages()
-        .await
-        .iter()
-        .map(|m| {
-            let n = receive_binary(&m.payload).unwrap().remove(0);
-            format!("{} {}", n.kind(), n.room_id().unwrap())
-        })
-        .collect();
+    let stored = stored_kinds(&nats).await;
     assert_eq!(
         stored,
         [
@@ -460,15 +457,7 @@ async fn a_repetition_checked_while_other_rooms_are_acknowledged_is_stored_once(
     burst.extend((100..200).map(|i| room(&format!("b-{i}"))));
     assert!(publish(&x, burst).await);
 
-    let stored: Vec<String> = nats
-        .messages()
-        .await
-        .iter()
-        .map(|m| {
-            let n = receive_binary(&m.payload).unwrap().remove(0);
-            format!("{} {}", n.kind(), n.room_id().unwrap())
-        })
-        .collect();
+    let stored = stored_kinds(&nats).await;
     let mut expected: Vec<String> = [
         "room_created warm-up",
         "room_created a",

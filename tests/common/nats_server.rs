@@ -69,6 +69,14 @@ impl NatsServer {
     /// SIGSTOP: the connection stays up and nothing is answered, as a server that hangs.
     pub fn pause(&self) {
         self.signal("STOP");
+        // Stopped once every thread of it is: kill(1) returns when the signal is sent, and a
+        // thread then running could still answer one more message.
+        let pid = self.child.as_ref().expect("running").id();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !all_threads_stopped(pid) {
+            assert!(Instant::now() < deadline, "nats-server {pid} did not stop");
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// SIGCONT after [`NatsServer::pause`].
@@ -177,4 +185,18 @@ pub fn spawn_nats(mut command: Command, port: u16, store: &Path, what: &str) -> 
         );
     }
     child
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in `/proc`).
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    tasks.flatten().all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command's closing parenthesis.
+            stat.rsplit_once(") ")
+                .is_some_and(|(_, rest)| rest.starts_with('T') || rest.starts_with('t'))
+        })
+    })
 }
