@@ -18,6 +18,7 @@ pub mod rooms_view;
 mod serde_util;
 mod server;
 mod signature;
+mod task;
 #[cfg(feature = "rustls")]
 mod tls;
 mod transport;

@@ -46,9 +46,11 @@
 //! assert_eq!(policy.decide(5, None, 0.5), Decision::GiveUp { attempts: 5 });
 //! ```
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+
+use crate::task::Task;
 
 /// The shortest `Retry-After` honoured: a target that asks for 0 s is not stormed.
 const RETRY_AFTER_FLOOR: Duration = Duration::from_millis(50);
@@ -177,6 +179,124 @@ impl RetryPolicy {
     }
 }
 
+/// The one retry supervisor every component drives the same way: it keeps the consecutive
+/// failures and applies the reset rule and the attempt limit; the component's phase holds the
+/// [`Wait`] it hands out, so leaving that phase (a shutdown, a server found back) cancels the
+/// retry.
+///
+/// - a failure: [`Supervisor::failed`] answers a [`Wait`] (after which
+///   [`Retries::retry_now`] runs) or, at the policy's attempt limit, [`GaveUp`];
+/// - a request that succeeded (a POST, a publish, a fetch): [`Supervisor::succeeded`], the count
+///   starts over now;
+/// - a connection that came up: [`Supervisor::connected`], the count starts over if it stays up
+///   for the policy's `reset_after` (judged when it ends: a server that accepts and drops at once
+///   never resets it).
+#[derive(Debug)]
+pub(crate) struct Supervisor {
+    policy: RetryPolicy,
+    failures: u32,
+    /// When the connection came up, while it is up.
+    up_since: Option<Instant>,
+}
+
+/// A retry waiting for its time: dropping it cancels the retry.
+#[derive(Debug)]
+pub(crate) struct Wait {
+    /// Consecutive failures so far, this one included.
+    pub(crate) attempt: u32,
+    /// How long it waits.
+    pub(crate) delay: Duration,
+    _timer: Task,
+}
+
+/// The policy's attempt limit was reached: the component stops trying.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GaveUp {
+    /// Consecutive failures made.
+    pub(crate) attempts: u32,
+}
+
+/// A component that retries: what a retry does once its [`Wait`] is over.
+pub(crate) trait Retries: Actor<Context = Context<Self>> {
+    /// Runs when the wait is over.
+    fn retry_now(&mut self, ctx: &mut Context<Self>);
+}
+
+impl Supervisor {
+    /// A supervisor with no failure yet.
+    pub(crate) fn new(policy: RetryPolicy) -> Self {
+        Self {
+            policy,
+            failures: 0,
+            up_since: None,
+        }
+    }
+
+    /// Consecutive failures so far.
+    #[cfg(test)]
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    /// A request succeeded: the count starts over.
+    pub(crate) fn succeeded(&mut self) {
+        self.failures = 0;
+        self.up_since = None;
+    }
+
+    /// A connection came up at `now`: the count starts over if it stays up for `reset_after`.
+    pub(crate) fn connected(&mut self, now: Instant) {
+        self.up_since.get_or_insert(now);
+    }
+
+    /// Counts a failure at `now` and answers what the policy says, for a uniform random `unit`
+    /// in `[0, 1)`: the reset rule first (a connection that lasted), then the count and the
+    /// limit. Pure but for the count it keeps.
+    pub(crate) fn decide(
+        &mut self,
+        retry_after: Option<Duration>,
+        now: Instant,
+        unit: f64,
+    ) -> Decision {
+        if let Some(since) = self.up_since.take()
+            && self.policy.resets(now.saturating_duration_since(since))
+        {
+            self.failures = 0;
+        }
+        self.failures = self.failures.saturating_add(1);
+        self.policy.decide(self.failures, retry_after, unit)
+    }
+
+    /// Counts a failure and, unless the policy gives up, starts the wait after which
+    /// `actor.retry_now` runs (unless the [`Wait`] was dropped first).
+    pub(crate) fn failed<A: Retries>(
+        &mut self,
+        retry_after: Option<Duration>,
+        ctx: &mut Context<A>,
+    ) -> Result<Wait, GaveUp> {
+        match self.decide(retry_after, Instant::now(), fastrand::f64()) {
+            Decision::Retry { attempt, delay } => Ok(Wait {
+                attempt,
+                delay,
+                _timer: Task::after(ctx, delay, A::retry_now),
+            }),
+            Decision::GiveUp { attempts } => Err(GaveUp { attempts }),
+        }
+    }
+}
+
+impl Wait {
+    /// A wait that never ends, for a test of a phase's transitions (nothing runs there).
+    #[cfg(test)]
+    pub(crate) fn idle() -> Self {
+        Self {
+            attempt: 1,
+            delay: Duration::ZERO,
+            _timer: Task::idle(),
+        }
+    }
+}
+
 /// One component's retry state: the consecutive failures and the pending retry's timer. The
 /// component asks it what to do and never keeps flags of its own.
 #[derive(Debug, Default)]
@@ -185,8 +305,8 @@ pub(crate) struct Retry {
     timer: Option<SpawnHandle>,
 }
 
-/// A component that retries: where its [`Retry`] is, and what a retry does.
-pub(crate) trait Retries: Actor<Context = Context<Self>> {
+/// A component that retries with [`Retry`]: where its state is, and what a retry does.
+pub(crate) trait RetryState: Actor<Context = Context<Self>> {
     fn retry_state(&mut self) -> &mut Retry;
 
     /// Runs when the wait is over.
@@ -237,7 +357,7 @@ impl Retry {
     }
 
     /// Calls `actor.retry_now` after `delay`, unless brought forward or cancelled first.
-    pub(crate) fn wait<A: Retries>(actor: &mut A, delay: Duration, ctx: &mut Context<A>) {
+    pub(crate) fn wait<A: RetryState>(actor: &mut A, delay: Duration, ctx: &mut Context<A>) {
         let timer = ctx.run_later(delay, |actor, ctx| {
             actor.retry_state().timer = None;
             actor.retry_now(ctx);
@@ -249,7 +369,7 @@ impl Retry {
 
     /// Retries now if a retry is waiting (a drain, a reconnect: the other side is likely back).
     /// Answers whether one was.
-    pub(crate) fn now<A: Retries>(actor: &mut A, ctx: &mut Context<A>) -> bool {
+    pub(crate) fn now<A: RetryState>(actor: &mut A, ctx: &mut Context<A>) -> bool {
         match actor.retry_state().timer.take() {
             Some(timer) => {
                 ctx.cancel_future(timer);
@@ -381,5 +501,29 @@ mod tests {
         assert_eq!(retry.failures(), 4);
         retry.succeeded();
         assert_eq!(retry.failures(), 0, "a success starts the count over");
+    }
+
+    /// The reset rule and the limit, as the supervisor applies them: (what happened, failures
+    /// counted after it, and the decision of a failure).
+    #[test]
+    fn the_supervisor_resets_on_success_or_a_connection_that_lasted_and_gives_up_at_the_limit() {
+        let policy = policy().reset_after(Duration::from_secs(2)).max_attempts(Some(3));
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut supervisor = Supervisor::new(policy);
+        assert!(matches!(supervisor.decide(None, at(0), 1.0), Decision::Retry { attempt: 1, .. }));
+        assert!(matches!(supervisor.decide(None, at(1), 1.0), Decision::Retry { attempt: 2, .. }));
+        // A connection that stayed up 1 s does not start the count over.
+        supervisor.connected(at(1));
+        assert_eq!(supervisor.decide(None, at(2), 1.0), Decision::GiveUp { attempts: 3 });
+        // One that stayed up 2 s does.
+        supervisor.connected(at(10));
+        assert!(matches!(supervisor.decide(None, at(12), 1.0), Decision::Retry { attempt: 1, .. }));
+        // Its end was judged once: the next failure counts on.
+        assert!(matches!(supervisor.decide(None, at(30), 1.0), Decision::Retry { attempt: 2, .. }));
+        // A request's success starts over at once.
+        supervisor.succeeded();
+        assert_eq!(supervisor.failures(), 0);
+        assert!(matches!(supervisor.decide(None, at(31), 1.0), Decision::Retry { attempt: 1, .. }));
     }
 }

@@ -52,7 +52,7 @@ pub use request::{IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
 
 use crate::control::ApiToken;
 use crate::notification::Notification;
-use crate::retry::{Retries, Retry, RetryPolicy};
+use crate::retry::{RetryState, Retry, RetryPolicy};
 use request::{Verdict, http_client};
 use spool::{Location, Spool};
 
@@ -534,7 +534,7 @@ impl Actor for WebhookForwarder {
     }
 }
 
-impl Retries for WebhookForwarder {
+impl RetryState for WebhookForwarder {
     fn retry_state(&mut self) -> &mut Retry {
         &mut self.retry
     }

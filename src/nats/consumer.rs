@@ -10,7 +10,7 @@ use super::error::NatsError;
 use super::{DEFAULT_STREAM, KIND_HEADER};
 use crate::notification::Notification;
 use crate::notifier::{SubscribeServerNotifications, Subscription, SubscriptionId, Unsubscribe};
-use crate::retry::{Retries, Retry, RetryPolicy};
+use crate::retry::{RetryState, Retry, RetryPolicy};
 
 /// Counters of a [`JetStreamConsumer`], from [`GetConsumerStats`].
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -471,7 +471,7 @@ impl Actor for JetStreamConsumer {
     }
 }
 
-impl Retries for JetStreamConsumer {
+impl RetryState for JetStreamConsumer {
     fn retry_state(&mut self) -> &mut Retry {
         &mut self.retry
     }

@@ -21,7 +21,7 @@ use crate::notifier::{
     ConnectionEvent, ConnectionState, GetStats, Lagged, StreamNotifications,
     SubscribeConnectionEvents, WsNotifier,
 };
-use crate::retry::{Retries, Retry, RetryPolicy};
+use crate::retry::{RetryState, Retry, RetryPolicy};
 use crate::room_api::{RoomApi, RoomApiError};
 use crate::rooms::Room;
 
@@ -473,7 +473,7 @@ impl RoomsView {
     }
 }
 
-impl Retries for RoomsView {
+impl RetryState for RoomsView {
     fn retry_state(&mut self) -> &mut Retry {
         &mut self.retry
     }

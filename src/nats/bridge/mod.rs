@@ -1,25 +1,21 @@
 //! [`JetStreamBridge`]: notifications into a durable JetStream stream, in order, each counted
 //! only once JetStream acknowledged it.
 
+mod actor;
 mod outgoing;
-mod publish;
+mod phase;
 mod setup;
 mod window;
 
-use std::collections::{HashMap, VecDeque};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actix::prelude::*;
-use bytes::Bytes;
 
-use super::dedup::{DedupId, DedupIds, Key};
 use super::error::NatsError;
-use super::subject::{gap_subject, metrics_subject, notification_subject};
-use super::{DEFAULT_PREFIX, DEFAULT_STREAM, NO_ROOM};
-use crate::notification::{MetricsReport, Notification};
-use crate::notifier::ConnectionEvent;
-use crate::retry::{Retries, Retry, RetryPolicy};
-use outgoing::Outgoing;
+use super::{DEFAULT_PREFIX, DEFAULT_STREAM};
+use crate::notification::Notification;
+use crate::retry::RetryPolicy;
+pub use actor::JetStreamBridge;
 
 /// The stream a [`JetStreamBridge`] creates when it is missing (at start, or when an operator
 /// deleted it or nats-server came back without its store).
@@ -114,6 +110,17 @@ pub enum BridgeEvent {
         /// The stream's name.
         stream: String,
     },
+    /// The retry policy's attempt limit was reached ([`JetStreamBridgeBuilder::retry`]): the
+    /// bridge stopped, and every [`Publish`] still waiting was answered `error`.
+    GaveUp {
+        /// Consecutive failures made.
+        attempts: u32,
+        /// The last failure.
+        #[serde(serialize_with = "crate::serde_util::display")]
+        error: NatsError,
+        /// Messages left unpublished.
+        unpublished: usize,
+    },
     /// The stream (made by someone else) has limits under which JetStream deletes messages it
     /// acknowledged: notifications "published" may not stay stored. Said at every connection.
     StreamLimits {
@@ -162,76 +169,6 @@ pub struct GetBridgeStats;
 #[derive(Debug, actix::Message)]
 #[rtype(result = "Result<(), NatsError>")]
 pub struct Publish(pub Vec<Notification>);
-
-/// Publishes every notification it is sent (subscribe it to a [`WsNotifier`](crate::WsNotifier),
-/// or send it webhook notifications) to JetStream, with a window of publishes in flight: each
-/// room's notifications in order whatever fails, all of them in arrival order while nothing does,
-/// each counted as forwarded only once JetStream acknowledged it. While NATS is unreachable it keeps up to
-/// `queue_limit` messages and retries with backoff; beyond that it drops the newest, counts them and
-/// says so ([`BridgeEvent::Dropped`], an error log line). Subscribed to the notifier's
-/// [`ConnectionEvent`]s, it publishes a gap message after every reconnect (and, with another
-/// bridge on the same stream, checks a repetition the other stored while it heard nothing, so
-/// that it is stored, not taken for the other's copy: subscribe it to both).
-///
-/// ```no_run
-/// use jellyfish_notifier::nats::JetStreamBridge;
-/// use jellyfish_notifier::WsNotifier;
-///
-/// # #[actix::main] async fn main() {
-/// let bridge = JetStreamBridge::builder("nats://127.0.0.1:4222").start();
-/// let _notifier = WsNotifier::builder("localhost:5002", "development")
-///     .subscribe_notifications(bridge.clone().recipient())
-///     .subscribe_connection_events(bridge.recipient())
-///     .start();
-/// # }
-/// ```
-pub struct JetStreamBridge {
-    config: JetStreamBridgeBuilder,
-    jetstream: Option<async_nats::jetstream::Context>,
-    stream: Option<async_nats::jetstream::stream::Stream>,
-    queue: VecDeque<Outgoing>,
-    /// Publishes sent and not answered.
-    in_flight: usize,
-    /// The rooms with a message sent and not yet stored, as found by the last send (kept to
-    /// reuse its memory).
-    held: hashbrown::HashSet<u64>,
-    /// Bumped when everything unacknowledged is to be sent again: older answers are ignored.
-    epoch: u64,
-    /// The check of a suspect duplicate is under way: nothing is sent meanwhile.
-    checking: bool,
-    /// Asking JetStream whether the stream is there, after a publish nobody answered: nothing is
-    /// sent meanwhile.
-    probing: bool,
-    /// Asking JetStream where the stream ends, as the server connection first came up: nothing
-    /// is sent meanwhile ([`JetStreamBridge::floor_at_stream_end`]).
-    flooring: bool,
-    /// A task is putting messages on the connection (one at a time keeps them in order).
-    sending: bool,
-    /// The last serial given to a queued message.
-    serial: u64,
-    /// Failed setups or publishes in a row, and the pending retry.
-    retry: Retry,
-    dedup: DedupIds,
-    gaps: u64,
-    stats: BridgeStats,
-    /// A setup is under way.
-    connecting: bool,
-    /// A stream was found or created before: one missing now was removed.
-    had_stream: bool,
-    /// Why the last setup or publish failed, while it is not fixed.
-    last_error: Option<NatsError>,
-    /// The ids of [`Publish`]ed notifications that were answered `Err`, with when each first
-    /// arrived, for a sender's retry.
-    refused: HashMap<Key, (DedupId, Instant)>,
-    /// The NATS client's connection is up (it reconnects by itself).
-    linked: bool,
-    /// How many NATS clients the bridge made: the last is the current one, and only its link's
-    /// changes count.
-    clients: u64,
-    /// The subscription to the stream's JetStream advisories (leader elected, quorum lost), on
-    /// the current client.
-    advisories: Option<SpawnHandle>,
-}
 
 /// Builds a [`JetStreamBridge`]: [`JetStreamBridge::builder`].
 #[derive(Clone)]
@@ -304,8 +241,11 @@ impl JetStreamBridgeBuilder {
         self
     }
 
-    /// How failed setups and publishes are retried (default 250 ms up to 4 s). Its attempt limit
-    /// is not used: the bridge retries for ever, and its queue bound says what is dropped.
+    /// How failed setups and publishes are retried (default 250 ms up to 4 s, for ever). The count
+    /// starts over at every stored message, or once a setup's connection lasted the policy's
+    /// `reset_after`; a new leader elected for the stream ends a wait at once. With an attempt
+    /// limit, the bridge stops after that many failures in a row ([`BridgeEvent::GaveUp`]);
+    /// without one, its queue bound says what is dropped.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -327,33 +267,7 @@ impl JetStreamBridgeBuilder {
 
     /// Starts the bridge; it connects (and creates the stream) by itself, retrying.
     pub fn start(self) -> Addr<JetStreamBridge> {
-        let window = self.stream.duplicate_window;
-        JetStreamBridge {
-            config: self,
-            jetstream: None,
-            stream: None,
-            queue: VecDeque::new(),
-            in_flight: 0,
-            held: hashbrown::HashSet::new(),
-            epoch: 0,
-            checking: false,
-            probing: false,
-            flooring: false,
-            sending: false,
-            serial: 0,
-            retry: Retry::default(),
-            dedup: DedupIds::new(window),
-            gaps: 0,
-            stats: BridgeStats::default(),
-            connecting: false,
-            had_stream: false,
-            last_error: None,
-            refused: HashMap::new(),
-            linked: false,
-            clients: 0,
-            advisories: None,
-        }
-        .start()
+        JetStreamBridge::new(self).start()
     }
 }
 
@@ -375,132 +289,5 @@ impl JetStreamBridge {
             #[cfg(feature = "metrics")]
             metrics: None,
         }
-    }
-
-    fn event(&self, event: BridgeEvent) {
-        if let Some(events) = &self.config.events {
-            events.do_send(event);
-        }
-    }
-
-    fn enqueue(&mut self, message: Outgoing, ctx: &mut Context<Self>) {
-        if self.queue.len() >= self.config.queue_limit {
-            self.stats.dropped += 1;
-            #[cfg(feature = "metrics")]
-            if let Some(metrics) = &self.config.metrics {
-                metrics.on_dropped();
-            }
-            let total = self.stats.dropped;
-            if total.is_power_of_two() {
-                tracing::error!(
-                    total,
-                    limit = self.config.queue_limit,
-                    "NATS bridge: the queue is full (NATS unreachable?); dropping notifications"
-                );
-                self.event(BridgeEvent::Dropped { total });
-            }
-            if let Some(waiter) = message.waiter {
-                let _ = waiter.send(Err(NatsError::QueueFull {
-                    limit: self.config.queue_limit,
-                }));
-            }
-            return;
-        }
-        let mut message = message;
-        self.serial += 1;
-        message.serial = self.serial;
-        message.order = message.order_in(&self.dedup);
-        self.queue.push_back(message);
-        self.levels();
-        self.pump(ctx);
-    }
-}
-
-impl Actor for JetStreamBridge {
-    type Context = Context<Self>;
-
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        self.connect(ctx);
-    }
-}
-
-impl Retries for JetStreamBridge {
-    fn retry_state(&mut self) -> &mut Retry {
-        &mut self.retry
-    }
-
-    fn retry_now(&mut self, ctx: &mut Context<Self>) {
-        if self.jetstream.is_none() {
-            self.connect(ctx);
-        } else {
-            self.pump(ctx);
-        }
-    }
-}
-
-impl JetStreamBridge {
-    /// The message of a notification encoded as `body`, under the id `id`.
-    fn message_with(&self, notification: &Notification, body: Bytes, id: DedupId) -> Outgoing {
-        Outgoing::new(
-            notification_subject(&self.config.prefix, notification),
-            notification.kind(),
-            notification.room_id().cloned(),
-            body,
-            Ok(id),
-        )
-    }
-}
-
-impl Handler<Notification> for JetStreamBridge {
-    type Result = ();
-
-    /// Queued as it is: encoded when first sent (a cannot-encode is said then, and skipped).
-    fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
-        self.enqueue(Outgoing::later(notification), ctx);
-    }
-}
-
-impl Handler<MetricsReport> for JetStreamBridge {
-    type Result = ();
-
-    fn handle(&mut self, report: MetricsReport, ctx: &mut Context<Self>) {
-        let body = Bytes::copy_from_slice(report.raw().as_bytes());
-        let id = self.dedup.next(NO_ROOM, &body);
-        let subject = metrics_subject(&self.config.prefix);
-        let message = Outgoing::new(subject, "metrics_report", None, body, Ok(id));
-        self.enqueue(message, ctx);
-    }
-}
-
-impl Handler<ConnectionEvent> for JetStreamBridge {
-    type Result = ();
-
-    /// A reconnect (a gap) is marked in the stream; the first connection moves the
-    /// de-duplication floor to the stream's end ([`DedupIds::gap_at`](super::DedupIds::gap_at)).
-    fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
-        let ConnectionEvent::Ready { gap } = event else {
-            return;
-        };
-        let Some(gap) = gap else {
-            self.floor_at_stream_end(ctx);
-            return;
-        };
-        self.gaps += 1;
-        // Each bridge's gap is its own: a random id, never taken for another bridge's.
-        let id = format!("gap-{:016x}-{}", fastrand::u64(..), self.gaps);
-        let body = Bytes::from(format!("{{\"gap_ms\":{}}}", gap.as_millis()));
-        let subject = gap_subject(&self.config.prefix);
-        self.enqueue(Outgoing::new(subject, "gap", None, body, Err(id)), ctx);
-    }
-}
-
-impl Handler<GetBridgeStats> for JetStreamBridge {
-    type Result = MessageResult<GetBridgeStats>;
-
-    fn handle(&mut self, _: GetBridgeStats, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(BridgeStats {
-            queued: self.queue.len(),
-            ..self.stats.clone()
-        })
     }
 }

@@ -5,7 +5,6 @@ use std::borrow::Cow;
 
 use bytes::Bytes;
 
-use super::window::Sent;
 use crate::codec::EncodeError;
 use crate::nats::dedup::{DedupId, DedupIds};
 use crate::nats::error::NatsError;
@@ -26,13 +25,35 @@ pub(super) struct Outgoing {
     /// however late it is encoded; [`Outgoing::received`] is the same on the wall clock.
     arrived: std::time::Instant,
     /// Told the outcome of the first attempt, for [`Publish`](super::Publish).
-    pub(super) waiter: Option<tokio::sync::oneshot::Sender<Result<(), NatsError>>>,
+    pub(super) waiter: Option<Waiter>,
     /// Its place in the queue's order (set when queued).
     pub(super) serial: u64,
     /// Whose order it keeps (set when queued).
     pub(super) order: Order,
     /// Sent or not, answered or not.
     pub(super) sent: Sent,
+}
+
+/// Where a [`Publish`](super::Publish) waits for its message's outcome.
+pub(super) type Waiter = tokio::sync::oneshot::Sender<Result<(), NatsError>>;
+
+/// Where a queued message stands.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) enum Sent {
+    /// Not sent, or to be sent again.
+    #[default]
+    Waiting,
+    /// Not sent, and never will be: it could not be encoded (said when found). It leaves the
+    /// queue when it reaches the front, counted nowhere.
+    Skipped,
+    /// Sent at this time; no answer yet.
+    InFlight { at: std::time::Instant },
+    /// Acknowledged: stored at `sequence` (or a duplicate of it), after `took`.
+    Acked {
+        sequence: u64,
+        duplicate: bool,
+        took: std::time::Duration,
+    },
 }
 
 /// What a message keeps its order with. It is sent only once every earlier message it keeps its

@@ -1,75 +1,84 @@
-//! Publishing with a window: up to [`JetStreamBridgeBuilder::window`] publishes in flight on the
-//! one connection, sent in queue order, their acknowledgements taken in queue order too. A
-//! message is sent only once every earlier message of its room is stored (a gap, once everything
-//! before it is; nothing after a gap before it is): a publish lost on its way (a node's death, a
-//! connection cut, a leader change) while later ones are stored can then never put a room out of
-//! order. Rooms' messages go out side by side, so a window fills when many rooms are busy; a
-//! burst in one room is published one at a time. When a publish fails, every unacknowledged
-//! message is sent again from the first, with the same `Nats-Msg-Id`, so what was stored
-//! meanwhile is acked as a duplicate, not stored twice; answers from before the failure are
-//! ignored (an epoch tells them apart). The queue's bound bounds the window's memory.
+//! The queue and its window of publishes in flight, with no I/O: which messages go next, what
+//! an answer does to them, which leave the queue. Up to
+//! [`JetStreamBridgeBuilder::window`] publishes are in flight on the one connection, sent in
+//! queue order, their acknowledgements taken in queue order too. A message is sent only once
+//! every earlier message of its room is stored (a gap, once everything before it is; nothing
+//! after a gap before it is): a publish lost on its way (a node's death, a connection cut, a
+//! leader change) while later ones are stored can then never put a room out of order. Rooms'
+//! messages go out side by side, so a window fills when many rooms are busy; a burst in one room
+//! is published one at a time. When a publish fails, every unacknowledged message is sent again
+//! from the first ([`Window::resend_unacknowledged`]), with the same `Nats-Msg-Id`, so what was
+//! stored meanwhile is acked as a duplicate, not stored twice. The queue's bound bounds the
+//! window's memory.
 //!
 //! [`JetStreamBridgeBuilder::window`]: super::JetStreamBridgeBuilder::window
 
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use actix::prelude::*;
-use async_nats::jetstream::context::PublishErrorKind;
-use futures_util::StreamExt as _;
+use bytes::Bytes;
 
-use super::outgoing::Order;
-use super::{BridgeEvent, JetStreamBridge};
-use crate::nats::dedup::Verdict;
-use crate::nats::error::NatsError;
-use crate::retry::Retry;
+use super::outgoing::{Order, Outgoing, Sent};
+use crate::nats::dedup::{DedupIds, Verdict};
 
-/// Where a queued message stands.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub(super) enum Sent {
-    /// Not sent, or to be sent again.
-    #[default]
-    Waiting,
-    /// Not sent, and never will be: it could not be encoded (said when found). It leaves the
-    /// queue when it reaches the front, counted nowhere.
-    Skipped,
-    /// Sent in this epoch, at this time; no answer yet.
-    InFlight { epoch: u64, at: Instant },
-    /// Acknowledged: stored at `sequence` (or a duplicate of it), after `took`.
-    Acked {
-        sequence: u64,
-        duplicate: bool,
-        took: Duration,
-    },
+/// One publish to make: the message's serial, subject, headers and body.
+pub(super) type Send = (u64, async_nats::Subject, async_nats::HeaderMap, Bytes);
+
+/// The queue of messages to publish, in arrival order, and where each stands.
+#[derive(Default)]
+pub(super) struct Window {
+    queue: VecDeque<Outgoing>,
+    /// Publishes sent and not answered.
+    in_flight: usize,
+    /// The rooms with a message sent and not yet stored, as found by the last batch (kept to
+    /// reuse its memory).
+    held: hashbrown::HashSet<u64>,
+    /// The last serial given to a queued message.
+    serial: u64,
 }
 
-/// How much earlier than its receipt a stored copy must be to be another notification: more than
-/// the delay between two bridges receiving the same frame, plus clock skew between the bridge
-/// and the NATS server.
-const SAME_NOTIFICATION_WITHIN: Duration = Duration::from_secs(1);
+/// The front message was answered "duplicate of `sequence`" by a copy that may be an earlier
+/// repetition: it stays first until the stream says when that copy was stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Suspect {
+    pub(super) serial: u64,
+    pub(super) sequence: u64,
+}
 
-impl JetStreamBridge {
-    /// Sends queued messages, in order, until the window is full or the next one must wait for an
-    /// earlier one of its room to be stored. One sending task at a time puts them on the
-    /// connection in queue order; each acknowledgement is then awaited on its own.
-    pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.checking || self.probing || self.flooring || self.sending || self.retry.waiting() {
-            return;
-        }
-        let Some(jetstream) = self.jetstream.clone() else {
-            return;
-        };
-        let room = self.config.window.saturating_sub(self.in_flight);
-        if room == 0 {
-            return;
-        }
-        let epoch = self.epoch;
-        let now = Instant::now();
-        let (dedup, prefix) = (&mut self.dedup, self.config.prefix.as_str());
+impl Window {
+    /// Messages queued (sent or not, until stored).
+    pub(super) fn len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Publishes sent and not answered.
+    pub(super) fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Queues `message` last, with its place in the order and whose order it keeps.
+    pub(super) fn push(&mut self, mut message: Outgoing, dedup: &DedupIds) {
+        self.serial += 1;
+        message.serial = self.serial;
+        message.order = message.order_in(dedup);
+        self.queue.push_back(message);
+    }
+
+    /// The messages to send now, in order, at most `room` of them: up to the first that must
+    /// wait for an earlier one of its room (or for everything, a gap) to be stored. Each is
+    /// marked in flight since `now`; one that cannot be encoded is said and skipped (it leaves
+    /// at the front: [`Window::settle`]).
+    pub(super) fn batch(
+        &mut self,
+        room: usize,
+        dedup: &mut DedupIds,
+        prefix: &str,
+        now: Instant,
+    ) -> Vec<Send> {
         let held = &mut self.held;
         held.clear();
         // A gap sent and not yet stored: nothing after it may go.
         let mut all_held = false;
-        let mut skipped = false;
         let mut batch = Vec::with_capacity(room.min(self.queue.len()));
         for message in self.queue.iter_mut() {
             if batch.len() == room {
@@ -97,14 +106,13 @@ impl JetStreamBridge {
                     }
                     match message.prepared(dedup, prefix) {
                         Ok((subject, body)) => {
-                            message.sent = Sent::InFlight { epoch, at: now };
+                            message.sent = Sent::InFlight { at: now };
                             batch.push((message.serial, subject, message.headers(), body));
                             true
                         }
                         Err(error) => {
                             tracing::warn!(%error, kind = message.kind, "NATS bridge: cannot encode; skipped");
                             message.sent = Sent::Skipped;
-                            skipped = true;
                             false
                         }
                     }
@@ -119,112 +127,44 @@ impl JetStreamBridge {
                 }
             }
         }
-        if skipped {
-            self.settle(ctx);
-        }
-        if batch.is_empty() {
-            return;
-        }
         self.in_flight += batch.len();
-        self.sending = true;
-        let send = async move {
-            let mut sent = Vec::with_capacity(batch.len());
-            for (serial, subject, headers, body) in batch {
-                let result = jetstream.publish_with_headers(subject, headers, body).await;
-                let failed = result.is_err();
-                sent.push((serial, result));
-                if failed {
-                    break; // the failure sends everything unacknowledged again
-                }
-            }
-            sent
-        };
-        ctx.spawn(send.into_actor(self).map(move |sent, bridge, ctx| {
-            bridge.sending = false;
-            if epoch == bridge.epoch {
-                // The acknowledgements, awaited in order by one task: each answer as it comes.
-                let mut acks = Vec::with_capacity(sent.len());
-                let mut failed = None;
-                for (serial, result) in sent {
-                    match result {
-                        Ok(ack) => acks.push((serial, ack)),
-                        Err(error) => failed = Some((serial, error)),
-                    }
-                }
-                let answers = futures_util::stream::iter(acks)
-                    .then(|(serial, ack)| async move { (serial, ack.await) });
-                ctx.spawn(
-                    answers
-                        .into_actor(bridge)
-                        .map(move |(serial, answer), bridge, ctx| {
-                            bridge.answered(epoch, serial, answer, ctx);
-                        })
-                        .finish(),
-                );
-                if let Some((serial, error)) = failed {
-                    bridge.answered(epoch, serial, Err(error), ctx);
-                }
-            }
-            bridge.pump(ctx);
-        }));
+        batch
     }
 
-    /// The answer to the publish of message `serial` in `epoch`.
-    fn answered(
-        &mut self,
-        epoch: u64,
-        serial: u64,
-        result: Result<
-            async_nats::jetstream::publish::PublishAck,
-            async_nats::jetstream::context::PublishError,
-        >,
-        ctx: &mut Context<Self>,
-    ) {
-        if epoch != self.epoch {
-            return; // from before a failure: everything unacknowledged was sent again since
-        }
-        self.in_flight = self.in_flight.saturating_sub(1);
-        let Some(index) = self.position(serial) else {
-            return;
+    /// Message `serial` was stored at `sequence` (or is a duplicate of it). Answers when it was
+    /// sent, or `None` for a message not in flight (an answer from before a resend).
+    pub(super) fn acked(&mut self, serial: u64, sequence: u64, duplicate: bool) -> Option<Instant> {
+        let message = self.in_flight_mut(serial)?;
+        let Sent::InFlight { at } = message.sent else {
+            return None;
         };
-        match result {
-            Ok(ack) => {
-                let Sent::InFlight { at, .. } = self.queue[index].sent else {
-                    return;
-                };
-                self.queue[index].sent = Sent::Acked {
-                    sequence: ack.sequence,
-                    duplicate: ack.duplicate,
-                    took: at.elapsed(),
-                };
-                self.retry.succeeded();
-                self.last_error = None;
-                self.settle(ctx);
-                // Refilled by halves: a send per answer would cost a task per message.
-                if self.in_flight <= self.config.window / 2 {
-                    self.pump(ctx);
-                }
-            }
-            Err(error) => {
-                if let Some(waiter) = self.queue[index].waiter.take() {
-                    let _ = waiter.send(Err(NatsError::Publish {
-                        detail: error.to_string(),
-                    }));
-                }
-                self.resend_unacknowledged();
-                // async-nats says "no stream" for no responders: a stream gone, or one without a
-                // leader for a moment.
-                if error.kind() == PublishErrorKind::StreamNotFound {
-                    self.check_stream(error.to_string(), ctx);
-                    return;
-                }
-                self.stats.retries += 1;
-                let error = NatsError::Publish {
-                    detail: error.to_string(),
-                };
-                self.failed(error, ctx);
-            }
-        }
+        message.sent = Sent::Acked {
+            sequence,
+            duplicate,
+            took: at.elapsed(),
+        };
+        self.in_flight = self.in_flight.saturating_sub(1);
+        Some(at)
+    }
+
+    /// The publish of message `serial` failed: its [`Publish`](super::Publish) waiter, if any,
+    /// and when it was sent (`None` for a message not in flight).
+    pub(super) fn failed(
+        &mut self,
+        serial: u64,
+    ) -> Option<(Option<super::outgoing::Waiter>, Instant)> {
+        let message = self.in_flight_mut(serial)?;
+        let Sent::InFlight { at } = message.sent else {
+            return None;
+        };
+        Some((message.waiter.take(), at))
+    }
+
+    /// Message `serial`, if it is in flight.
+    fn in_flight_mut(&mut self, serial: u64) -> Option<&mut Outgoing> {
+        let index = self.position(serial)?;
+        let message = &mut self.queue[index];
+        matches!(message.sent, Sent::InFlight { .. }).then_some(message)
     }
 
     /// Where message `serial` is in the queue: serials grow by one along it and messages leave it
@@ -235,9 +175,8 @@ impl JetStreamBridge {
         (self.queue.get(index)?.serial == serial).then_some(index)
     }
 
-    /// Every message not acknowledged is to be sent again, from the first, in a new epoch.
+    /// Every message not acknowledged is to be sent again, from the first.
     pub(super) fn resend_unacknowledged(&mut self) {
-        self.epoch += 1;
         self.in_flight = 0;
         for message in &mut self.queue {
             if matches!(message.sent, Sent::InFlight { .. }) {
@@ -247,16 +186,17 @@ impl JetStreamBridge {
     }
 
     /// Takes the acknowledgements at the front of the queue, in order: each is stored (or was
-    /// already) and leaves the queue; one that may name an earlier repetition stops the line
-    /// until the stream says which it is.
-    pub(super) fn settle(&mut self, ctx: &mut Context<Self>) {
-        if self.checking {
-            return; // the front is being checked: its check settles on when answered
-        }
+    /// already), its waiter told, and it leaves the queue, said to `stored` (whether a
+    /// duplicate, how long it took). One that may name an earlier repetition stops the line:
+    /// answered as [`Suspect`], to be checked with the stream.
+    pub(super) fn settle(
+        &mut self,
+        dedup: &mut DedupIds,
+        mut stored: impl FnMut(bool, Duration),
+    ) -> Option<Suspect> {
         while let Some(front) = self.queue.front() {
             if front.sent == Sent::Skipped {
                 self.queue.pop_front();
-                self.levels();
                 continue;
             }
             let Sent::Acked {
@@ -270,127 +210,115 @@ impl JetStreamBridge {
             let suspect = front
                 .id
                 .as_ref()
-                .is_some_and(|id| self.dedup.acked(id, sequence, duplicate) == Verdict::Suspect);
+                .is_some_and(|id| dedup.acked(id, sequence, duplicate) == Verdict::Suspect);
             if suspect {
-                self.check_suspect(sequence, ctx);
-                return;
+                return Some(Suspect {
+                    serial: front.serial,
+                    sequence,
+                });
             }
             if front.is_gap() {
                 // Sent after everything before it settled, and before anything after it.
-                self.dedup.gap_at(sequence);
+                dedup.gap_at(sequence);
             }
             if let Some(waiter) = self.queue.pop_front().and_then(|m| m.waiter) {
                 let _ = waiter.send(Ok(()));
             }
-            self.acked(duplicate, took);
+            stored(duplicate, took);
+        }
+        None
+    }
+
+    /// The suspect duplicate at the front, if it is still the one checked and still answered
+    /// as a duplicate (a resend since, or a stream recreated, starts it over).
+    pub(super) fn suspect_mut(&mut self, serial: u64) -> Option<&mut Outgoing> {
+        self.queue.front_mut().filter(|first| {
+            first.serial == serial
+                && matches!(
+                    first.sent,
+                    Sent::Acked {
+                        duplicate: true,
+                        ..
+                    }
+                )
+        })
+    }
+
+    /// The front message, stored as a duplicate after all: it leaves the queue, its waiter told.
+    pub(super) fn pop_duplicate(&mut self) -> Option<Duration> {
+        let front = self.queue.pop_front()?;
+        if let Some(waiter) = front.waiter {
+            let _ = waiter.send(Ok(()));
+        }
+        Some(match front.sent {
+            Sent::Acked { took, .. } => took,
+            _ => Duration::ZERO,
+        })
+    }
+
+    /// Every queued message, in order.
+    pub(super) fn iter_mut(&mut self) -> impl Iterator<Item = &mut Outgoing> {
+        self.queue.iter_mut()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nats::dedup::DedupIds;
+    use crate::notification::{Notification, PeerConnected};
+
+    fn dedup() -> DedupIds {
+        DedupIds::new(Duration::from_secs(120))
+    }
+
+    fn queued(window: &mut Window, dedup: &DedupIds, rooms: &[&str]) {
+        for (i, room) in rooms.iter().enumerate() {
+            let notification =
+                Notification::from(PeerConnected::new(room.to_string(), format!("peer-{i}")));
+            window.push(Outgoing::later(notification), dedup);
         }
     }
 
-    /// The front was answered "duplicate of `sequence`", older than this bridge's previous message
-    /// in the room: if that message was stored well before this notification arrived, it is an
-    /// earlier repetition (this bridge's count lagged): count one more and publish again.
-    /// Otherwise another bridge stored this very notification. When the stream cannot say, it is
-    /// published again: a duplicate, never a loss. Sending waits meanwhile.
-    fn check_suspect(&mut self, sequence: u64, ctx: &mut Context<Self>) {
-        let (Some(stream), Some(first)) = (self.stream.clone(), self.queue.front()) else {
-            return;
-        };
-        let received = first.received();
-        let serial = first.serial;
-        self.checking = true;
-        let stored = async move {
-            stream
-                .get_raw_message(sequence)
-                .await
-                .map(|message| std::time::SystemTime::from(message.time))
-        };
-        ctx.spawn(stored.into_actor(self).map(move |stored, bridge, ctx| {
-            bridge.checking = false;
-            let earlier = match stored {
-                Ok(stored) => stored
-                    .checked_add(SAME_NOTIFICATION_WITHIN)
-                    .is_some_and(|limit| limit < received),
-                Err(_) => true,
-            };
-            // Still the message checked, still answered as a duplicate (nothing else settles the
-            // front while it is checked; a stream recreated meanwhile starts it over).
-            let checked = bridge.queue.front_mut().filter(|first| {
-                first.serial == serial
-                    && matches!(
-                        first.sent,
-                        Sent::Acked {
-                            duplicate: true,
-                            ..
-                        }
-                    )
-            });
-            let Some((first, id)) = checked.and_then(|first| {
-                let id = first.id.clone()?;
-                Some((first, id))
-            }) else {
-                bridge.settle(ctx);
-                bridge.pump(ctx);
-                return;
-            };
-            if earlier {
-                // Sent again under the next count: after other rooms' messages in flight, still
-                // before the rest of its room (held while it was unsettled).
-                first.id = Some(bridge.dedup.recount(&id));
-                first.sent = Sent::Waiting;
-                bridge.stats.recounted += 1;
-            } else {
-                bridge.dedup.settle(&id, sequence);
-                let took = match first.sent {
-                    Sent::Acked { took, .. } => took,
-                    _ => Duration::ZERO,
-                };
-                if let Some(waiter) = bridge.queue.pop_front().and_then(|m| m.waiter) {
-                    let _ = waiter.send(Ok(()));
-                }
-                bridge.acked(true, took);
-            }
-            bridge.settle(ctx);
-            bridge.pump(ctx);
-        }));
+    fn serials(batch: &[Send]) -> Vec<u64> {
+        batch.iter().map(|(serial, ..)| *serial).collect()
     }
 
-    /// The message at the front is stored (or was already: a duplicate), and gone from the queue.
-    fn acked(&mut self, duplicate: bool, took: Duration) {
-        if duplicate {
-            self.stats.duplicates += 1;
-        } else {
-            self.stats.stored += 1;
-        }
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.config.metrics {
-            metrics.on_ack(duplicate, took);
-        }
-        #[cfg(not(feature = "metrics"))]
-        let _ = took;
-        self.levels();
+    #[test]
+    fn a_room_waits_for_its_previous_message_to_be_stored() {
+        let (mut window, mut dedup) = (Window::default(), dedup());
+        queued(&mut window, &dedup, &["a", "b", "a", "c"]);
+        let now = Instant::now();
+        // The second "a" waits for the first, and everything after it waits in queue order.
+        assert_eq!(serials(&window.batch(10, &mut dedup, "j", now)), [1, 2]);
+        assert_eq!(window.in_flight(), 2);
+        assert!(window.acked(1, 1, false).is_some());
+        let mut stored = 0;
+        assert_eq!(window.settle(&mut dedup, |_, _| stored += 1), None);
+        assert_eq!(stored, 1);
+        assert_eq!(serials(&window.batch(10, &mut dedup, "j", now)), [3, 4]);
     }
 
-    /// How many wait and whether JetStream can store, for the metrics.
-    pub(super) fn levels(&self) {
-        #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.config.metrics {
-            let ready = self.linked && self.jetstream.is_some() && self.last_error.is_none();
-            metrics.levels(self.queue.len(), ready);
-        }
-    }
-
-    /// A setup or a publish failed: said (with how many wait), remembered for
-    /// [`Publish`](super::Publish)'s answers, and tried again as the retry policy says.
-    pub(super) fn failed(&mut self, error: NatsError, ctx: &mut Context<Self>) {
-        let retry_in = self.retry.failed_again(&self.config.retry, None);
-        tracing::warn!(%error, ?retry_in, queued = self.queue.len(), "NATS bridge: retrying");
-        self.last_error = Some(error.clone());
-        self.levels();
-        self.event(BridgeEvent::Retrying {
-            error,
-            queued: self.queue.len(),
-            retry_in,
-        });
-        Retry::wait(self, retry_in, ctx);
+    #[test]
+    fn an_answer_from_before_a_resend_is_ignored_and_the_message_sent_again() {
+        let (mut window, mut dedup) = (Window::default(), dedup());
+        queued(&mut window, &dedup, &["a", "b"]);
+        let now = Instant::now();
+        assert_eq!(serials(&window.batch(10, &mut dedup, "j", now)), [1, 2]);
+        assert!(window.failed(1).is_some());
+        window.resend_unacknowledged();
+        assert_eq!(window.in_flight(), 0);
+        // The second message's answer, from before the resend (a publish acked after the
+        // stream was recreated, say): not taken.
+        assert_eq!(window.acked(2, 9, false), None);
+        assert_eq!(window.failed(2).map(|(_, at)| at), None);
+        // Both are sent again, in order, with the same ids.
+        assert_eq!(serials(&window.batch(10, &mut dedup, "j", now)), [1, 2]);
+        assert!(window.acked(1, 1, false).is_some());
+        assert!(window.acked(2, 2, true).is_some());
+        let mut said = Vec::new();
+        assert_eq!(window.settle(&mut dedup, |dup, _| said.push(dup)), None);
+        assert_eq!(said, [false, true]);
+        assert_eq!(window.len(), 0);
     }
 }
