@@ -83,6 +83,18 @@ impl NatsCluster {
         }
     }
 
+    /// SIGTERM node `i` and wait for it to exit: a graceful stop (an operator's restart).
+    pub fn terminate(&mut self, i: usize) {
+        if let Some(mut child) = self.nodes[i].child.take() {
+            let status = Command::new("kill")
+                .args(["-TERM", &child.id().to_string()])
+                .status()
+                .expect("kill(1)");
+            assert!(status.success(), "SIGTERM to node {i}");
+            let _ = child.wait();
+        }
+    }
+
     /// Every node's client URL, comma-separated (as `--nats` takes them).
     pub fn urls(&self) -> String {
         self.nodes

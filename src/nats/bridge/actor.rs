@@ -78,8 +78,6 @@ pub(super) struct Link {
     stream: async_nats::jetstream::stream::Stream,
     /// The client's connection is up, as it last said (it reconnects by itself).
     up: bool,
-    /// When the stream last had a leader elected, as its advisory said.
-    elected: Option<Instant>,
     /// The publishes in flight, while there are: dropped to send everything again.
     round: Option<Round>,
     /// Reading where the stream ends, as the media server's connection first came up: nothing
@@ -136,6 +134,10 @@ impl JetStreamBridge {
             Next::SetUp => self.set_up(ctx),
             Next::WaitToSetUp => self.wait(error(), false, ctx),
             Next::Publish => self.publish(ctx),
+            Next::PublishAgain => {
+                self.resend_unacknowledged();
+                self.publish(ctx);
+            }
             Next::WaitToPublish => self.wait(error(), true, ctx),
             Next::Ask(question) => self.ask(question, ctx),
             Next::StreamGone => self.stream_gone(ctx),
@@ -203,10 +205,11 @@ impl JetStreamBridge {
                 == async_nats::connection::State::Connected,
             jetstream: setup.jetstream,
             stream: setup.stream,
-            elected: None,
             round: None,
             floor: None,
-            _links: Task::each(ctx, links, |up, bridge: &mut Self, _| bridge.link_changed(up)),
+            _links: Task::each(ctx, links, |up, bridge: &mut Self, ctx| {
+                bridge.link_changed(up, ctx);
+            }),
             _advisories: Task::each(ctx, setup.advisories, |message, bridge: &mut Self, ctx| {
                 bridge.advisory(&message, ctx);
             }),
@@ -436,7 +439,7 @@ impl JetStreamBridge {
                 }
             }
             Err(error) => {
-                let Some((waiter, sent)) = self.window.failed(serial) else {
+                let Some(waiter) = self.window.failed(serial) else {
                     return;
                 };
                 if let Some(waiter) = waiter {
@@ -444,27 +447,28 @@ impl JetStreamBridge {
                         detail: error.to_string(),
                     }));
                 }
-                // Everything in flight goes with the round, and is sent again from the first.
-                let elected = self.phase.link_mut().and_then(|link| {
-                    link.round = None;
-                    link.elected
-                });
-                self.window.resend_unacknowledged();
+                self.resend_unacknowledged();
                 // async-nats says "no stream" for no responders: a stream gone, or one without a
                 // leader for a moment.
                 if error.kind() == PublishErrorKind::StreamNotFound {
                     return self.on(Event::NoResponders, None, ctx);
                 }
                 self.stats.retries += 1;
-                let event = Event::PublishFailed {
-                    elected_since: phase::elected_since(elected, Some(sent)),
-                };
                 let error = NatsError::Publish {
                     detail: error.to_string(),
                 };
-                self.on(event, Some(error), ctx);
+                self.on(Event::PublishFailed, Some(error), ctx);
             }
         }
+    }
+
+    /// Everything in flight goes with its round, and is sent again from the first
+    /// unacknowledged message.
+    fn resend_unacknowledged(&mut self) {
+        if let Some(link) = self.phase.link_mut() {
+            link.round = None;
+        }
+        self.window.resend_unacknowledged();
     }
 
     /// Takes the acknowledgements at the front of the queue, in order; a suspect duplicate is
@@ -545,7 +549,7 @@ impl JetStreamBridge {
 
     /// The NATS client's connection came up or went down: said once the bridge is set up (the
     /// first connection is [`BridgeEvent::Ready`]).
-    fn link_changed(&mut self, up: bool) {
+    fn link_changed(&mut self, up: bool, ctx: &mut Context<Self>) {
         let Some(link) = self.phase.link_mut().filter(|link| link.up != up) else {
             return;
         };
@@ -555,6 +559,7 @@ impl JetStreamBridge {
         if up {
             tracing::info!(%server, "NATS bridge: connected again");
             self.event(BridgeEvent::Reconnected { server });
+            self.on(Event::LinkUp, None, ctx);
         } else {
             tracing::warn!(%server, queued = self.window.len(), "NATS bridge: lost the connection; the client reconnects, failing over between the URLs");
             self.event(BridgeEvent::Disconnected { server });
@@ -568,9 +573,6 @@ impl JetStreamBridge {
         match Advisory::read(message) {
             Some(Advisory::LeaderElected { stream, leader }) => {
                 tracing::info!(%stream, %leader, "NATS bridge: the stream has a new leader");
-                if let Some(link) = self.phase.link_mut() {
-                    link.elected = Some(Instant::now());
-                }
                 self.event(BridgeEvent::LeaderElected { stream, leader });
                 self.on(Event::LeaderElected, None, ctx);
             }

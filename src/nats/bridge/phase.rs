@@ -4,8 +4,6 @@
 //! (spawning its task, asking the supervisor for its wait) and drops the old one, and with it
 //! every task of the old one, so no answer from a phase that was left ever reaches it.
 
-use std::time::Instant;
-
 use crate::nats::error::NatsError;
 use crate::retry::Wait;
 use crate::task::Task;
@@ -67,9 +65,8 @@ pub(super) enum Event {
     SetupFailed,
     /// A wait is over.
     WaitOver,
-    /// A publish failed (no acknowledgement in time, the connection lost); `elected_since` when
-    /// the stream has had a new leader since it was sent (whoever failed it was the old one).
-    PublishFailed { elected_since: bool },
+    /// A publish failed (no acknowledgement in time, the connection lost).
+    PublishFailed,
     /// A publish had nobody to answer it: the stream gone, or without a leader for a moment.
     NoResponders,
     /// The front message was answered "duplicate" by a copy that may be an earlier repetition.
@@ -80,6 +77,8 @@ pub(super) enum Event {
     StreamChecked(StreamCheck),
     /// The stream's replicas elected a leader.
     LeaderElected,
+    /// The NATS client's connection came back (it reconnects by itself).
+    LinkUp,
 }
 
 /// Where an event takes the bridge: the actor builds that phase.
@@ -93,6 +92,10 @@ pub(super) enum Next {
     WaitToSetUp,
     /// Publishing (again).
     Publish,
+    /// Publishing, and whatever is in flight is taken as lost and sent again from the first
+    /// unacknowledged message, under the same ids: the leader it went to may be gone (a
+    /// duplicate is acked as one, never stored twice).
+    PublishAgain,
     /// A publish failed: the supervisor's wait (or, at the attempt limit, a stop).
     WaitToPublish,
     /// JetStream is asked this, and nothing is sent meanwhile.
@@ -112,17 +115,16 @@ pub(super) fn next<L>(phase: &Phase<L>, event: Event) -> Next {
         (Phase::SettingUp { .. }, SetupFailed) => Next::WaitToSetUp,
         (Phase::SetupWait { .. }, WaitOver) => Next::SetUp,
         (Phase::Up { activity, .. }, event) => match (activity, event) {
-            // A publish failed: when the stream has had a new leader since it was sent, the
-            // failure is the old leader's and the new one stores now: no wait.
-            (Publishing | Asking { .. }, PublishFailed { elected_since: true }) => Next::Publish,
-            (Publishing | Asking { .. }, PublishFailed { elected_since: false }) => {
-                Next::WaitToPublish
-            }
+            (Publishing | Asking { .. }, PublishFailed) => Next::WaitToPublish,
+            // A new leader, or the connection back: what went to the old one may never be
+            // answered, and waiting for its acknowledgement's timeout is what the new one need
+            // not cost. Resumes within a round trip of the election.
+            (Publishing, LeaderElected | LinkUp) => Next::PublishAgain,
             (Publishing | Asking { .. }, NoResponders) => Next::Ask(Question::Stream),
             (Publishing, Suspect { serial, sequence }) => {
                 Next::Ask(Question::Suspect { serial, sequence })
             }
-            (PublishWait { .. }, WaitOver | LeaderElected) => Next::Publish,
+            (PublishWait { .. }, WaitOver | LeaderElected | LinkUp) => Next::Publish,
             (
                 Asking {
                     question: Question::Suspect { .. },
@@ -191,11 +193,6 @@ impl<L> Phase<L> {
     }
 }
 
-/// Whether a leader elected at `elected` came after a publish sent at `sent`.
-pub(super) fn elected_since(elected: Option<Instant>, sent: Option<Instant>) -> bool {
-    matches!((elected, sent), (Some(elected), Some(sent)) if elected > sent)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,12 +244,7 @@ mod tests {
     #[test]
     fn every_phase_and_event_goes_where_the_table_says() {
         use Event::*;
-        let failed = PublishFailed {
-            elected_since: false,
-        };
-        let failed_under_old_leader = PublishFailed {
-            elected_since: true,
-        };
+        let failed = PublishFailed;
         let suspect = Suspect {
             serial: 7,
             sequence: 3,
@@ -265,6 +257,7 @@ mod tests {
             ("setup failed", setting_up(), SetupFailed, Next::WaitToSetUp),
             ("no wait while setting up", setting_up(), WaitOver, Next::Stay),
             ("no leader news to act on", setting_up(), LeaderElected, Next::Stay),
+            ("the setup follows its own link", setting_up(), LinkUp, Next::Stay),
             // A check answered after the stream was set up again: from a phase left.
             ("stale stream check", setting_up(), gone, Next::Stay),
             ("stale suspect check", setting_up(), SuspectChecked, Next::Stay),
@@ -277,25 +270,31 @@ mod tests {
             // Publishing.
             ("publish failed", publishing(), failed, Next::WaitToPublish),
             (
-                "the old leader's failure",
-                publishing(),
-                failed_under_old_leader,
-                Next::Publish,
-            ),
-            (
                 "nobody answered",
                 publishing(),
                 NoResponders,
                 Next::Ask(Question::Stream),
             ),
             ("a suspect duplicate", publishing(), suspect, Next::Ask(SUSPECT)),
-            ("a leader while storing", publishing(), LeaderElected, Next::Stay),
+            (
+                "a new leader: what is in flight again",
+                publishing(),
+                LeaderElected,
+                Next::PublishAgain,
+            ),
+            (
+                "the connection back: what is in flight again",
+                publishing(),
+                LinkUp,
+                Next::PublishAgain,
+            ),
             ("no wait to end", publishing(), WaitOver, Next::Stay),
             ("stale stream check", publishing(), gone, Next::Stay),
             ("stale suspect check", publishing(), SuspectChecked, Next::Stay),
             // Waiting to publish again.
             ("wait over", publish_wait(), WaitOver, Next::Publish),
             ("a new leader ends the wait", publish_wait(), LeaderElected, Next::Publish),
+            ("the connection back ends it", publish_wait(), LinkUp, Next::Publish),
             ("no suspect while waiting", publish_wait(), suspect, Next::Stay),
             ("stale stream check", publish_wait(), gone, Next::Stay),
             ("stale setup answer", publish_wait(), SetUp, Next::Stay),
@@ -316,6 +315,7 @@ mod tests {
             ("one check at a time", asking(SUSPECT), suspect, Next::Stay),
             ("not the question asked", asking(SUSPECT), gone, Next::Stay),
             ("a leader while checking", asking(SUSPECT), LeaderElected, Next::Stay),
+            ("the link while checking", asking(SUSPECT), LinkUp, Next::Stay),
             // Asking whether the stream is there.
             ("gone", asking(Question::Stream), gone, Next::StreamGone),
             ("there", asking(Question::Stream), there, Next::WaitToPublish),
@@ -331,6 +331,7 @@ mod tests {
                 SuspectChecked,
                 Next::Stay,
             ),
+            ("the answer will come", asking(Question::Stream), LinkUp, Next::Stay),
             // Stopped: nothing moves it.
             ("stopped", Phase::Stopped, SetUp, Next::Stay),
             ("stopped", Phase::Stopped, WaitOver, Next::Stay),
@@ -363,15 +364,5 @@ mod tests {
         ));
         assert_eq!(publishing().unavailable(|_| true), None);
         assert_eq!(asking(SUSPECT).unavailable(|_| true), None);
-    }
-
-    #[test]
-    fn a_leader_counts_only_when_elected_after_the_publish_was_sent() {
-        let t = Instant::now();
-        let later = t + std::time::Duration::from_millis(1);
-        assert!(elected_since(Some(later), Some(t)));
-        assert!(!elected_since(Some(t), Some(later)));
-        assert!(!elected_since(None, Some(t)));
-        assert!(!elected_since(Some(t), None));
     }
 }
