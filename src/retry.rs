@@ -507,23 +507,43 @@ mod tests {
     /// counted after it, and the decision of a failure).
     #[test]
     fn the_supervisor_resets_on_success_or_a_connection_that_lasted_and_gives_up_at_the_limit() {
-        let policy = policy().reset_after(Duration::from_secs(2)).max_attempts(Some(3));
+        let policy = policy()
+            .reset_after(Duration::from_secs(2))
+            .max_attempts(Some(3));
         let t0 = Instant::now();
         let at = |s: u64| t0 + Duration::from_secs(s);
         let mut supervisor = Supervisor::new(policy);
-        assert!(matches!(supervisor.decide(None, at(0), 1.0), Decision::Retry { attempt: 1, .. }));
-        assert!(matches!(supervisor.decide(None, at(1), 1.0), Decision::Retry { attempt: 2, .. }));
+        assert!(matches!(
+            supervisor.decide(None, at(0), 1.0),
+            Decision::Retry { attempt: 1, .. }
+        ));
+        assert!(matches!(
+            supervisor.decide(None, at(1), 1.0),
+            Decision::Retry { attempt: 2, .. }
+        ));
         // A connection that stayed up 1 s does not start the count over.
         supervisor.connected(at(1));
-        assert_eq!(supervisor.decide(None, at(2), 1.0), Decision::GiveUp { attempts: 3 });
+        assert_eq!(
+            supervisor.decide(None, at(2), 1.0),
+            Decision::GiveUp { attempts: 3 }
+        );
         // One that stayed up 2 s does.
         supervisor.connected(at(10));
-        assert!(matches!(supervisor.decide(None, at(12), 1.0), Decision::Retry { attempt: 1, .. }));
+        assert!(matches!(
+            supervisor.decide(None, at(12), 1.0),
+            Decision::Retry { attempt: 1, .. }
+        ));
         // Its end was judged once: the next failure counts on.
-        assert!(matches!(supervisor.decide(None, at(30), 1.0), Decision::Retry { attempt: 2, .. }));
+        assert!(matches!(
+            supervisor.decide(None, at(30), 1.0),
+            Decision::Retry { attempt: 2, .. }
+        ));
         // A request's success starts over at once.
         supervisor.succeeded();
         assert_eq!(supervisor.failures(), 0);
-        assert!(matches!(supervisor.decide(None, at(31), 1.0), Decision::Retry { attempt: 1, .. }));
+        assert!(matches!(
+            supervisor.decide(None, at(31), 1.0),
+            Decision::Retry { attempt: 1, .. }
+        ));
     }
 }

@@ -52,7 +52,7 @@ pub use request::{IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
 
 use crate::control::ApiToken;
 use crate::notification::Notification;
-use crate::retry::{RetryState, Retry, RetryPolicy};
+use crate::retry::{Retry, RetryPolicy, RetryState};
 use request::{Verdict, http_client};
 use spool::{Location, Spool};
 

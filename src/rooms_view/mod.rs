@@ -21,7 +21,7 @@ use crate::notifier::{
     ConnectionEvent, ConnectionState, GetStats, Lagged, StreamNotifications,
     SubscribeConnectionEvents, WsNotifier,
 };
-use crate::retry::{RetryState, Retry, RetryPolicy};
+use crate::retry::{Retry, RetryPolicy, RetryState};
 use crate::room_api::{RoomApi, RoomApiError};
 use crate::rooms::Room;
 

@@ -397,12 +397,9 @@ impl JetStreamBridge {
         if room == 0 {
             return;
         }
-        let batch = self.window.batch(
-            room,
-            &mut self.dedup,
-            &self.config.prefix,
-            Instant::now(),
-        );
+        let batch = self
+            .window
+            .batch(room, &mut self.dedup, &self.config.prefix, Instant::now());
         if batch.is_empty() {
             // What could not be encoded leaves at the front.
             self.settle(ctx);
@@ -660,12 +657,14 @@ impl Round {
         let answers = futures_util::stream::unfold(sent, |mut sent| async move {
             sent.recv().await.map(|item| (item, sent))
         })
-        .then(|(serial, sent): (u64, Result<PublishAckFuture, PublishError>)| async move {
-            match sent {
-                Ok(ack) => (serial, ack.await),
-                Err(error) => (serial, Err(error)),
-            }
-        });
+        .then(
+            |(serial, sent): (u64, Result<PublishAckFuture, PublishError>)| async move {
+                match sent {
+                    Ok(ack) => (serial, ack.await),
+                    Err(error) => (serial, Err(error)),
+                }
+            },
+        );
         let answers = Task::each(ctx, answers, |(serial, answer), bridge, ctx| {
             bridge.answered(serial, answer, ctx);
         });

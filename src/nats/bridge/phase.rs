@@ -255,12 +255,32 @@ mod tests {
             // Setting up.
             ("setup done", setting_up(), SetUp, Next::Publish),
             ("setup failed", setting_up(), SetupFailed, Next::WaitToSetUp),
-            ("no wait while setting up", setting_up(), WaitOver, Next::Stay),
-            ("no leader news to act on", setting_up(), LeaderElected, Next::Stay),
-            ("the setup follows its own link", setting_up(), LinkUp, Next::Stay),
+            (
+                "no wait while setting up",
+                setting_up(),
+                WaitOver,
+                Next::Stay,
+            ),
+            (
+                "no leader news to act on",
+                setting_up(),
+                LeaderElected,
+                Next::Stay,
+            ),
+            (
+                "the setup follows its own link",
+                setting_up(),
+                LinkUp,
+                Next::Stay,
+            ),
             // A check answered after the stream was set up again: from a phase left.
             ("stale stream check", setting_up(), gone, Next::Stay),
-            ("stale suspect check", setting_up(), SuspectChecked, Next::Stay),
+            (
+                "stale suspect check",
+                setting_up(),
+                SuspectChecked,
+                Next::Stay,
+            ),
             ("stale publish failure", setting_up(), failed, Next::Stay),
             // Waiting to set up.
             ("wait over", setup_wait(), WaitOver, Next::SetUp),
@@ -275,7 +295,12 @@ mod tests {
                 NoResponders,
                 Next::Ask(Question::Stream),
             ),
-            ("a suspect duplicate", publishing(), suspect, Next::Ask(SUSPECT)),
+            (
+                "a suspect duplicate",
+                publishing(),
+                suspect,
+                Next::Ask(SUSPECT),
+            ),
             (
                 "a new leader: what is in flight again",
                 publishing(),
@@ -290,12 +315,32 @@ mod tests {
             ),
             ("no wait to end", publishing(), WaitOver, Next::Stay),
             ("stale stream check", publishing(), gone, Next::Stay),
-            ("stale suspect check", publishing(), SuspectChecked, Next::Stay),
+            (
+                "stale suspect check",
+                publishing(),
+                SuspectChecked,
+                Next::Stay,
+            ),
             // Waiting to publish again.
             ("wait over", publish_wait(), WaitOver, Next::Publish),
-            ("a new leader ends the wait", publish_wait(), LeaderElected, Next::Publish),
-            ("the connection back ends it", publish_wait(), LinkUp, Next::Publish),
-            ("no suspect while waiting", publish_wait(), suspect, Next::Stay),
+            (
+                "a new leader ends the wait",
+                publish_wait(),
+                LeaderElected,
+                Next::Publish,
+            ),
+            (
+                "the connection back ends it",
+                publish_wait(),
+                LinkUp,
+                Next::Publish,
+            ),
+            (
+                "no suspect while waiting",
+                publish_wait(),
+                suspect,
+                Next::Stay,
+            ),
             ("stale stream check", publish_wait(), gone, Next::Stay),
             ("stale setup answer", publish_wait(), SetUp, Next::Stay),
             // Asking whether a duplicate is an earlier repetition.
@@ -314,11 +359,26 @@ mod tests {
             ),
             ("one check at a time", asking(SUSPECT), suspect, Next::Stay),
             ("not the question asked", asking(SUSPECT), gone, Next::Stay),
-            ("a leader while checking", asking(SUSPECT), LeaderElected, Next::Stay),
-            ("the link while checking", asking(SUSPECT), LinkUp, Next::Stay),
+            (
+                "a leader while checking",
+                asking(SUSPECT),
+                LeaderElected,
+                Next::Stay,
+            ),
+            (
+                "the link while checking",
+                asking(SUSPECT),
+                LinkUp,
+                Next::Stay,
+            ),
             // Asking whether the stream is there.
             ("gone", asking(Question::Stream), gone, Next::StreamGone),
-            ("there", asking(Question::Stream), there, Next::WaitToPublish),
+            (
+                "there",
+                asking(Question::Stream),
+                there,
+                Next::WaitToPublish,
+            ),
             (
                 "a leader answers it",
                 asking(Question::Stream),
@@ -331,7 +391,12 @@ mod tests {
                 SuspectChecked,
                 Next::Stay,
             ),
-            ("the answer will come", asking(Question::Stream), LinkUp, Next::Stay),
+            (
+                "the answer will come",
+                asking(Question::Stream),
+                LinkUp,
+                Next::Stay,
+            ),
             // Stopped: nothing moves it.
             ("stopped", Phase::Stopped, SetUp, Next::Stay),
             ("stopped", Phase::Stopped, WaitOver, Next::Stay),
