@@ -233,7 +233,6 @@ impl Supervisor {
     }
 
     /// Consecutive failures so far.
-    #[cfg(test)]
     pub(crate) fn failures(&self) -> u32 {
         self.failures
     }

@@ -194,3 +194,68 @@ async fn a_spool_survives_a_restart_and_is_delivered_first() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+type Said = common::kept::Kept<ForwardEvent>;
+
+fn limited(target: &Target, said: &Said) -> Addr<WebhookForwarder> {
+    WebhookForwarder::builder(target.url())
+        .timeout(Duration::from_secs(1))
+        .retry(
+            RetryPolicy::default()
+                .base(Duration::from_millis(20))
+                .cap(Duration::from_millis(50))
+                .max_attempts(Some(2)),
+        )
+        .events(said.clone().start().recipient())
+        .start()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_notification_failing_up_to_the_attempt_limit_is_given_up_said_and_the_next_goes() {
+    let mut target = Target::new();
+    target.answer(&[(503, None), (503, None)]);
+    target.up();
+    let said = Said::default();
+    let forwarder = limited(&target, &said);
+    forwarder.do_send(room_created(0));
+    forwarder.do_send(room_created(1));
+    until(&forwarder, |s| s.delivered == 1 && s.dropped == 1).await;
+    let (accepted, _) = accepted(&target);
+    assert_eq!(
+        accepted,
+        [room_created(1)],
+        "the second went once the first was given up"
+    );
+    let events = said.all();
+    let gave_up = events.iter().find_map(|event| match event {
+        ForwardEvent::Dropped { cause, .. } => Some(cause.clone()),
+        _ => None,
+    });
+    assert_eq!(
+        gave_up,
+        Some(DropCause::GaveUp {
+            attempts: 2,
+            reason: RetryReason::Status { status: 503 }
+        }),
+        "{events:?}"
+    );
+}
+
+/// Each notification fails once and is then delivered: a delivery starts the count over, so a
+/// limit of two is never reached (without the reset the second failure would be the second in a
+/// row, and its notification given up).
+#[actix_web::test]
+async fn a_delivered_notification_starts_the_count_over() {
+    let mut target = Target::new();
+    target.up();
+    let said = Said::default();
+    let forwarder = limited(&target, &said);
+    for i in 0..3 {
+        target.answer(&[(503, None)]);
+        forwarder.do_send(room_created(i));
+        until(&forwarder, |s| s.delivered == i as u64 + 1).await;
+    }
+    let stats = stats(&forwarder).await;
+    assert_eq!((stats.delivered, stats.dropped, stats.retries), (3, 0, 3));
+}

@@ -119,6 +119,15 @@ pub enum DropCause {
     /// The notification cannot be encoded in the body format.
     #[error(transparent)]
     Encode(#[serde(serialize_with = "crate::serde_util::display")] EncodeError),
+    /// The retry policy's attempt limit was reached for this notification
+    /// ([`WebhookForwarderBuilder::retry`](super::WebhookForwarderBuilder::retry)).
+    #[error("gave up after {attempts} failed attempts in a row (the last: {reason})")]
+    GaveUp {
+        /// Failed attempts in a row.
+        attempts: u32,
+        /// Why the last one failed.
+        reason: RetryReason,
+    },
 }
 
 impl DropCause {
@@ -132,6 +141,7 @@ impl DropCause {
             Self::SpoolCorrupt { .. } => "spool_corrupt",
             Self::SpoolGone { .. } => "spool_gone",
             Self::Encode(_) => "encode",
+            Self::GaveUp { .. } => "gave_up",
         }
     }
 }

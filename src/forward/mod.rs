@@ -30,6 +30,7 @@
 
 mod body;
 mod events;
+mod phase;
 mod request;
 mod spool;
 mod spooling;
@@ -52,7 +53,9 @@ pub use request::{IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
 
 use crate::control::ApiToken;
 use crate::notification::Notification;
-use crate::retry::{Retry, RetryPolicy, RetryState};
+use crate::retry::{GaveUp, Retries, RetryPolicy, Supervisor};
+use crate::task::Task;
+use phase::{Event, Next, Phase};
 use request::{Verdict, http_client};
 use spool::{Location, Spool};
 
@@ -105,8 +108,10 @@ impl WebhookForwarderBuilder {
         self
     }
 
-    /// The retry schedule. Default: 500 ms base, 30 s cap, full jitter. Its attempt limit is not
-    /// used: a notification is retried until the target answers.
+    /// The retry schedule. Default: 500 ms base, 30 s cap, full jitter, and no attempt limit: a
+    /// notification is retried until the target answers. With a limit, a notification that
+    /// failed that many times in a row is given up: counted as lost and said
+    /// ([`DropCause::GaveUp`]), and the next one goes.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -155,8 +160,8 @@ impl WebhookForwarderBuilder {
             run: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_nanos() as u64),
-            in_flight: false,
-            retry: Retry::default(),
+            phase: Phase::Idle,
+            supervisor: Supervisor::new(self.retry),
             draining: Vec::new(),
             config: self,
         };
@@ -225,10 +230,10 @@ pub struct WebhookForwarder {
     spool_failure: Option<(PathBuf, String)>,
     next_seq: u64,
     run: u64,
-    /// A POST of the head entry is under way.
-    in_flight: bool,
-    /// Failed POSTs of the head entry, and its pending retry (brought forward by a drain).
-    retry: Retry,
+    /// What it is doing with the head entry: nothing, a POST, a wait.
+    phase: Phase,
+    /// Failed POSTs of the head entry in a row, and the attempt limit.
+    supervisor: Supervisor,
     draining: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -361,7 +366,7 @@ impl WebhookForwarder {
         self.stats.memory_bytes = self.stats.memory_bytes.saturating_sub(body + cost);
         self.stats.queued = self.queue.len();
         self.levels();
-        self.retry.succeeded();
+        self.supervisor.succeeded();
         if self.queue.is_empty() {
             for waiter in self.draining.drain(..) {
                 let _ = waiter.send(());
@@ -369,11 +374,20 @@ impl WebhookForwarder {
         }
     }
 
-    /// Sends the head entry if nothing is in flight or waiting to be retried.
-    fn kick(&mut self, ctx: &mut Context<Self>) {
-        if self.in_flight || self.retry.waiting() {
-            return;
+    /// Where `event` takes the forwarder, carried out.
+    fn on(&mut self, event: Event, ctx: &mut Context<Self>) {
+        match phase::next(&self.phase, event) {
+            Next::Stay => {}
+            Next::Post => {
+                self.phase = Phase::Idle;
+                self.post(ctx);
+            }
+            Next::Wait => {}
         }
+    }
+
+    /// POSTs the head entry (the forwarder is idle).
+    fn post(&mut self, ctx: &mut Context<Self>) {
         let Some(entry) = self.queue.front() else {
             return;
         };
@@ -426,16 +440,12 @@ impl WebhookForwarder {
             secret: self.config.secret.clone(),
             idempotency_key: Some(entry.idempotency_key()),
         };
-        self.in_flight = true;
         let client = self.client.clone();
-        ctx.spawn(
-            async move { request.send(&client).await }
-                .into_actor(self)
-                .map(|answer, act, ctx| {
-                    act.in_flight = false;
-                    act.on_answer(answer, ctx);
-                }),
-        );
+        let posting = async move { request.send(&client).await };
+        let task = Task::spawn(ctx, posting, |answer, forwarder: &mut Self, ctx| {
+            forwarder.on_answer(answer, ctx);
+        });
+        self.phase = Phase::Posting { _task: task };
     }
 
     fn on_answer(&mut self, answer: WebhookAnswer, ctx: &mut Context<Self>) {
@@ -452,14 +462,14 @@ impl WebhookForwarder {
                 if let Some(metrics) = &self.config.metrics {
                     metrics.on_delivered(received.elapsed());
                 }
-                let attempts = self.retry.failures() + 1;
+                let attempts = self.supervisor.failures() + 1;
                 self.finish_head();
                 self.emit(ForwardEvent::Delivered {
                     about,
                     status,
                     attempts,
                 });
-                self.kick(ctx);
+                self.on(Event::Settled, ctx);
             }
             (Verdict::Rejected, WebhookAnswer::Status { status, .. }) => {
                 self.stats.rejected += 1;
@@ -469,7 +479,7 @@ impl WebhookForwarder {
                 }
                 self.finish_head();
                 self.emit(ForwardEvent::Rejected { about, status });
-                self.kick(ctx);
+                self.on(Event::Settled, ctx);
             }
             (
                 _,
@@ -500,13 +510,26 @@ impl WebhookForwarder {
         if let Some(metrics) = &self.config.metrics {
             metrics.on_retry();
         }
-        let retry_in = self.retry.failed_again(&self.config.retry, retry_after);
-        self.emit(ForwardEvent::Retrying {
-            about,
-            reason,
-            retry_in,
-        });
-        Retry::wait(self, retry_in, ctx);
+        if phase::next(&self.phase, Event::Failed) != Next::Wait {
+            return;
+        }
+        match self.supervisor.failed(retry_after, ctx) {
+            Ok(wait) => {
+                self.emit(ForwardEvent::Retrying {
+                    about,
+                    reason,
+                    retry_in: wait.delay,
+                });
+                self.phase = Phase::Waiting { _wait: wait };
+            }
+            Err(GaveUp { attempts }) => {
+                tracing::error!(%about, attempts, %reason, "forward: gave up on a notification after the retry policy's attempt limit; dropped");
+                self.finish_head();
+                self.drop_one(Some(about), DropCause::GaveUp { attempts, reason });
+                self.phase = Phase::Idle;
+                self.on(Event::Queued, ctx);
+            }
+        }
     }
 }
 
@@ -525,7 +548,7 @@ impl Actor for WebhookForwarder {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.await_reports(ctx);
-        self.kick(ctx);
+        self.on(Event::Queued, ctx);
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
@@ -534,13 +557,9 @@ impl Actor for WebhookForwarder {
     }
 }
 
-impl RetryState for WebhookForwarder {
-    fn retry_state(&mut self) -> &mut Retry {
-        &mut self.retry
-    }
-
+impl Retries for WebhookForwarder {
     fn retry_now(&mut self, ctx: &mut Context<Self>) {
-        self.kick(ctx);
+        self.on(Event::WaitOver, ctx);
     }
 }
 
@@ -548,7 +567,7 @@ impl Handler<Kick> for WebhookForwarder {
     type Result = ();
 
     fn handle(&mut self, _: Kick, ctx: &mut Context<Self>) {
-        self.kick(ctx);
+        self.on(Event::Queued, ctx);
     }
 }
 
@@ -557,7 +576,7 @@ impl Handler<Notification> for WebhookForwarder {
 
     fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
         self.enqueue(&notification);
-        self.kick(ctx);
+        self.on(Event::Queued, ctx);
     }
 }
 
@@ -574,7 +593,7 @@ impl Handler<Drain> for WebhookForwarder {
 
     fn handle(&mut self, drain: Drain, ctx: &mut Context<Self>) -> Self::Result {
         // A target that recovered gets the queue now, not after the pending retry delay.
-        Retry::now(self, ctx);
+        self.on(Event::Drain, ctx);
         let (tx, rx) = tokio::sync::oneshot::channel();
         if self.queue.is_empty() {
             let _ = tx.send(());
