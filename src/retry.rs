@@ -2,17 +2,18 @@
 //! NATS bridge's publishes, the NATS consumer's reconnects and the rooms view's REST fetches.
 //!
 //! [`RetryPolicy`] is a value: a pure function ([`RetryPolicy::decide`]) from the attempt history
-//! to the next step, table-tested below. Each component keeps one retry state (the history and the
-//! pending timer) and drives it the same small way: on a failure, `Retry::failed` answers wait
-//! or give up; on a success, `Retry::succeeded` (a request at once, a connection once
-//! [`RetryPolicy::resets`] says it lasted long enough).
+//! to the next step, table-tested below. Each component keeps one supervisor (the consecutive
+//! failures, the reset rule, the attempt limit) and drives it the same small way: on a failure,
+//! the supervisor answers a wait (which the component's phase holds: leaving the phase cancels
+//! it) or, at the attempt limit, give up; on a success, it starts the count over (a request at
+//! once, a connection once [`RetryPolicy::resets`] says it lasted long enough).
 //!
 //! | what | rule |
 //! |---|---|
 //! | delay before retry `n` (from 1) | a random time in `[0, min(cap, base · 2^(n-1))]` (full jitter) |
 //! | `Retry-After` from the other side | waited as asked, kept within `[50 ms, cap]` |
 //! | the count starts over | a request: on its success; a connection: once it stayed up for `reset_after` |
-//! | giving up | after `max_attempts` consecutive failures; by default never |
+//! | giving up | after `max_attempts` consecutive failures; by default never (the rooms view never gives up) |
 //!
 //! **The defaults** (base 250 ms, cap 4 s, `reset_after` 2 s, no limit), and why. Fishjam replays
 //! nothing, so every second offline is lost for good: after any outage the server must find the
@@ -266,6 +267,31 @@ impl Supervisor {
         self.policy.decide(self.failures, retry_after, unit)
     }
 
+    /// A supervisor of a component that never gives up (a view that must heal): the policy's
+    /// attempt limit is not applied, and [`Supervisor::retry`] always waits.
+    pub(crate) fn endless(policy: RetryPolicy) -> Self {
+        Self::new(policy.max_attempts(None))
+    }
+
+    /// Counts a failure of an [`endless`](Supervisor::endless) supervisor and starts the wait
+    /// after which `actor.retry_now` runs.
+    pub(crate) fn retry<A: Retries>(
+        &mut self,
+        retry_after: Option<Duration>,
+        ctx: &mut Context<A>,
+    ) -> Wait {
+        let (attempt, delay) = match self.decide(retry_after, Instant::now(), fastrand::f64()) {
+            Decision::Retry { attempt, delay } => (attempt, delay),
+            // Not with an endless supervisor's policy; the longest wait if it ever were.
+            Decision::GiveUp { attempts } => (attempts, self.policy.cap),
+        };
+        Wait {
+            attempt,
+            delay,
+            _timer: Task::after(ctx, delay, A::retry_now),
+        }
+    }
+
     /// Counts a failure and, unless the policy gives up, starts the wait after which
     /// `actor.retry_now` runs (unless the [`Wait`] was dropped first).
     pub(crate) fn failed<A: Retries>(
@@ -292,90 +318,6 @@ impl Wait {
             attempt: 1,
             delay: Duration::ZERO,
             _timer: Task::idle(),
-        }
-    }
-}
-
-/// One component's retry state: the consecutive failures and the pending retry's timer. The
-/// component asks it what to do and never keeps flags of its own.
-#[derive(Debug, Default)]
-pub(crate) struct Retry {
-    failures: u32,
-    timer: Option<SpawnHandle>,
-}
-
-/// A component that retries with [`Retry`]: where its state is, and what a retry does.
-pub(crate) trait RetryState: Actor<Context = Context<Self>> {
-    fn retry_state(&mut self) -> &mut Retry;
-
-    /// Runs when the wait is over.
-    fn retry_now(&mut self, ctx: &mut Context<Self>);
-}
-
-impl Retry {
-    /// Counts a failure and answers what `policy` says to do next.
-    pub(crate) fn failed(
-        &mut self,
-        policy: &RetryPolicy,
-        retry_after: Option<Duration>,
-    ) -> Decision {
-        self.failures = self.failures.saturating_add(1);
-        policy.decide(self.failures, retry_after, fastrand::f64())
-    }
-
-    /// Counts a failure of a component that never gives up (a queue that must drain, a view
-    /// that must heal): the policy's attempt limit is not applied. Answers the delay.
-    pub(crate) fn failed_again(
-        &mut self,
-        policy: &RetryPolicy,
-        retry_after: Option<Duration>,
-    ) -> Duration {
-        self.failures = self.failures.saturating_add(1);
-        match policy
-            .max_attempts(None)
-            .decide(self.failures, retry_after, fastrand::f64())
-        {
-            Decision::Retry { delay, .. } => delay,
-            Decision::GiveUp { .. } => policy.cap,
-        }
-    }
-
-    /// A request succeeded: the count starts over.
-    pub(crate) fn succeeded(&mut self) {
-        self.failures = 0;
-    }
-
-    /// Consecutive failures so far.
-    pub(crate) fn failures(&self) -> u32 {
-        self.failures
-    }
-
-    /// Whether a retry is waiting for its time.
-    pub(crate) fn waiting(&self) -> bool {
-        self.timer.is_some()
-    }
-
-    /// Calls `actor.retry_now` after `delay`, unless brought forward or cancelled first.
-    pub(crate) fn wait<A: RetryState>(actor: &mut A, delay: Duration, ctx: &mut Context<A>) {
-        let timer = ctx.run_later(delay, |actor, ctx| {
-            actor.retry_state().timer = None;
-            actor.retry_now(ctx);
-        });
-        if let Some(old) = actor.retry_state().timer.replace(timer) {
-            ctx.cancel_future(old);
-        }
-    }
-
-    /// Retries now if a retry is waiting (a drain, a reconnect: the other side is likely back).
-    /// Answers whether one was.
-    pub(crate) fn now<A: RetryState>(actor: &mut A, ctx: &mut Context<A>) -> bool {
-        match actor.retry_state().timer.take() {
-            Some(timer) => {
-                ctx.cancel_future(timer);
-                actor.retry_now(ctx);
-                true
-            }
-            None => false,
         }
     }
 }
@@ -459,9 +401,9 @@ mod tests {
     #[test]
     fn jittered_samples_stay_in_range() {
         let p = policy();
-        let mut retry = Retry::default();
+        let mut supervisor = Supervisor::new(p);
         for n in 1..12 {
-            match retry.failed(&p, None) {
+            match supervisor.decide(None, Instant::now(), fastrand::f64()) {
                 Decision::Retry { attempt, delay } => {
                     assert_eq!(attempt, n);
                     assert!(delay <= p.ceiling(n), "{delay:?} > {:?}", p.ceiling(n));
@@ -493,13 +435,13 @@ mod tests {
             let policy = policy().reset_after(ms(reset_after));
             assert_eq!(policy.resets(ms(lasted)), resets, "{lasted} {reset_after}");
         }
-        let mut retry = Retry::default();
+        let mut supervisor = Supervisor::new(policy());
         for _ in 0..4 {
-            retry.failed(&policy(), None);
+            supervisor.decide(None, Instant::now(), 0.5);
         }
-        assert_eq!(retry.failures(), 4);
-        retry.succeeded();
-        assert_eq!(retry.failures(), 0, "a success starts the count over");
+        assert_eq!(supervisor.failures(), 4);
+        supervisor.succeeded();
+        assert_eq!(supervisor.failures(), 0, "a success starts the count over");
     }
 
     /// The reset rule and the limit, as the supervisor applies them: (what happened, failures

@@ -661,3 +661,55 @@ async fn from_a_gap_until_its_resync_every_state_handed_out_says_it_is_not_synce
     assert_eq!(room.config.max_peers, Some(5), "the new room's config");
     assert_eq!(room.peers.len(), 1, "the new room's peer only");
 }
+
+/// A view fed live notifications only (its REST calls never answer, so nothing comes from a
+/// resync): its gauges are read from its model after every change, and equal it.
+#[cfg(feature = "metrics")]
+#[actix::test]
+async fn fed_live_notifications_only_its_gauges_equal_its_model() {
+    use jellyfish_notifier::metrics::RoomsViewMetrics;
+    let mut registry = prometheus_client::registry::Registry::default();
+    let metrics = RoomsViewMetrics::register(&mut registry);
+    let unreachable = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let view = RoomsView::builder(RoomApi::new(unreachable.to_string(), "token").unwrap())
+        .resync_every(None)
+        .retry(quick())
+        .metrics(metrics)
+        .start();
+    let live = [
+        Notification::from(RoomCreated::new("r1")),
+        Notification::from(PeerAdded::new("r1", "p1")),
+        Notification::from(PeerConnected::new("r1", "p1")),
+        Notification::from(PeerAdded::new("r1", "p2")),
+        Notification::from(RoomCreated::new("r2")),
+        Notification::from(PeerAdded::new("r2", "p3")),
+        Notification::from(PeerAdded::new("r2", "p4")),
+        Notification::from(PeerAdded::new("r2", "p5")),
+        Notification::from(PeerDeleted::new("r2", "p4")),
+    ];
+    for notification in live {
+        view.send(notification).await.unwrap();
+    }
+    let model = view.send(GetRooms).await.unwrap();
+    let peers: usize = model.rooms().map(|room| room.peers.len()).sum();
+    assert_eq!((model.len(), peers, model.peers()), (2, 4, 4));
+    let mut scrape = String::new();
+    prometheus_client::encoding::text::encode(&mut scrape, &registry).unwrap();
+    let gauge = |name: &str| {
+        scrape
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in {scrape}"))
+    };
+    assert_eq!(gauge("jellyfish_rooms_view_rooms"), 2.0, "{scrape}");
+    assert_eq!(gauge("jellyfish_rooms_view_peers"), 4.0, "{scrape}");
+    assert_eq!(
+        gauge("jellyfish_rooms_view_synced"),
+        f64::from(u8::from(model.is_synced())),
+        "{scrape}"
+    );
+}

@@ -1,6 +1,5 @@
 //! Keeping the link honest: the handshake's deadlines, pings, a dead link noticed even when
-//! nothing arrives (and never a pause of this process counted as silence), and the retry count
-//! started over once a connection proved stable.
+//! nothing arrives (and never a pause of this process counted as silence).
 
 use std::time::{Duration, Instant};
 
@@ -12,7 +11,7 @@ use super::*;
 
 impl WsNotifier {
     /// Periodic: the handshake's deadlines, pings, a dead link noticed even when nothing arrives,
-    /// a connection that proved stable resets the backoff, and stopped subscribers leave.
+    /// and stopped subscribers leave.
     pub(super) fn housekeeping(&mut self, ctx: &mut Context<Self>) {
         self.notifications.prune();
         self.metrics.prune();
@@ -20,11 +19,7 @@ impl WsNotifier {
         let now = Instant::now();
         let since_tick = now.saturating_duration_since(self.last_tick);
         self.last_tick = now;
-        let (limit, ping_interval, policy) = (
-            self.config.idle_timeout,
-            self.config.ping_interval,
-            self.config.retry,
-        );
+        let (limit, ping_interval) = (self.config.idle_timeout, self.config.ping_interval);
         // A tick that comes late means this process (or its actor thread) did not run: paused,
         // stopped, blocked. That time is not the link's silence.
         let period = self.tick_period();
@@ -44,14 +39,6 @@ impl WsNotifier {
             );
             connection.last_received = (connection.last_received + paused_for).min(now);
             // Judge on the next tick, once the frames waiting in the socket have been read.
-            return;
-        }
-        if connection
-            .ready_since
-            .is_some_and(|at| policy.resets(now.saturating_duration_since(at)))
-        {
-            connection.ready_since = None;
-            self.retry.succeeded();
             return;
         }
         if now.saturating_duration_since(connection.last_ping) >= ping_interval {

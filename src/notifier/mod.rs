@@ -69,7 +69,8 @@ pub use stream::{Lagged, MessageStream};
 use crate::codec::{DecodedMessage, decode_server_message};
 use crate::control::{ApiToken, ControlMessage, EventType};
 use crate::notification::{MetricsReport, Notification};
-use crate::retry::{Decision, Retry};
+use crate::retry::{GaveUp, Retries, Supervisor, Wait};
+use crate::task::Task;
 use close::{Disposition, classify_close};
 use config::{InitialSubscribers, NotifierConfig};
 use handshake::{Handshake, Step, Types};
@@ -132,9 +133,10 @@ pub type MetricsStream = MessageStream<MetricsReport>;
 pub struct WsNotifier {
     config: NotifierConfig,
     phase: Phase,
-    /// Consecutive failed attempts since the last stable connection (one that stayed up for the
-    /// policy's `reset_after`): the delay grows with it, so a crash-looping server is not stormed.
-    retry: Retry,
+    /// Consecutive failed attempts since the last stable connection (one that stayed ready for
+    /// the policy's `reset_after`): the delay grows with it, so a crash-looping server is not
+    /// stormed; and the attempt limit.
+    supervisor: Supervisor,
     notifications: FanOut<Notification>,
     metrics: FanOut<MetricsReport>,
     events: FanOut<ConnectionEvent>,
@@ -168,11 +170,15 @@ struct Counters {
 /// retry timer), and leaving a phase cancels it: nothing of an old connection can reach a new one.
 enum Phase {
     /// Opening the TCP connection and upgrading.
-    Opening(SpawnHandle),
+    Opening {
+        _task: Task,
+    },
     /// Connected: authenticating, subscribing or ready.
     Open(Connection),
     /// Waiting for the backoff delay.
-    Waiting(SpawnHandle),
+    Waiting {
+        _wait: Wait,
+    },
     /// `Shutdown` is under way: close 1000 was sent on the connection (if there was one), whose
     /// frames are still read and delivered until the server's reply, which `replied` reports.
     /// Nothing reconnects or fails any more.
@@ -193,8 +199,6 @@ struct Connection {
     last_received: Instant,
     /// When this client last pinged the server.
     last_ping: Instant,
-    /// When it became ready, until it has been up for the policy's `reset_after`.
-    ready_since: Option<Instant>,
     handshake: Handshake,
     reassembly: Reassembly,
 }
@@ -238,9 +242,9 @@ impl WsNotifier {
 
     fn new(config: NotifierConfig, initial: InitialSubscribers) -> Self {
         let mut notifier = Self {
+            supervisor: Supervisor::new(config.retry),
             config,
             phase: Phase::Stopped,
-            retry: Retry::default(),
             notifications: FanOut::default(),
             metrics: FanOut::default(),
             events: FanOut::default(),
@@ -288,8 +292,8 @@ impl WsNotifier {
     fn state(&self) -> ConnectionState {
         match &self.phase {
             Phase::Open(c) if c.handshake.is_ready(self.needed()) => ConnectionState::Ready,
-            Phase::Open(_) | Phase::Opening(_) => ConnectionState::Connecting,
-            Phase::Waiting(_) => ConnectionState::Waiting,
+            Phase::Open(_) | Phase::Opening { .. } => ConnectionState::Connecting,
+            Phase::Waiting { .. } => ConnectionState::Waiting,
             Phase::Failed(err) => ConnectionState::Failed(err.clone()),
             Phase::Closing { .. } | Phase::Stopped => {
                 ConnectionState::Failed(NotifierError::Shutdown)
@@ -315,19 +319,21 @@ impl WsNotifier {
 
     fn connect(&mut self, ctx: &mut Context<Self>) {
         self.counters.attempts += 1;
-        let attempt = self.retry.failures() + 1;
+        let attempt = self.supervisor.failures() + 1;
         self.span = tracing::info_span!("jellyfish_connection", attempt, url = %self.config.url);
         let _entered = self.span.clone().entered();
         tracing::info!("connecting to the Jellyfish server WebSocket");
         self.emit(ConnectionEvent::Connecting { attempt });
-        let opening = ctx.spawn(connector::open(self.config.clone()).into_actor(self).map(
-            |opened, act, ctx| match opened {
+        let opening = Task::spawn(
+            ctx,
+            connector::open(self.config.clone()),
+            |opened, act: &mut Self, ctx| match opened {
                 Ok(framed) => act.on_open(framed, ctx),
                 Err(connector::OpenError::Fatal(err)) => act.fail(err, ctx),
                 Err(connector::OpenError::Retry(reason)) => act.lose(reason, ctx),
             },
-        ));
-        self.phase = Phase::Opening(opening);
+        );
+        self.phase = Phase::Opening { _task: opening };
     }
 
     fn on_open(&mut self, framed: connector::Framed, ctx: &mut Context<Self>) {
@@ -340,7 +346,6 @@ impl WsNotifier {
             last_byte: now,
             last_received: now,
             last_ping: now,
-            ready_since: None,
             handshake: Handshake::start(
                 now,
                 self.config.auth_timeout,
@@ -361,10 +366,11 @@ impl WsNotifier {
             for message in &step.send {
                 connection.send(message);
             }
-            if step.ready {
-                // The attempt count resets only once this connection proves stable.
-                connection.ready_since = Some(Instant::now());
-            }
+        }
+        if step.ready {
+            // The attempt count starts over once this connection proves stable: judged when it
+            // ends, by how long it stayed ready.
+            self.supervisor.connected(Instant::now());
         }
         if step.ready {
             // From the last frame of the lost connection to now (this connection's latest frame).
@@ -413,10 +419,8 @@ impl WsNotifier {
                     .was_ready()
                     .then_some(connection.last_byte)
             }
-            Phase::Opening(task) | Phase::Waiting(task) => {
-                ctx.cancel_future(task);
-                None
-            }
+            // Dropped, the opening task or the wait's timer never answers.
+            Phase::Opening { .. } | Phase::Waiting { .. } => None,
             Phase::Closing {
                 connection: None, ..
             } => None,
@@ -437,9 +441,9 @@ impl WsNotifier {
         if let Some(last_received) = self.leave_phase(ctx, None) {
             self.lost_at = Some(last_received);
         }
-        let (attempt, retry_in) = match self.retry.failed(&self.config.retry, None) {
-            Decision::Retry { attempt, delay } => (attempt, delay),
-            Decision::GiveUp { attempts } => {
+        let wait = match self.supervisor.failed(None, ctx) {
+            Ok(wait) => wait,
+            Err(GaveUp { attempts }) => {
                 self.fail(
                     NotifierError::RetriesExhausted {
                         attempts,
@@ -450,6 +454,7 @@ impl WsNotifier {
                 return;
             }
         };
+        let (attempt, retry_in) = (wait.attempt, wait.delay);
         tracing::warn!(
             attempt,
             delay_ms = retry_in.as_millis() as u64,
@@ -461,8 +466,7 @@ impl WsNotifier {
             retry_in,
             attempt,
         });
-        let timer = ctx.run_later(retry_in, |act, ctx| act.connect(ctx));
-        self.phase = Phase::Waiting(timer);
+        self.phase = Phase::Waiting { _wait: wait };
     }
 
     /// While `Shutdown` waits, the connection's end (the server's close reply, or the link
@@ -511,7 +515,7 @@ impl WsNotifier {
         self.metrics_drops += 1;
         if self.metrics_drops >= 2 && !self.metrics_unsupported {
             self.metrics_unsupported = true;
-            self.retry.succeeded();
+            self.supervisor.succeeded();
             tracing::warn!(
                 "the server dropped the connection on every metrics subscription: it has no metrics \
                  (Fishjam Cloud); no longer asking for them"
@@ -522,6 +526,12 @@ impl WsNotifier {
 
     fn subscription(&mut self, ctx: &Context<Self>) -> Subscription {
         Subscription::new(self.next_id(), ctx.address().recipient())
+    }
+}
+
+impl Retries for WsNotifier {
+    fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        self.connect(ctx);
     }
 }
 

@@ -74,8 +74,7 @@ impl Handler<GetViewStats> for RoomsView {
     fn handle(&mut self, _: GetViewStats, _: &mut Context<Self>) -> Self::Result {
         self.subscribers.retain(|s| s.connected());
         MessageResult(RoomsViewStats {
-            fetching: self.fetch.is_some()
-                || self.retry.waiting()
+            fetching: !matches!(self.phase, Phase::Idle)
                 || self.queue.all.is_some()
                 || !self.queue.rooms.is_empty(),
             rooms: self.model.len(),

@@ -21,9 +21,10 @@ use crate::notifier::{
     ConnectionEvent, ConnectionState, GetStats, Lagged, StreamNotifications,
     SubscribeConnectionEvents, WsNotifier,
 };
-use crate::retry::{Retry, RetryPolicy, RetryState};
+use crate::retry::{Retries, RetryPolicy, Supervisor, Wait};
 use crate::room_api::{RoomApi, RoomApiError};
 use crate::rooms::Room;
+use crate::task::Task;
 
 /// The most notifications kept during one fetch. Past it the fetch's answer cannot be trusted and
 /// the fetch is repeated; memory stays bounded whatever the rate.
@@ -73,16 +74,18 @@ const STREAM_CAPACITY: usize = 65_536;
 /// ```
 pub struct RoomsView {
     api: RoomApi,
+    /// The notifier to subscribe to as the view starts.
     notifier: Option<Addr<WsNotifier>>,
-    notifier_ready: bool,
+    /// Where live notifications come from, and whether that feed is up.
+    feed: Feed,
     resync_every: Option<Duration>,
-    policy: RetryPolicy,
     model: RoomsModel,
     subscribers: Vec<Recipient<RoomChange>>,
-    fetch: Option<Fetch>,
+    /// What it is doing with the REST API: nothing, a fetch, a wait after a failed one.
+    phase: Phase,
     queue: Queue,
-    /// Consecutive failed fetches, and the pending retry.
-    retry: Retry,
+    /// Consecutive failed fetches, and the reset rule.
+    supervisor: Supervisor,
     waiters: Vec<oneshot::Sender<()>>,
     stats: RoomsViewStats,
     #[cfg(feature = "metrics")]
@@ -99,9 +102,31 @@ struct Queue {
     rooms_since: Option<Instant>,
 }
 
+/// Where live notifications come from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Feed {
+    /// No notifier (or it stopped): webhooks, if any, and REST.
+    Webhooks,
+    /// An attached notifier, not connected to the server now: what the server does meanwhile is
+    /// lost, and a fetch would be stale at once.
+    Down,
+    /// An attached notifier, connected.
+    Up,
+}
+
+/// What the view is doing with the REST API.
+enum Phase {
+    /// No fetch running, none waited for.
+    Idle,
+    /// A fetch is running.
+    Fetching(Fetch),
+    /// The last fetch failed: the next after the wait.
+    Waiting { _wait: Wait },
+}
+
 struct Fetch {
     /// The REST call: cancelled when the fetch is dropped, so no stale answer arrives.
-    task: SpawnHandle,
+    _task: Task,
     scope: SyncScope,
     reason: SyncReason,
     asked: Instant,
@@ -153,8 +178,10 @@ impl RoomsViewBuilder {
         self
     }
 
-    /// How failed REST calls are retried (by default from 250 ms up to 4 s). Its attempt limit
-    /// is not used: the view keeps trying, and says it is not synced meanwhile.
+    /// How failed REST calls are retried (by default from 250 ms up to 4 s). The view keeps
+    /// trying for ever, and says it is not synced meanwhile: the policy's attempt limit means
+    /// nothing here (a view that gave up would hand out a state it can no longer check), so a
+    /// policy with one is taken without it, and a warning says so at start.
     pub fn retry(mut self, policy: RetryPolicy) -> Self {
         self.retry = policy;
         self
@@ -171,17 +198,26 @@ impl RoomsViewBuilder {
         let resync_every = self
             .resync_every
             .unwrap_or_else(|| self.notifier.is_none().then_some(Duration::from_secs(60)));
+        if let Some(limit) = self.retry.attempts_limit() {
+            tracing::warn!(
+                limit,
+                "rooms view: a retry attempt limit was given; the view retries its REST calls for ever (it says it is not synced meanwhile), so the limit is not used"
+            );
+        }
+        let feed = match self.notifier {
+            Some(_) => Feed::Down,
+            None => Feed::Webhooks,
+        };
         RoomsView {
             api: self.api,
             notifier: self.notifier,
-            notifier_ready: false,
+            feed,
             resync_every,
-            policy: self.retry,
             model: RoomsModel::default(),
             subscribers: self.subscribers,
-            fetch: None,
+            phase: Phase::Idle,
             queue: Queue::default(),
-            retry: Retry::default(),
+            supervisor: Supervisor::endless(self.retry),
             waiters: Vec::new(),
             stats: RoomsViewStats::default(),
             #[cfg(feature = "metrics")]
@@ -214,23 +250,29 @@ impl RoomsView {
     fn emit(&mut self, change: RoomChange) {
         self.model.apply(&change);
         #[cfg(feature = "metrics")]
-        if let Some(metrics) = &self.metrics {
-            if let RoomChange::Synced(report) = &change {
-                metrics.on_resync(report.reason.label());
-            }
-            let peers = self.model.rooms().map(|room| room.peers.len()).sum();
-            metrics.levels(self.model.is_synced(), self.model.len(), peers);
+        if let (Some(metrics), RoomChange::Synced(report)) = (&self.metrics, &change) {
+            metrics.on_resync(report.reason.label());
         }
+        self.levels();
         self.subscribers.retain(|s| s.connected());
         for subscriber in &self.subscribers {
             subscriber.do_send(change.clone());
         }
     }
 
+    /// The gauges, read from the model after each of its changes (a live notification or a
+    /// change the view emits): they cannot disagree with it.
+    fn levels(&self) {
+        #[cfg(feature = "metrics")]
+        if let Some(metrics) = &self.metrics {
+            metrics.levels(self.model.is_synced(), self.model.len(), self.model.peers());
+        }
+    }
+
     /// A notification that reached us (from the notifier or a webhook).
     fn live(&mut self, notification: Notification, ctx: &mut Context<Self>) {
         self.stats.live += 1;
-        if let Some(fetch) = &mut self.fetch
+        if let Phase::Fetching(fetch) = &mut self.phase
             && fetch.covers(&notification)
         {
             if fetch.buffer.len() < BUFFER_LIMIT {
@@ -240,6 +282,7 @@ impl RoomsView {
             }
         }
         let fetch = self.model.apply_notification(&notification);
+        self.levels();
         if fetch.is_some() {
             // Subscribers hear it before the change that makes the view incomplete.
             self.unsync(SyncReason::Incomplete);
@@ -270,12 +313,12 @@ impl RoomsView {
     /// Whether fetching now is worth it: not while an attached notifier is down (whatever it
     /// misses would make the answer stale at once; its `Ready` asks for a resync).
     fn may_fetch(&self) -> bool {
-        self.notifier.is_none() || self.notifier_ready
+        self.feed != Feed::Down
     }
 
     /// Starts the next fetch, if none runs.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if self.fetch.is_some() || self.retry.waiting() || !self.may_fetch() {
+        if !matches!(self.phase, Phase::Idle) || !self.may_fetch() {
             return;
         }
         let (scope, reason, asked) = if let Some((reason, asked)) = self.queue.all.take() {
@@ -309,13 +352,11 @@ impl RoomsView {
                 .boxed_local()
             }
         };
-        let task = ctx.spawn(
-            request
-                .into_actor(self)
-                .map(|answer, view, ctx| view.fetched(answer, ctx)),
-        );
-        self.fetch = Some(Fetch {
-            task,
+        let task = Task::spawn(ctx, request, |answer, view: &mut Self, ctx| {
+            view.fetched(answer, ctx);
+        });
+        self.phase = Phase::Fetching(Fetch {
+            _task: task,
             scope,
             reason,
             asked,
@@ -325,15 +366,15 @@ impl RoomsView {
     }
 
     fn fetched(&mut self, answer: Result<Vec<Room>, RoomApiError>, ctx: &mut Context<Self>) {
-        let Some(fetch) = self.fetch.take() else {
+        let Phase::Fetching(fetch) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
         match answer {
             Ok(rooms) => self.reconcile(fetch, rooms),
             Err(error) => {
                 self.stats.failed_fetches += 1;
-                let retry_in = self.retry.failed_again(&self.policy, None);
-                let attempt = self.retry.failures();
+                let wait = self.supervisor.retry(None, ctx);
+                let (attempt, retry_in) = (wait.attempt, wait.delay);
                 tracing::warn!(
                     scope = ?fetch.scope, %error, attempt, ?retry_in,
                     "rooms view: the resync's REST call failed; trying again"
@@ -352,7 +393,7 @@ impl RoomsView {
                     attempt,
                     retry_in,
                 });
-                Retry::wait(self, retry_in, ctx);
+                self.phase = Phase::Waiting { _wait: wait };
                 return;
             }
         }
@@ -362,7 +403,7 @@ impl RoomsView {
     /// Puts the server's answer in place of the scope's rooms, with the notifications that arrived
     /// during the fetch applied on top, and tells subscribers the difference.
     fn reconcile(&mut self, fetch: Fetch, rooms: Vec<Room>) {
-        self.retry.succeeded();
+        self.supervisor.succeeded();
         let count = rooms.len();
         let mut fresh = RoomsModel::from_rooms(rooms);
         if let SyncScope::Room(room) = &fetch.scope {
@@ -460,25 +501,22 @@ impl RoomsView {
     }
 
     /// Drops the running fetch (what it buffered misses what a gap lost) and asks for a full one.
-    fn refetch_all(&mut self, reason: SyncReason, ctx: &mut Context<Self>) {
-        self.drop_fetch(ctx);
+    fn refetch_all(&mut self, reason: SyncReason) {
+        self.drop_fetch();
         self.want_all(reason);
     }
 
     /// Cancels the running fetch, if any: its answer will not come.
-    fn drop_fetch(&mut self, ctx: &mut Context<Self>) {
-        if let Some(fetch) = self.fetch.take() {
-            ctx.cancel_future(fetch.task);
+    fn drop_fetch(&mut self) {
+        if let Phase::Fetching(_) = self.phase {
+            self.phase = Phase::Idle;
         }
     }
 }
 
-impl RetryState for RoomsView {
-    fn retry_state(&mut self) -> &mut Retry {
-        &mut self.retry
-    }
-
+impl Retries for RoomsView {
     fn retry_now(&mut self, ctx: &mut Context<Self>) {
+        self.phase = Phase::Idle;
         self.pump(ctx);
     }
 }
@@ -493,7 +531,7 @@ impl Actor for RoomsView {
                 view.pump(ctx);
             });
         }
-        let Some(notifier) = self.notifier.clone() else {
+        let Some(notifier) = self.notifier.take() else {
             self.want_all(SyncReason::Start);
             self.pump(ctx);
             return;
@@ -515,11 +553,13 @@ impl Actor for RoomsView {
                 Ok((stream, _subscription, state)) => {
                     ctx.add_stream(stream);
                     // Already connected: no `Ready` will come to start the first fetch.
-                    view.notifier_ready = state == ConnectionState::Ready;
+                    if state == ConnectionState::Ready {
+                        view.feed = Feed::Up;
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(%error, "rooms view: the notifier is gone; webhooks and REST only");
-                    view.notifier = None;
+                    view.feed = Feed::Webhooks;
                 }
             }
             view.want_all(SyncReason::Start);
@@ -539,7 +579,7 @@ impl StreamHandler<Result<Notification, Lagged>> for RoomsView {
                 );
                 self.stats.gaps += 1;
                 self.unsync(SyncReason::Lagged(lagged.missed));
-                self.refetch_all(SyncReason::Lagged(lagged.missed), ctx);
+                self.refetch_all(SyncReason::Lagged(lagged.missed));
                 self.pump(ctx);
             }
         }
@@ -547,8 +587,7 @@ impl StreamHandler<Result<Notification, Lagged>> for RoomsView {
 
     /// The notifier stopped: webhooks (if any) and REST remain.
     fn finished(&mut self, ctx: &mut Context<Self>) {
-        self.notifier = None;
-        self.notifier_ready = false;
+        self.feed = Feed::Webhooks;
         self.pump(ctx);
     }
 }
@@ -559,7 +598,7 @@ impl Handler<ConnectionEvent> for RoomsView {
     fn handle(&mut self, event: ConnectionEvent, ctx: &mut Context<Self>) {
         match event {
             ConnectionEvent::Ready { gap } => {
-                self.notifier_ready = true;
+                self.feed = Feed::Up;
                 // Even the first connection: the view's first fetch may predate it.
                 let reason = match gap {
                     Some(gap) => {
@@ -568,21 +607,21 @@ impl Handler<ConnectionEvent> for RoomsView {
                     }
                     None => SyncReason::Start,
                 };
-                self.refetch_all(reason, ctx);
+                self.refetch_all(reason);
                 // The server is back: a fetch waiting out a failure's delay goes now.
-                if !Retry::now(self, ctx) {
-                    self.pump(ctx);
+                if let Phase::Waiting { .. } = self.phase {
+                    self.phase = Phase::Idle;
                 }
+                self.pump(ctx);
             }
             ConnectionEvent::Disconnected { .. } => {
-                self.notifier_ready = false;
+                self.feed = Feed::Down;
                 self.unsync(SyncReason::Gap(None));
-                self.drop_fetch(ctx);
+                self.drop_fetch();
             }
             ConnectionEvent::Failed(_) => {
                 // It stopped for good: webhooks (if any) and REST remain.
-                self.notifier = None;
-                self.notifier_ready = false;
+                self.feed = Feed::Webhooks;
                 self.pump(ctx);
             }
             _ => {}
@@ -595,7 +634,7 @@ impl Handler<Notification> for RoomsView {
     type Result = ();
 
     fn handle(&mut self, notification: Notification, ctx: &mut Context<Self>) {
-        if self.notifier.is_some() && self.notifier_ready {
+        if self.feed == Feed::Up {
             self.stats.webhook_duplicates += 1;
             return;
         }

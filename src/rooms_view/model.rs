@@ -57,6 +57,8 @@ pub struct RoomsModel {
     synced: bool,
     /// When the rooms were last a state the server had.
     synced_at: Option<SystemTime>,
+    /// Peers in all rooms, counted where a room changes (each change touches one room).
+    peers: usize,
 }
 
 impl Serialize for RoomsModel {
@@ -84,11 +86,13 @@ impl RoomsModel {
     /// A model holding these rooms, as a `GET /room` answer gives them (not marked synced: only
     /// a view's [`RoomChange::Synced`] says that).
     pub fn from_rooms(rooms: impl IntoIterator<Item = Room>) -> Self {
+        let rooms: BTreeMap<RoomId, Room> = rooms
+            .into_iter()
+            .map(|room| (room.id.clone(), room))
+            .collect();
         Self {
-            rooms: rooms
-                .into_iter()
-                .map(|room| (room.id.clone(), room))
-                .collect(),
+            peers: rooms.values().map(|room| room.peers.len()).sum(),
+            rooms,
             ..Self::default()
         }
     }
@@ -111,6 +115,24 @@ impl RoomsModel {
     /// How many rooms there are.
     pub fn len(&self) -> usize {
         self.rooms.len()
+    }
+
+    /// How many peers there are, in all rooms (kept as rooms change: no walk over the rooms).
+    pub fn peers(&self) -> usize {
+        self.peers
+    }
+
+    /// Peers in `room_id`, for the count.
+    fn peers_in(&self, room_id: &str) -> usize {
+        self.rooms.get(room_id).map_or(0, |room| room.peers.len())
+    }
+
+    /// Runs `change` on room `room_id` and counts its peers' difference.
+    fn counting<T>(&mut self, room_id: &str, change: impl FnOnce(&mut Self) -> T) -> T {
+        let before = self.peers_in(room_id);
+        let answer = change(self);
+        self.peers = (self.peers + self.peers_in(room_id)).saturating_sub(before);
+        answer
     }
 
     /// Whether there are no rooms.
@@ -152,12 +174,13 @@ impl RoomsModel {
 
     /// Puts the server's state of a room in place of ours.
     pub(crate) fn replace(&mut self, room: Room) {
-        self.rooms.insert(room.id.clone(), room);
+        let id = room.id.clone();
+        self.counting(&id, |model| model.rooms.insert(room.id.clone(), room));
     }
 
     /// Forgets a room.
     pub(crate) fn remove(&mut self, room_id: &str) -> Option<Room> {
-        self.rooms.remove(room_id)
+        self.counting(room_id, |model| model.rooms.remove(room_id))
     }
 
     /// Applies a notification the way the server changed its state when it sent it. Applying it a
@@ -169,6 +192,14 @@ impl RoomsModel {
     /// a peer the model has not heard of (Jellyfish before 0.5 sends no `peer_added`). Then the
     /// model keeps what it can and answers the room to fetch.
     pub(crate) fn apply_notification(&mut self, notification: &Notification) -> Option<RoomId> {
+        match notification.room_id() {
+            Some(room) => self.counting(room, |model| model.apply_to_room(notification)),
+            None => self.apply_to_room(notification),
+        }
+    }
+
+    /// [`RoomsModel::apply_notification`], on the one room the notification is about.
+    fn apply_to_room(&mut self, notification: &Notification) -> Option<RoomId> {
         use NotificationRef as N;
         match notification.view() {
             N::RoomCreated(n) => {
