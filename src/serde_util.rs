@@ -32,3 +32,16 @@ pub(crate) fn display<S: Serializer, T: Display>(
 ) -> Result<S::Ok, S::Error> {
     serializer.collect_str(value)
 }
+
+/// An error in a variant of its own, as `{"error": "<its message>"}`: what an internally tagged
+/// enum's newtype variant needs (serde cannot tag a bare string), so that it reads
+/// `{"event": "failed", "error": "…"}`.
+pub(crate) fn error_field<S: Serializer, T: Display>(
+    error: &T,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeStruct as _;
+    let mut fields = serializer.serialize_struct("Failed", 1)?;
+    fields.serialize_field("error", &format_args!("{error}").to_string())?;
+    fields.end()
+}

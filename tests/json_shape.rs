@@ -227,3 +227,205 @@ fn reports_and_events_serialize_for_a_status_page() {
     let forwarded = serde_json::to_value(ForwarderStats::default()).unwrap();
     assert_eq!(forwarded["delivered"], json!(0));
 }
+
+/// Every event a component sends serializes to JSON (what `--log-format json` and users' log
+/// pipelines write), failures included, each with its name in `"event"`.
+#[test]
+fn every_event_variant_serializes_with_its_name() {
+    use std::time::Duration;
+    fn named(event: &impl serde::Serialize) -> (String, serde_json::Value) {
+        let text = serde_json::to_string(event)
+            .unwrap_or_else(|error| panic!("does not serialize: {error}"));
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let name = value["event"].as_str().unwrap_or_default().to_owned();
+        (name, value)
+    }
+    let seconds = Duration::from_millis(1500);
+    let reason = DisconnectReason::Closed {
+        code: 4000,
+        reason: "bye".into(),
+    };
+    let connection = [
+        ConnectionEvent::Connecting { attempt: 1 },
+        ConnectionEvent::Ready { gap: Some(seconds) },
+        ConnectionEvent::Ready { gap: None },
+        ConnectionEvent::Disconnected {
+            reason: reason.clone(),
+            retry_in: seconds,
+            attempt: 2,
+        },
+        ConnectionEvent::Failed(NotifierError::InvalidToken),
+        ConnectionEvent::Failed(NotifierError::RetriesExhausted {
+            attempts: 3,
+            last_error: reason,
+        }),
+        ConnectionEvent::MetricsUnsupported,
+        ConnectionEvent::NotificationsDropped {
+            subscription: jellyfish_notifier::notifier::SubscriptionId::new(7),
+            total: 4,
+        },
+    ];
+    let names: Vec<String> = connection.iter().map(|e| named(e).0).collect();
+    assert_eq!(
+        names,
+        [
+            "connecting",
+            "ready",
+            "ready",
+            "disconnected",
+            "failed",
+            "failed",
+            "metrics_unsupported",
+            "notifications_dropped"
+        ]
+    );
+    let (_, failed) = named(&ConnectionEvent::Failed(NotifierError::InvalidToken));
+    assert_eq!(
+        failed["error"],
+        NotifierError::InvalidToken.to_string(),
+        "{failed}"
+    );
+
+    let about = About::of(&Notification::from(RoomCreated::new("r1")));
+    let reasons = [
+        RetryReason::Status { status: 503 },
+        RetryReason::Failed(jellyfish_notifier::forward::TransportError::Timeout),
+        RetryReason::Failed(jellyfish_notifier::forward::TransportError::Connect {
+            detail: "refused".into(),
+        }),
+        RetryReason::SpoolRead {
+            path: "/spool/1".into(),
+            detail: "EMFILE".into(),
+        },
+    ];
+    let causes = [
+        DropCause::QueueFull { limit: 1 },
+        DropCause::SpoolFull { limit: 1 },
+        DropCause::SpoolWrite {
+            path: "/spool/1".into(),
+            detail: "ENOSPC".into(),
+        },
+        DropCause::SpoolCorrupt {
+            path: "/spool/1".into(),
+            offset: 4,
+            bytes: 8,
+        },
+        DropCause::SpoolGone {
+            path: "/spool/1".into(),
+        },
+        DropCause::Encode(
+            Notification::from(UnknownNotification::field(2))
+                .encode()
+                .unwrap_err(),
+        ),
+        DropCause::GaveUp {
+            attempts: 3,
+            reason: RetryReason::Failed(jellyfish_notifier::forward::TransportError::Timeout),
+        },
+    ];
+    let mut forward = vec![
+        ForwardEvent::Delivered {
+            about: about.clone(),
+            status: 200,
+            attempts: 1,
+        },
+        ForwardEvent::Rejected {
+            about: about.clone(),
+            status: 400,
+        },
+        ForwardEvent::SpoolFailing {
+            path: "/spool/1".into(),
+            error: "ENOSPC".into(),
+            queued: 3,
+        },
+        ForwardEvent::SpoolRecovered {
+            path: "/spool/1".into(),
+        },
+    ];
+    forward.extend(reasons.into_iter().map(|reason| ForwardEvent::Retrying {
+        about: about.clone(),
+        reason,
+        retry_in: seconds,
+    }));
+    forward.extend(causes.into_iter().map(|cause| ForwardEvent::Dropped {
+        about: Some(about.clone()),
+        cause,
+        total: 1,
+    }));
+    for event in &forward {
+        let (name, value) = named(event);
+        assert!(!name.is_empty(), "{value}");
+    }
+}
+
+/// The NATS bridge's events, failures included.
+#[cfg(feature = "nats")]
+#[test]
+fn every_bridge_event_serializes_with_its_name() {
+    use jellyfish_notifier::nats::{BridgeEvent, NatsError};
+    let stream = "JELLYFISH".to_owned();
+    let events = [
+        BridgeEvent::Ready,
+        BridgeEvent::Retrying {
+            error: NatsError::NotConnected,
+            queued: 2,
+            retry_in: std::time::Duration::from_millis(250),
+        },
+        BridgeEvent::Dropped { total: 1 },
+        BridgeEvent::StreamRecreated {
+            stream: stream.clone(),
+        },
+        BridgeEvent::StreamGone {
+            stream: stream.clone(),
+            unpublished: 3,
+        },
+        BridgeEvent::Disconnected {
+            server: "n1 (127.0.0.1:4222)".into(),
+        },
+        BridgeEvent::Reconnected {
+            server: "n2 (127.0.0.1:4223)".into(),
+        },
+        BridgeEvent::LeaderElected {
+            stream: stream.clone(),
+            leader: "n2".into(),
+        },
+        BridgeEvent::QuorumLost {
+            stream: stream.clone(),
+        },
+        BridgeEvent::GaveUp {
+            attempts: 3,
+            error: NatsError::Connect {
+                url: "nats://127.0.0.1:4222".into(),
+                detail: "refused".into(),
+            },
+            unpublished: 1,
+        },
+        BridgeEvent::StreamLimits {
+            stream,
+            limits: "max_msgs=100".into(),
+        },
+    ];
+    let names: Vec<String> = events
+        .iter()
+        .map(|event| {
+            let value = serde_json::to_value(event).unwrap();
+            value["event"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "ready",
+            "retrying",
+            "dropped",
+            "stream_recreated",
+            "stream_gone",
+            "disconnected",
+            "reconnected",
+            "leader_elected",
+            "quorum_lost",
+            "gave_up",
+            "stream_limits"
+        ]
+    );
+}

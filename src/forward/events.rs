@@ -116,9 +116,11 @@ pub enum DropCause {
         /// The spool file.
         path: PathBuf,
     },
-    /// The notification cannot be encoded in the body format.
+    /// The notification cannot be encoded in the body format. In JSON:
+    /// `{"cause": "encode", "error": "…"}`.
     #[error(transparent)]
-    Encode(#[serde(serialize_with = "crate::serde_util::display")] EncodeError),
+    #[serde(serialize_with = "crate::serde_util::error_field")]
+    Encode(EncodeError),
     /// The retry policy's attempt limit was reached for this notification
     /// ([`WebhookForwarderBuilder::retry`](super::WebhookForwarderBuilder::retry)).
     #[error("gave up after {attempts} failed attempts in a row (the last: {reason})")]

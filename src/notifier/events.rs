@@ -259,7 +259,8 @@ pub enum ConnectionEvent {
         /// connection was lost).
         attempt: u32,
     },
-    /// The notifier stopped trying for good.
+    /// The notifier stopped trying for good. In JSON: `{"event": "failed", "error": "…"}`.
+    #[serde(serialize_with = "crate::serde_util::error_field")]
     Failed(NotifierError),
     /// The server dropped the connection twice in a row right after `subscribe_request` for
     /// metrics, as Fishjam Cloud does (it removed metrics, and its socket process crashes on the
