@@ -259,3 +259,18 @@ async fn a_delivered_notification_starts_the_count_over() {
     let stats = stats(&forwarder).await;
     assert_eq!((stats.delivered, stats.dropped, stats.retries), (3, 0, 3));
 }
+
+#[actix_web::test]
+async fn a_target_it_could_never_reach_is_refused_at_start_with_its_cause() {
+    for url in ["http://", "http://127.0.0.1:99999/", "ftp://host/hook"] {
+        let error = WebhookForwarder::builder(url).start().unwrap_err();
+        assert_eq!(error.kind(), std::io::ErrorKind::InvalidInput, "{url}");
+        let cause = error
+            .get_ref()
+            .and_then(|cause| cause.downcast_ref::<TargetError>())
+            .unwrap_or_else(|| panic!("{url}: the cause is a TargetError: {error:?}"));
+        assert!(cause.to_string().contains(url), "{cause}");
+    }
+    let target: ForwardTarget = "http://127.0.0.1:8080/hook".parse().unwrap();
+    assert!(WebhookForwarder::builder(target).start().is_ok());
+}

@@ -261,7 +261,7 @@ fn every_event_variant_serializes_with_its_name() {
         }),
         ConnectionEvent::MetricsUnsupported,
         ConnectionEvent::NotificationsDropped {
-            subscription: jellyfish_notifier::notifier::SubscriptionId::new(7),
+            subscription: notifier::SubscriptionId::new(7),
             total: 4,
         },
     ];
@@ -289,8 +289,8 @@ fn every_event_variant_serializes_with_its_name() {
     let about = About::of(&Notification::from(RoomCreated::new("r1")));
     let reasons = [
         RetryReason::Status { status: 503 },
-        RetryReason::Failed(jellyfish_notifier::forward::TransportError::Timeout),
-        RetryReason::Failed(jellyfish_notifier::forward::TransportError::Connect {
+        RetryReason::Failed(TransportError::Timeout),
+        RetryReason::Failed(TransportError::Connect {
             detail: "refused".into(),
         }),
         RetryReason::SpoolRead {
@@ -320,7 +320,7 @@ fn every_event_variant_serializes_with_its_name() {
         ),
         DropCause::GaveUp {
             attempts: 3,
-            reason: RetryReason::Failed(jellyfish_notifier::forward::TransportError::Timeout),
+            reason: RetryReason::Failed(TransportError::Timeout),
         },
     ];
     let mut forward = vec![

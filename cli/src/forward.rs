@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use jellyfish_notifier::forward::DropCause;
-use jellyfish_notifier::forward::{BodyFormat, Drain, ForwardEvent, GetForwarderStats};
+use jellyfish_notifier::forward::{
+    BodyFormat, Drain, ForwardEvent, ForwardTarget, GetForwarderStats,
+};
 use jellyfish_notifier::{ConnectionEvent, Notification, NotifierError, WebhookForwarder};
 use tokio::sync::oneshot;
 
@@ -31,9 +33,10 @@ use crate::{Outcome, ServerArgs};
 pub(crate) struct Args {
     #[command(flatten)]
     server: ServerArgs,
-    /// Where to POST each notification (http:// or https://).
+    /// Where to POST each notification (http:// or https://): a URL with a host and a valid port,
+    /// checked before anything starts.
     #[arg(long)]
-    to: String,
+    to: ForwardTarget,
     /// The body format: protobuf (what v0.4+ servers send) or json (this crate's JSON shape).
     #[arg(long, value_enum, default_value_t = Format::Protobuf)]
     format: Format,
@@ -166,12 +169,6 @@ fn positive_seconds(value: f64, flag: &str) -> Result<Duration, Outcome> {
 }
 
 pub(crate) async fn run(args: Args) -> Outcome {
-    if !(args.to.starts_with("http://") || args.to.starts_with("https://")) {
-        return Outcome::Usage(format!(
-            "--to must be an http:// or https:// URL, got {:?}",
-            args.to
-        ));
-    }
     let secret = match crate::secret_from(args.secret, args.secret_file.as_deref(), "--secret-file")
     {
         Ok(secret) => secret,
@@ -209,7 +206,7 @@ pub(crate) async fn run(args: Args) -> Outcome {
         connected: false,
     }
     .start();
-    let mut forwarder = WebhookForwarder::builder(args.to.as_str())
+    let mut forwarder = WebhookForwarder::builder(args.to)
         .format(match args.format {
             Format::Protobuf => BodyFormat::Protobuf,
             Format::Json => BodyFormat::Json,

@@ -67,16 +67,19 @@ fn usage_errors_exit_2() {
         vec!["tail", "--json", "extra"],
         vec!["forward"],
         vec!["forward", "--to", "ftp://nowhere"],
+        vec!["forward", "--to", "http://"],
+        vec!["forward", "--to", "http://127.0.0.1:99999/"],
+        vec!["forward", "--to", "localhost:5003/webhook"],
         vec!["tail", "--server", "ftp://nowhere"],
         vec!["emulate", "--server-version", "9.9"],
     ] {
         let output = cli().args(&args).output().unwrap();
-        assert_eq!(
-            output.status.code(),
-            Some(2),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        // A bad target is named in the error, before anything starts.
+        if let ["forward", "--to", url] = args.as_slice() {
+            assert!(stderr.contains(&format!("{url:?}")), "{args:?}: {stderr}");
+        }
     }
 }
 

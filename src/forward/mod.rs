@@ -34,6 +34,7 @@ mod phase;
 mod request;
 mod spool;
 mod spooling;
+mod target;
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -50,6 +51,7 @@ pub use events::{
     RetryReason,
 };
 pub use request::{IDEMPOTENCY_HEADER, WebhookAnswer, WebhookRequest};
+pub use target::{ForwardTarget, InvalidUri, TargetError};
 
 use crate::control::ApiToken;
 use crate::notification::Notification;
@@ -62,7 +64,8 @@ use spool::{Location, Spool};
 /// Configures a [`WebhookForwarder`].
 #[derive(Clone)]
 pub struct WebhookForwarderBuilder {
-    url: String,
+    /// Parsed as the builder was made; a bad one is [`WebhookForwarderBuilder::start`]'s error.
+    url: Result<ForwardTarget, TargetError>,
     format: BodyFormat,
     secret: Option<ApiToken>,
     timeout: Duration,
@@ -148,9 +151,20 @@ impl WebhookForwarderBuilder {
     }
 
     /// Starts the forwarder in the current actix `System`, after loading the spool (if any): what
-    /// it holds is delivered first. Fails if the spool folder cannot be used.
+    /// it holds is delivered first. Fails if the target is not one (`InvalidInput`, its
+    /// [`TargetError`] as the source) or the spool folder cannot be used.
     pub fn start(self) -> std::io::Result<Addr<WebhookForwarder>> {
+        let target = match &self.url {
+            Ok(target) => target.clone(),
+            Err(error) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    error.clone(),
+                ));
+            }
+        };
         let mut forwarder = WebhookForwarder {
+            target,
             client: http_client(self.timeout)?,
             queue: VecDeque::new(),
             stats: ForwarderStats::default(),
@@ -222,6 +236,8 @@ impl Entry {
 /// ```
 pub struct WebhookForwarder {
     config: WebhookForwarderBuilder,
+    /// Where it POSTs.
+    target: ForwardTarget,
     client: awc::Client,
     queue: VecDeque<Entry>,
     stats: ForwarderStats,
@@ -239,10 +255,16 @@ pub struct WebhookForwarder {
 
 impl WebhookForwarder {
     /// A builder for a forwarder to `url` (`http://` or `https://`, the latter with the `rustls`
-    /// feature).
-    pub fn builder(url: impl Into<String>) -> WebhookForwarderBuilder {
+    /// feature): a [`ForwardTarget`], or a text parsed into one now. A text that is not one (no
+    /// host, a port out of range, a scheme this build cannot speak) makes
+    /// [`start`](WebhookForwarderBuilder::start) fail with [`TargetError`] as the cause.
+    pub fn builder<T>(url: T) -> WebhookForwarderBuilder
+    where
+        T: TryInto<ForwardTarget>,
+        T::Error: Into<TargetError>,
+    {
         WebhookForwarderBuilder {
-            url: url.into(),
+            url: url.try_into().map_err(Into::into),
             format: BodyFormat::default(),
             secret: None,
             timeout: Duration::from_secs(10),
@@ -434,7 +456,7 @@ impl WebhookForwarder {
             }
         };
         let request = WebhookRequest {
-            url: self.config.url.clone(),
+            url: self.target.as_str().to_owned(),
             content_type: self.config.format.content_type(),
             body,
             secret: self.config.secret.clone(),
