@@ -4,6 +4,7 @@
 mod changes;
 mod messages;
 mod model;
+mod phase;
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -21,10 +22,11 @@ use crate::notifier::{
     ConnectionEvent, ConnectionState, GetStats, Lagged, StreamNotifications,
     SubscribeConnectionEvents, WsNotifier,
 };
-use crate::retry::{Retries, RetryPolicy, Supervisor, Wait};
+use crate::retry::{Retries, RetryPolicy, Supervisor};
 use crate::room_api::{RoomApi, RoomApiError};
 use crate::rooms::Room;
 use crate::task::Task;
+use phase::{Event, Next, Phase};
 
 /// The most notifications kept during one fetch. Past it the fetch's answer cannot be trusted and
 /// the fetch is repeated; memory stays bounded whatever the rate.
@@ -114,25 +116,16 @@ enum Feed {
     Up,
 }
 
-/// What the view is doing with the REST API.
-enum Phase {
-    /// No fetch running, none waited for.
-    Idle,
-    /// A fetch is running.
-    Fetching(Fetch),
-    /// The last fetch failed: the next after the wait.
-    Waiting { _wait: Wait },
-}
-
-struct Fetch {
+/// A fetch under way.
+pub(super) struct Fetch {
     /// The REST call: cancelled when the fetch is dropped, so no stale answer arrives.
-    _task: Task,
-    scope: SyncScope,
-    reason: SyncReason,
-    asked: Instant,
+    pub(super) _task: Task,
+    pub(super) scope: SyncScope,
+    pub(super) reason: SyncReason,
+    pub(super) asked: Instant,
     /// Notifications of the scope that arrived since the request went out.
-    buffer: Vec<Notification>,
-    overflowed: bool,
+    pub(super) buffer: Vec<Notification>,
+    pub(super) overflowed: bool,
 }
 
 impl Fetch {
@@ -316,9 +309,27 @@ impl RoomsView {
         self.feed != Feed::Down
     }
 
-    /// Starts the next fetch, if none runs.
+    /// A fetch is wanted: it starts if none runs and none is waited for.
     fn pump(&mut self, ctx: &mut Context<Self>) {
-        if !matches!(self.phase, Phase::Idle) || !self.may_fetch() {
+        self.on(Event::Wanted, ctx);
+    }
+
+    /// Where `event` takes the view's REST side, carried out.
+    fn on(&mut self, event: Event, ctx: &mut Context<Self>) {
+        match phase::next(&self.phase, event) {
+            Next::Stay | Next::Wait => {}
+            // Refetch: dropping the running fetch cancels its task; its answer will not come.
+            Next::Fetch | Next::Refetch => {
+                self.phase = Phase::Idle;
+                self.fetch_next(ctx);
+            }
+            Next::Drop => self.phase = Phase::Idle,
+        }
+    }
+
+    /// Starts the next wanted fetch (the view is idle), if the feed allows one.
+    fn fetch_next(&mut self, ctx: &mut Context<Self>) {
+        if !self.may_fetch() {
             return;
         }
         let (scope, reason, asked) = if let Some((reason, asked)) = self.queue.all.take() {
@@ -366,6 +377,14 @@ impl RoomsView {
     }
 
     fn fetched(&mut self, answer: Result<Vec<Room>, RoomApiError>, ctx: &mut Context<Self>) {
+        // An answer is reconciled and the next fetch goes; a failure waits.
+        let event = match answer {
+            Ok(_) => Event::Answered,
+            Err(_) => Event::Failed,
+        };
+        if phase::next(&self.phase, event) == Next::Stay {
+            return; // not fetching: from a fetch since dropped
+        }
         let Phase::Fetching(fetch) = std::mem::replace(&mut self.phase, Phase::Idle) else {
             return;
         };
@@ -499,25 +518,11 @@ impl RoomsView {
             self.emit(RoomChange::Unsynced(reason));
         }
     }
-
-    /// Drops the running fetch (what it buffered misses what a gap lost) and asks for a full one.
-    fn refetch_all(&mut self, reason: SyncReason) {
-        self.drop_fetch();
-        self.want_all(reason);
-    }
-
-    /// Cancels the running fetch, if any: its answer will not come.
-    fn drop_fetch(&mut self) {
-        if let Phase::Fetching(_) = self.phase {
-            self.phase = Phase::Idle;
-        }
-    }
 }
 
 impl Retries for RoomsView {
     fn retry_now(&mut self, ctx: &mut Context<Self>) {
-        self.phase = Phase::Idle;
-        self.pump(ctx);
+        self.on(Event::WaitOver, ctx);
     }
 }
 
@@ -579,8 +584,8 @@ impl StreamHandler<Result<Notification, Lagged>> for RoomsView {
                 );
                 self.stats.gaps += 1;
                 self.unsync(SyncReason::Lagged(lagged.missed));
-                self.refetch_all(SyncReason::Lagged(lagged.missed));
-                self.pump(ctx);
+                self.want_all(SyncReason::Lagged(lagged.missed));
+                self.on(Event::Lagged, ctx);
             }
         }
     }
@@ -607,17 +612,15 @@ impl Handler<ConnectionEvent> for RoomsView {
                     }
                     None => SyncReason::Start,
                 };
-                self.refetch_all(reason);
-                // The server is back: a fetch waiting out a failure's delay goes now.
-                if let Phase::Waiting { .. } = self.phase {
-                    self.phase = Phase::Idle;
-                }
-                self.pump(ctx);
+                // What a running fetch buffered misses the gap; a fetch waiting out a failure's
+                // delay goes now: the server is back.
+                self.want_all(reason);
+                self.on(Event::FeedUp, ctx);
             }
             ConnectionEvent::Disconnected { .. } => {
                 self.feed = Feed::Down;
                 self.unsync(SyncReason::Gap(None));
-                self.drop_fetch();
+                self.on(Event::FeedDown, ctx);
             }
             ConnectionEvent::Failed(_) => {
                 // It stopped for good: webhooks (if any) and REST remain.
