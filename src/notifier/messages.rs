@@ -204,8 +204,11 @@ impl Handler<Shutdown> for WsNotifier {
     /// sees a clean close, not a dropped socket; then stops.
     fn handle(&mut self, _: Shutdown, ctx: &mut Context<Self>) -> Self::Result {
         let (tx, rx) = oneshot::channel();
+        // Open: closed (close 1000, its reply awaited); an attempt or a wait: cancelled with its
+        // phase; closing already: its close goes on; failed or stopped: nothing to close.
+        let next = super::phase::next(&self.phase, super::phase::Event::Shutdown);
         let connection = match std::mem::replace(&mut self.phase, Phase::Stopped) {
-            Phase::Open(connection) => {
+            Phase::Open(connection) if next == super::phase::Next::Close => {
                 let close = ws::CloseReason {
                     code: ws::CloseCode::Normal,
                     description: None,

@@ -42,6 +42,7 @@ mod handshake;
 mod incoming;
 mod liveness;
 mod messages;
+mod phase;
 mod reassembly;
 mod stream;
 
@@ -328,7 +329,12 @@ impl WsNotifier {
             ctx,
             connector::open(self.config.clone()),
             |opened, act: &mut Self, ctx| match opened {
-                Ok(framed) => act.on_open(framed, ctx),
+                Ok(framed)
+                    if phase::next(&act.phase, phase::Event::Opened) == phase::Next::Open =>
+                {
+                    act.on_open(framed, ctx);
+                }
+                Ok(_) => {}
                 Err(connector::OpenError::Fatal(err)) => act.fail(err, ctx),
                 Err(connector::OpenError::Retry(reason)) => act.lose(reason, ctx),
             },
@@ -434,8 +440,10 @@ impl WsNotifier {
     /// The connection failed in a way that is worth another attempt.
     fn lose(&mut self, reason: DisconnectReason, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
-        if matches!(self.phase, Phase::Failed(_) | Phase::Stopped) || self.closing_ended() {
-            return;
+        match phase::next(&self.phase, phase::Event::Lost) {
+            phase::Next::Wait => {}
+            phase::Next::Stop => return self.closing_ended(),
+            _ => return,
         }
         self.note_metrics_refusal();
         if let Some(last_received) = self.leave_phase(ctx, None) {
@@ -444,14 +452,11 @@ impl WsNotifier {
         let wait = match self.supervisor.failed(None, ctx) {
             Ok(wait) => wait,
             Err(GaveUp { attempts }) => {
-                self.fail(
-                    NotifierError::RetriesExhausted {
-                        attempts,
-                        last_error: reason,
-                    },
-                    ctx,
-                );
-                return;
+                let exhausted = NotifierError::RetriesExhausted {
+                    attempts,
+                    last_error: reason,
+                };
+                return self.failed_for_good(exhausted, ctx);
             }
         };
         let (attempt, retry_in) = (wait.attempt, wait.delay);
@@ -470,25 +475,27 @@ impl WsNotifier {
     }
 
     /// While `Shutdown` waits, the connection's end (the server's close reply, or the link
-    /// going) finishes it. Answers whether a shutdown is under way.
-    fn closing_ended(&mut self) -> bool {
-        match &mut self.phase {
-            Phase::Closing { replied, .. } => {
-                if let Some(replied) = replied.take() {
-                    let _ = replied.send(());
-                }
-                true
-            }
-            _ => false,
+    /// going) finishes it.
+    fn closing_ended(&mut self) {
+        if let Phase::Closing { replied, .. } = &mut self.phase
+            && let Some(replied) = replied.take()
+        {
+            let _ = replied.send(());
         }
     }
 
     /// Stops trying for good.
     fn fail(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
         let _entered = self.span.clone().entered();
-        if self.closing_ended() {
-            return;
+        match phase::next(&self.phase, phase::Event::Fatal) {
+            phase::Next::Fail => self.failed_for_good(err, ctx),
+            phase::Next::Stop => self.closing_ended(),
+            _ => {}
         }
+    }
+
+    /// The phase left for [`Phase::Failed`]: said, and everyone waiting told.
+    fn failed_for_good(&mut self, err: NotifierError, ctx: &mut Context<Self>) {
         let err = self.config.noted(err);
         self.leave_phase(ctx, None);
         tracing::error!(%err, "Jellyfish notifier stopped");
@@ -531,7 +538,9 @@ impl WsNotifier {
 
 impl Retries for WsNotifier {
     fn retry_now(&mut self, ctx: &mut Context<Self>) {
-        self.connect(ctx);
+        if phase::next(&self.phase, phase::Event::WaitOver) == phase::Next::Connect {
+            self.connect(ctx);
+        }
     }
 }
 
