@@ -26,6 +26,7 @@ pub(crate) fn opt_seconds<S: Serializer>(
 }
 
 /// A value as its `Display` text.
+#[cfg_attr(not(feature = "nats"), allow(dead_code))]
 pub(crate) fn display<S: Serializer, T: Display>(
     value: &T,
     serializer: S,

@@ -61,6 +61,7 @@ impl Task {
     }
 
     /// Runs `each` for every item of `stream`, in order, until it ends or the handle is dropped.
+    #[cfg_attr(not(feature = "nats"), allow(dead_code))]
     pub(crate) fn each<A, S>(
         ctx: &mut Context<A>,
         stream: S,

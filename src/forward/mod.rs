@@ -30,6 +30,8 @@
 
 mod body;
 mod events;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 mod phase;
 mod request;
 mod spool;
@@ -74,7 +76,7 @@ pub struct WebhookForwarderBuilder {
     spool: Option<(PathBuf, u64)>,
     events: Option<Recipient<ForwardEvent>>,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::ForwardMetrics>,
+    metrics: Option<metrics::ForwardMetrics>,
 }
 
 impl std::fmt::Debug for WebhookForwarderBuilder {
@@ -145,7 +147,7 @@ impl WebhookForwarderBuilder {
     /// Counts into these Prometheus metrics (feature `metrics`): delivered, retried, rejected,
     /// lost by reason, the queue's depth, the spool's size, the delivery time.
     #[cfg(feature = "metrics")]
-    pub fn metrics(mut self, metrics: crate::metrics::ForwardMetrics) -> Self {
+    pub fn metrics(mut self, metrics: metrics::ForwardMetrics) -> Self {
         self.metrics = Some(metrics);
         self
     }

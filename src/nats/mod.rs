@@ -19,7 +19,7 @@
 //! own answers. JetStream stores a message id once per duplicate window. What this guarantees, and
 //! where it stops, is on [`DedupIds`].
 
-mod bridge;
+pub(crate) mod bridge;
 mod consumer;
 mod dedup;
 mod error;

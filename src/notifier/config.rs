@@ -45,7 +45,7 @@ pub(crate) struct NotifierConfig {
     pub(crate) max_message_size: usize,
     pub(crate) delivery: DeliveryPolicy,
     #[cfg(feature = "metrics")]
-    pub(crate) metrics: Option<crate::metrics::NotifierMetrics>,
+    pub(crate) metrics: Option<super::metrics::NotifierMetrics>,
     /// The TLS client configuration (webpki roots plus the added ones), made at start.
     #[cfg(feature = "rustls")]
     pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
@@ -267,7 +267,7 @@ impl WsNotifierBuilder {
     /// Counts into these Prometheus metrics (feature `metrics`): notifications by kind, the
     /// connection's state, disconnects by reason, gaps, drops.
     #[cfg(feature = "metrics")]
-    pub fn metrics(mut self, metrics: crate::metrics::NotifierMetrics) -> Self {
+    pub fn metrics(mut self, metrics: super::metrics::NotifierMetrics) -> Self {
         self.config.metrics = Some(metrics);
         self
     }

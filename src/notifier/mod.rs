@@ -42,6 +42,8 @@ mod handshake;
 mod incoming;
 mod liveness;
 mod messages;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 mod phase;
 mod reassembly;
 mod stream;

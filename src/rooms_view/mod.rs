@@ -3,6 +3,8 @@
 
 mod changes;
 mod messages;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 mod model;
 mod phase;
 
@@ -91,7 +93,7 @@ pub struct RoomsView {
     waiters: Vec<oneshot::Sender<()>>,
     stats: RoomsViewStats,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::RoomsViewMetrics>,
+    metrics: Option<metrics::RoomsViewMetrics>,
 }
 
 /// Fetches asked for and not started.
@@ -145,14 +147,14 @@ pub struct RoomsViewBuilder {
     retry: RetryPolicy,
     subscribers: Vec<Recipient<RoomChange>>,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::RoomsViewMetrics>,
+    metrics: Option<metrics::RoomsViewMetrics>,
 }
 
 impl RoomsViewBuilder {
     /// Counts into these Prometheus metrics (feature `metrics`): whether the view is synced, its
     /// rooms and peers, resyncs by reason.
     #[cfg(feature = "metrics")]
-    pub fn metrics(mut self, metrics: crate::metrics::RoomsViewMetrics) -> Self {
+    pub fn metrics(mut self, metrics: metrics::RoomsViewMetrics) -> Self {
         self.metrics = Some(metrics);
         self
     }

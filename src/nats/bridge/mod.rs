@@ -2,6 +2,8 @@
 //! only once JetStream acknowledged it.
 
 mod actor;
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
 mod outgoing;
 mod phase;
 mod setup;
@@ -143,7 +145,7 @@ pub struct BridgeStats {
     /// Dropped because the queue was full.
     pub dropped: u64,
     /// Published again under the next count: JetStream took the first id for an earlier
-    /// repetition that this bridge had missed ([`DedupIds`]).
+    /// repetition that this bridge had missed ([`DedupIds`](crate::nats::DedupIds)).
     pub recounted: u64,
     /// Waiting to be published.
     pub queued: usize,
@@ -184,7 +186,7 @@ pub struct JetStreamBridgeBuilder {
     window: usize,
     events: Option<Recipient<BridgeEvent>>,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::BridgeMetrics>,
+    metrics: Option<metrics::BridgeMetrics>,
 }
 
 impl JetStreamBridgeBuilder {
@@ -260,7 +262,7 @@ impl JetStreamBridgeBuilder {
     /// Counts into these Prometheus metrics (feature `metrics`): published, duplicates, pending,
     /// the publish time, readiness, drops, stream recreations.
     #[cfg(feature = "metrics")]
-    pub fn metrics(mut self, metrics: crate::metrics::BridgeMetrics) -> Self {
+    pub fn metrics(mut self, metrics: metrics::BridgeMetrics) -> Self {
         self.metrics = Some(metrics);
         self
     }

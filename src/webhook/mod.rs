@@ -35,6 +35,9 @@
 //! # }
 //! ```
 
+#[cfg(feature = "metrics")]
+pub(crate) mod metrics;
+
 use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
@@ -128,7 +131,7 @@ pub struct WebhookConfig {
     read_timeout: Duration,
     error_handler: Option<ErrorHandler>,
     #[cfg(feature = "metrics")]
-    metrics: Option<crate::metrics::WebhookMetrics>,
+    metrics: Option<metrics::WebhookMetrics>,
 }
 
 /// 256 KiB, both formats, no signature, 30 s to read the body.
@@ -211,7 +214,7 @@ impl WebhookConfig {
     /// [`WebhookMetrics::answered`](crate::metrics::WebhookMetrics::answered), in a middleware
     /// (every status, refusals included) or in the route.
     #[cfg(feature = "metrics")]
-    pub fn metrics(mut self, metrics: crate::metrics::WebhookMetrics) -> Self {
+    pub fn metrics(mut self, metrics: metrics::WebhookMetrics) -> Self {
         self.metrics = Some(metrics);
         self
     }
