@@ -7,19 +7,19 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use actix::prelude::*;
-use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::context::PublishErrorKind;
 use bytes::Bytes;
-use futures_util::StreamExt as _;
 
-use super::outgoing::{Outgoing, encoded};
+use super::outgoing::Outgoing;
 use super::phase::{self, Activity, Event, Next, Phase, Question, StreamCheck};
+use super::round::{Answer, Round, send};
 use super::setup::{self, Advisory, Setup};
-use super::window::{Send, Window};
-use super::{BridgeEvent, BridgeStats, GetBridgeStats, JetStreamBridgeBuilder, Publish};
+use super::window::Window;
+use super::{BridgeEvent, BridgeStats, GetBridgeStats, JetStreamBridgeBuilder};
 use crate::nats::NO_ROOM;
 use crate::nats::dedup::{DedupId, DedupIds, Key};
 use crate::nats::error::NatsError;
-use crate::nats::subject::{gap_subject, metrics_subject, notification_subject};
+use crate::nats::subject::{gap_subject, metrics_subject};
 use crate::notification::{MetricsReport, Notification};
 use crate::notifier::ConnectionEvent;
 use crate::retry::{GaveUp, Retries, Supervisor};
@@ -53,22 +53,22 @@ const SAME_NOTIFICATION_WITHIN: std::time::Duration = std::time::Duration::from_
 /// # }
 /// ```
 pub struct JetStreamBridge {
-    config: JetStreamBridgeBuilder,
+    pub(super) config: JetStreamBridgeBuilder,
     /// What it is doing, with what is valid in that.
     phase: Phase<Link>,
     /// Failed setups or publishes in a row, the reset rule and the attempt limit.
     supervisor: Supervisor,
     /// What waits to be stored, and the publishes in flight.
-    window: Window,
-    dedup: DedupIds,
+    pub(super) window: Window,
+    pub(super) dedup: DedupIds,
     /// Gap messages queued, for their ids.
     gaps: u64,
     /// Setups that found or created the stream: one created after the first is one recreated.
     setups: u64,
-    stats: BridgeStats,
+    pub(super) stats: BridgeStats,
     /// The ids of [`Publish`]ed notifications that were answered `Err`, with when each first
     /// arrived, for a sender's retry.
-    refused: HashMap<Key, (DedupId, Instant)>,
+    pub(super) refused: HashMap<Key, (DedupId, Instant)>,
 }
 
 /// What a setup found, and the tasks that live as long as it: the NATS client's events, the
@@ -86,17 +86,6 @@ pub(super) struct Link {
     _links: Task,
     _advisories: Task,
 }
-
-/// Publishes in flight since the last failure: the task putting a batch on the connection, and
-/// the one taking their acknowledgements in the order sent. Dropped, neither says anything more.
-struct Round {
-    acks: tokio::sync::mpsc::UnboundedSender<(u64, Result<PublishAckFuture, PublishError>)>,
-    /// The batch being put on the connection (one at a time keeps them in order).
-    sending: Option<Task>,
-    _answers: Task,
-}
-
-type Answer = Result<async_nats::jetstream::publish::PublishAck, PublishError>;
 
 impl JetStreamBridge {
     pub(super) fn new(config: JetStreamBridgeBuilder) -> Self {
@@ -116,7 +105,7 @@ impl JetStreamBridge {
         }
     }
 
-    fn event(&self, event: BridgeEvent) {
+    pub(super) fn event(&self, event: BridgeEvent) {
         if let Some(events) = &self.config.events {
             events.do_send(event);
         }
@@ -406,7 +395,11 @@ impl JetStreamBridge {
             return;
         }
         let jetstream = link.jetstream.clone();
-        let round = link.round.get_or_insert_with(|| Round::new(ctx));
+        let round = link.round.get_or_insert_with(|| {
+            Round::new(ctx, |serial, answer, bridge: &mut Self, ctx| {
+                bridge.answered(serial, answer, ctx);
+            })
+        });
         let acks = round.acks.clone();
         let send = send(jetstream, batch, acks);
         round.sending = Some(Task::spawn(ctx, send, |(), bridge: &mut Self, ctx| {
@@ -418,7 +411,7 @@ impl JetStreamBridge {
     }
 
     /// The answer to the publish of message `serial`, in the order sent.
-    fn answered(&mut self, serial: u64, answer: Answer, ctx: &mut Context<Self>) {
+    pub(super) fn answered(&mut self, serial: u64, answer: Answer, ctx: &mut Context<Self>) {
         match answer {
             Ok(ack) => {
                 if self
@@ -511,12 +504,12 @@ impl JetStreamBridge {
     }
 
     /// Why JetStream cannot store now, if it cannot.
-    fn unavailable(&self) -> Option<NatsError> {
+    pub(super) fn unavailable(&self) -> Option<NatsError> {
         self.phase.unavailable(|link| link.up)
     }
 
     /// Queues `message` (or, with the queue full, drops it, counted and said).
-    fn enqueue(&mut self, message: Outgoing, ctx: &mut Context<Self>) {
+    pub(super) fn enqueue(&mut self, message: Outgoing, ctx: &mut Context<Self>) {
         if self.window.len() >= self.config.queue_limit {
             self.stats.dropped += 1;
             #[cfg(feature = "metrics")]
@@ -605,29 +598,6 @@ impl JetStreamBridge {
             bridge.pump(ctx);
         }));
     }
-
-    /// Remembers the ids of refused notifications, with when each first arrived, for the
-    /// duplicate window (a retry within it reuses them; JetStream remembers them as long).
-    fn refused(&mut self, ids: Vec<(DedupId, Instant)>) {
-        let now = Instant::now();
-        let window = self.config.stream.duplicate_window;
-        self.refused
-            .retain(|_, (_, arrived)| now.duration_since(*arrived) < window);
-        for (id, arrived) in ids {
-            self.refused.insert(id.key(), (id, arrived));
-        }
-    }
-
-    /// The message of a notification encoded as `body`, under the id `id`.
-    fn message_with(&self, notification: &Notification, body: Bytes, id: DedupId) -> Outgoing {
-        Outgoing::new(
-            notification_subject(&self.config.prefix, notification),
-            notification.kind(),
-            notification.room_id().cloned(),
-            body,
-            Ok(id),
-        )
-    }
 }
 
 /// Counts a message stored (or acked as a duplicate) after `took`.
@@ -648,48 +618,6 @@ fn count_stored(
     }
     #[cfg(not(feature = "metrics"))]
     let _ = (config, took);
-}
-
-impl Round {
-    /// A round whose answers go to [`JetStreamBridge::answered`] in the order sent.
-    fn new(ctx: &mut Context<JetStreamBridge>) -> Self {
-        let (acks, sent) = tokio::sync::mpsc::unbounded_channel();
-        let answers = futures_util::stream::unfold(sent, |mut sent| async move {
-            sent.recv().await.map(|item| (item, sent))
-        })
-        .then(
-            |(serial, sent): (u64, Result<PublishAckFuture, PublishError>)| async move {
-                match sent {
-                    Ok(ack) => (serial, ack.await),
-                    Err(error) => (serial, Err(error)),
-                }
-            },
-        );
-        let answers = Task::each(ctx, answers, |(serial, answer), bridge, ctx| {
-            bridge.answered(serial, answer, ctx);
-        });
-        Self {
-            acks,
-            sending: None,
-            _answers: answers,
-        }
-    }
-}
-
-/// Puts `batch` on the connection in order, each publish handed to the round's answers; a send
-/// that fails ends the batch (the failure sends everything unacknowledged again).
-async fn send(
-    jetstream: async_nats::jetstream::Context,
-    batch: Vec<Send>,
-    acks: tokio::sync::mpsc::UnboundedSender<(u64, Result<PublishAckFuture, PublishError>)>,
-) {
-    for (serial, subject, headers, body) in batch {
-        let sent = jetstream.publish_with_headers(subject, headers, body).await;
-        let failed = sent.is_err();
-        if acks.send((serial, sent)).is_err() || failed {
-            break;
-        }
-    }
 }
 
 impl Actor for JetStreamBridge {
@@ -758,73 +686,5 @@ impl Handler<GetBridgeStats> for JetStreamBridge {
             queued: self.window.len(),
             ..self.stats.clone()
         })
-    }
-}
-
-impl Handler<Publish> for JetStreamBridge {
-    type Result = ResponseActFuture<Self, Result<(), NatsError>>;
-
-    /// Answered once JetStream stored every notification, `Err` at once when it cannot store
-    /// now; a sender's retry of what was refused gets the same message ids, so the stream keeps
-    /// one copy.
-    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) -> Self::Result {
-        if let Some(error) = self.unavailable() {
-            return Box::pin(fut::ready(Err(error)));
-        }
-        let mut bodies = Vec::with_capacity(msg.0.len());
-        for notification in &msg.0 {
-            match encoded(notification) {
-                Ok(body) => bodies.push(body),
-                Err(error) => return Box::pin(fut::ready(Err(NatsError::Encode(error)))),
-            }
-        }
-        let now = Instant::now();
-        let mut waiting = Vec::with_capacity(bodies.len());
-        let mut ids = Vec::with_capacity(bodies.len());
-        for (notification, (room, body)) in msg.0.iter().zip(bodies) {
-            let (sender, receiver) = tokio::sync::oneshot::channel();
-            waiting.push(receiver);
-            let retried = self.refused.remove(&self.dedup.key_of(&room, &body));
-            if let Some((id, arrived)) = &retried
-                && let Some(queued) = self
-                    .window
-                    .iter_mut()
-                    .find(|m| m.id.as_ref().is_some_and(|queued| queued.id == id.id))
-            {
-                // The refused copy is still queued: the retry waits for it.
-                queued.waiter = Some(sender);
-                ids.push((id.clone(), *arrived));
-                continue;
-            }
-            // A new notification, or a refused one already stored or about to be: under the
-            // same id JetStream answers "duplicate" rather than store it twice. A retry keeps its
-            // first arrival: its stored copy cannot be older than that, so the answer is never
-            // taken for an earlier repetition (which would store it again).
-            let (id, arrived) = retried.unwrap_or_else(|| (self.dedup.next(&room, &body), now));
-            ids.push((id.clone(), arrived));
-            let mut message = self
-                .message_with(notification, body, id)
-                .arrived_at(arrived);
-            message.waiter = Some(sender);
-            self.enqueue(message, ctx);
-        }
-        let timeout = self.config.publish_timeout;
-        let stored = async move {
-            let all = async {
-                for receiver in waiting {
-                    receiver.await.map_err(|_| NatsError::Stopped)??;
-                }
-                Ok(())
-            };
-            tokio::time::timeout(timeout, all)
-                .await
-                .unwrap_or(Err(NatsError::NotStoredInTime { after: timeout }))
-        };
-        Box::pin(stored.into_actor(self).map(move |result, bridge, _| {
-            if result.is_err() {
-                bridge.refused(ids);
-            }
-            result
-        }))
     }
 }

@@ -6,6 +6,8 @@ mod actor;
 pub(crate) mod metrics;
 mod outgoing;
 mod phase;
+mod publish;
+mod round;
 mod setup;
 mod window;
 
