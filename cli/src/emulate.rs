@@ -6,7 +6,9 @@ use jellyfish_notifier::metrics::prometheus_client::metrics::{
 };
 use std::net::ToSocketAddrs as _;
 
-use jellyfish_emulator::{Emulator, FirehoseConfig, LifecycleConfig, ServerVersion};
+use jellyfish_emulator::{
+    Emulator, FirehoseConfig, LifecycleConfig, ParseVersionError, ServerVersion,
+};
 
 use crate::Outcome;
 
@@ -75,7 +77,7 @@ enum Scenario {
     Firehose,
 }
 
-fn parse_version(text: &str) -> Result<ServerVersion, String> {
+fn parse_version(text: &str) -> Result<ServerVersion, ParseVersionError> {
     text.parse()
 }
 

@@ -88,6 +88,6 @@ pub use record::{ConnectionRecord, SentFrame, SocketCounts};
 pub use scenario::{
     FirehoseConfig, LifecycleConfig, firehose_notification, firehose_notification_in, unix_nanos,
 };
-pub use version::ServerVersion;
+pub use version::{ParseVersionError, ServerVersion};
 pub use webhooks::{WebhookDelivery, WebhookOutcome};
 pub use world::{HlsEvent, TrackOwner};

@@ -71,11 +71,19 @@ impl fmt::Display for ServerVersion {
     }
 }
 
+/// A server version the emulator does not speak: [`ServerVersion`]'s `FromStr` error.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unsupported server version {given:?}: expected 0.3, 0.4, 0.5 or cloud")]
+pub struct ParseVersionError {
+    /// What was given (without a leading `v`).
+    pub given: String,
+}
+
 impl FromStr for ServerVersion {
-    type Err = String;
+    type Err = ParseVersionError;
 
     /// Accepts `0.3`, `0.4`, `0.5`, with or without a patch number or a leading `v`, and `cloud`.
-    fn from_str(text: &str) -> Result<Self, String> {
+    fn from_str(text: &str) -> Result<Self, ParseVersionError> {
         if ["cloud", "fishjam-cloud", "fishjam"].contains(&text.to_ascii_lowercase().as_str()) {
             return Ok(Self::Cloud);
         }
@@ -85,9 +93,37 @@ impl FromStr for ServerVersion {
             (Some("0"), Some("3")) => Ok(Self::V0_3),
             (Some("0"), Some("4")) => Ok(Self::V0_4),
             (Some("0"), Some("5")) => Ok(Self::V0_5),
-            _ => Err(format!(
-                "unsupported server version {text:?}: expected 0.3, 0.4, 0.5 or cloud"
-            )),
+            _ => Err(ParseVersionError {
+                given: text.to_owned(),
+            }),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_parse_and_an_unknown_one_is_a_typed_error_naming_it() {
+        for (text, version) in [
+            ("0.3", ServerVersion::V0_3),
+            ("v0.4.2", ServerVersion::V0_4),
+            ("0.5.0", ServerVersion::V0_5),
+            ("Cloud", ServerVersion::Cloud),
+        ] {
+            assert_eq!(text.parse::<ServerVersion>(), Ok(version), "{text}");
+        }
+        let error = "v9.9".parse::<ServerVersion>().unwrap_err();
+        assert_eq!(
+            error,
+            ParseVersionError {
+                given: "9.9".to_owned()
+            }
+        );
+        assert_eq!(
+            error.to_string(),
+            "unsupported server version \"9.9\": expected 0.3, 0.4, 0.5 or cloud"
+        );
     }
 }

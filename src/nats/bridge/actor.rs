@@ -10,7 +10,7 @@ use actix::prelude::*;
 use async_nats::jetstream::context::PublishErrorKind;
 use bytes::Bytes;
 
-use super::outgoing::Outgoing;
+use super::outgoing::{MessageId, Outgoing};
 use super::phase::{self, Activity, Event, Next, Phase, Question, StreamCheck};
 use super::round::{Answer, Round, send};
 use super::setup::{self, Advisory, Setup};
@@ -651,7 +651,13 @@ impl Handler<MetricsReport> for JetStreamBridge {
         let body = Bytes::copy_from_slice(report.raw().as_bytes());
         let id = self.dedup.next(NO_ROOM, &body);
         let subject = metrics_subject(&self.config.prefix);
-        let message = Outgoing::new(subject, "metrics_report", None, body, Ok(id));
+        let message = Outgoing::new(
+            subject,
+            "metrics_report",
+            None,
+            body,
+            MessageId::Counted(id),
+        );
         self.enqueue(message, ctx);
     }
 }
@@ -674,7 +680,10 @@ impl Handler<ConnectionEvent> for JetStreamBridge {
         let id = format!("gap-{:016x}-{}", fastrand::u64(..), self.gaps);
         let body = Bytes::from(format!("{{\"gap_ms\":{}}}", gap.as_millis()));
         let subject = gap_subject(&self.config.prefix);
-        self.enqueue(Outgoing::new(subject, "gap", None, body, Err(id)), ctx);
+        self.enqueue(
+            Outgoing::new(subject, "gap", None, body, MessageId::Gap(id)),
+            ctx,
+        );
     }
 }
 

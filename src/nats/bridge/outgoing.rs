@@ -34,6 +34,15 @@ pub(super) struct Outgoing {
     pub(super) sent: Sent,
 }
 
+/// The `Nats-Msg-Id` of a message made whole on arrival.
+pub(super) enum MessageId {
+    /// A de-duplication id, counted per room: bridges of every version give the same
+    /// notification the same one.
+    Counted(DedupId),
+    /// A gap marker's random id, never taken for another bridge's.
+    Gap(String),
+}
+
 /// Where a [`Publish`](super::Publish) waits for its message's outcome.
 pub(super) type Waiter = tokio::sync::oneshot::Sender<Result<(), NatsError>>;
 
@@ -87,18 +96,17 @@ enum Content {
 }
 
 impl Outgoing {
-    /// A message ready to send, under the de-duplication id `id` (`Err`: a random id that is
-    /// never taken for another bridge's).
+    /// A message ready to send, under the id `id`.
     pub(super) fn new(
         subject: String,
         kind: &'static str,
         room: Option<RoomId>,
         body: Bytes,
-        id: Result<DedupId, String>,
+        id: MessageId,
     ) -> Self {
         let (id, gap_id) = match id {
-            Ok(id) => (Some(id), None),
-            Err(gap_id) => (None, Some(gap_id)),
+            MessageId::Counted(id) => (Some(id), None),
+            MessageId::Gap(gap_id) => (None, Some(gap_id)),
         };
         let subject = subject.into();
         let content = Content::Ready {

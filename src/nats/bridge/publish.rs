@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::Publish;
 use super::actor::JetStreamBridge;
-use super::outgoing::{Outgoing, encoded};
+use super::outgoing::{MessageId, Outgoing, encoded};
 use crate::nats::dedup::DedupId;
 use crate::nats::error::NatsError;
 use crate::nats::subject::notification_subject;
@@ -34,7 +34,7 @@ impl JetStreamBridge {
             notification.kind(),
             notification.room_id().cloned(),
             body,
-            Ok(id),
+            MessageId::Counted(id),
         )
     }
 }
