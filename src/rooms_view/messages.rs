@@ -42,11 +42,11 @@ impl Handler<SubscribeRoomChanges> for RoomsView {
     fn handle(&mut self, msg: SubscribeRoomChanges, _: &mut Context<Self>) {
         let mut notifications = Vec::new();
         for room in self.model.rooms() {
-            model::synthesize(&room.id, None, Some(room), &mut notifications);
+            diff::synthesize(&room.id, None, Some(room), &mut notifications);
             for notification in notifications.drain(..) {
                 msg.0.do_send(RoomChange::Synthesized(notification));
             }
-            msg.0.do_send(RoomChange::Resynced(model::shared(room)));
+            msg.0.do_send(RoomChange::Resynced(diff::shared(room)));
         }
         self.subscribers.push(msg.0);
     }

@@ -2,6 +2,7 @@
 //! over REST after every gap.
 
 mod changes;
+mod diff;
 mod messages;
 #[cfg(feature = "metrics")]
 pub(crate) mod metrics;
@@ -447,13 +448,13 @@ impl RoomsView {
         let mut synthesized = Vec::new();
         let mut total = 0;
         for id in &ids {
-            model::synthesize(id, self.model.room(id), fresh.room(id), &mut synthesized);
+            diff::synthesize(id, self.model.room(id), fresh.room(id), &mut synthesized);
             total += synthesized.len();
             for notification in synthesized.drain(..) {
                 self.emit(RoomChange::Synthesized(notification));
             }
             if let Some(room) = fresh.room(id) {
-                self.emit(RoomChange::Resynced(model::shared(room)));
+                self.emit(RoomChange::Resynced(diff::shared(room)));
             }
         }
         self.stats.resyncs += 1;
